@@ -1,0 +1,236 @@
+r"""Command line: train or evaluate an experiment from its config.
+
+Usage::
+
+    python -m likelihood_jax.main --config experiments/mle_flow/configs/toy2d.py:runlocal \\
+        --workdir runs/toy [--mode train|eval] [--config.total_steps=400 ...] [--overwrite]
+
+``--config FILE[:ARG]`` loads ``get_config(ARG)`` from FILE (ARG is a mode such
+as ``runlocal`` or ``full``); any field can be overridden with
+``--config.<field>=<value>``. ``--mode eval`` restores the newest good
+checkpoint in the workdir and evaluates it on the test split. A workdir that
+holds a run of a different config is refused unless ``--overwrite``.
+
+Multi-host (TPU pods, GPU clusters): start the same command on every host with
+``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` set
+(or ``LIKELIHOOD_JAX_DISTRIBUTED=1`` where JAX detects the cluster itself).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+
+import ml_collections
+
+CONFIG_RECORD = "config.json"
+# Fields that may differ when a run is resumed: they change what is logged, not
+# what is computed.
+RESUMABLE_FIELDS = ("log_every", "eval_every", "checkpoint_every", "num_plot_samples")
+
+
+class UsageError(Exception):
+    """A problem with the command line or config, reported as one line."""
+
+
+def _repo_root_of(config_path: str | None) -> str | None:
+    """The folder holding ``experiments/`` above a config file, if any."""
+    if not config_path:
+        return None
+    path = os.path.abspath(config_path.split(":")[0])
+    while path != os.path.dirname(path):
+        path = os.path.dirname(path)
+        if os.path.basename(path) == "experiments":
+            return os.path.dirname(path)
+    return None
+
+
+def known_experiments(root: str | None = None) -> list[str]:
+    """Names of the experiment folders under ``experiments/``."""
+    roots = [root] if root else [p for p in sys.path if p]
+    names = set()
+    for r in roots:
+        folder = os.path.join(r or ".", "experiments")
+        if os.path.isdir(folder):
+            names.update(n for n in os.listdir(folder)
+                         if os.path.isfile(os.path.join(folder, n, "experiment.py")))
+    return sorted(names)
+
+
+def experiment_class(name: str, config_path: str | None = None):
+    """The Experiment subclass of ``experiments/<name>/experiment.py``.
+
+    The module must define ``EXPERIMENT = <its Experiment subclass>``.
+    """
+    root = _repo_root_of(config_path)
+    if root and root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(f"experiments.{name}.experiment")
+    except ModuleNotFoundError as err:
+        if err.name not in (f"experiments.{name}", f"experiments.{name}.experiment",
+                            "experiments"):
+            raise
+        raise UsageError(f"unknown experiment {name!r} (config.experiment); known: "
+                         f"{', '.join(known_experiments(root)) or 'none found'}") from None
+    return module.EXPERIMENT
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def guard_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: bool) -> None:
+    """Refuses a workdir that holds another config's run (or wipes it with ``overwrite``)."""
+    record = os.path.join(workdir, CONFIG_RECORD)
+    current = json.loads(config.to_json_best_effort())
+    if os.path.exists(record):
+        if overwrite:
+            shutil.rmtree(workdir)
+        else:
+            with open(record) as f:
+                saved = json.load(f)
+            old, new = _flatten(saved), _flatten(current)
+            differ = sorted(k for k in set(old) | set(new)
+                            if old.get(k) != new.get(k) and k not in RESUMABLE_FIELDS)
+            if differ:
+                raise UsageError(
+                    f"workdir {workdir} holds a run of a different config (differs in: "
+                    f"{', '.join(differ[:6])}{' ...' if len(differ) > 6 else ''}); "
+                    f"pass --overwrite to replace it or choose another --workdir")
+    os.makedirs(workdir, exist_ok=True)
+    with open(record, "w") as f:
+        json.dump(current, f, indent=1)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
+        overwrite: bool = False, config_path: str | None = None) -> dict[str, float]:
+    """Trains or evaluates the experiment named by ``config.experiment``."""
+    from likelihood_jax.train import loop, parallel
+
+    parallel.maybe_initialize_distributed()
+    cls = experiment_class(config.experiment, config_path)
+    if mode == "train":
+        guard_workdir(config, workdir, overwrite)
+        experiment = cls(config)
+        metrics = loop.train_and_evaluate(experiment, workdir)
+    elif mode == "eval":
+        experiment = cls(config)
+        metrics = loop.evaluate_checkpoint(experiment, workdir)
+    else:
+        raise UsageError(f"unknown --mode {mode!r}; choose train or eval")
+    headline = experiment.headline_metric
+    print(f"test {headline}: {metrics.get(headline, float('nan')):.6g}", flush=True)
+    return metrics
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+    """``get_config(ARG)`` of the config file ``FILE[:ARG]``."""
+    path, _, arg = spec.partition(":")
+    if not os.path.isfile(path):
+        raise UsageError(f"config file not found: {path}")
+    name = "_likelihood_jax_config_" + os.path.splitext(os.path.basename(path))[0]
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise UsageError(f"config file {path} defines no get_config()")
+    return module.get_config(arg or None)
+
+
+def apply_override(config: ml_collections.ConfigDict, field: str, text: str) -> None:
+    """Sets ``config.<field>`` from command-line text, keeping the field's type."""
+    *parents, leaf = field.split(".")
+    node = config
+    for i, part in enumerate(parents):
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+            raise UsageError(f"unknown config field config.{'.'.join(parents[:i + 1])}")
+        node = node[part]
+    if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+        raise UsageError(f"unknown config field config.{field}")
+    old = node[leaf]
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    if isinstance(old, bool):
+        if str(text).lower() not in ("true", "false", "1", "0"):
+            raise UsageError(f"config.{field} is a bool; got {text!r}")
+        value = str(text).lower() in ("true", "1")
+    elif isinstance(old, float) and isinstance(value, int):
+        value = float(value)
+    elif isinstance(old, tuple) and isinstance(value, list):
+        value = tuple(value)
+    elif old is not None and not isinstance(value, type(old)):
+        raise UsageError(f"config.{field} expects {type(old).__name__}; got {text!r}")
+    with node.unlocked() if hasattr(node, "unlocked") else contextlib.nullcontext():
+        node[leaf] = value
+
+
+def parse_args(argv: list[str]) -> dict:
+    """Parses the command line into config, workdir, mode and overwrite."""
+    opts = {"config": None, "workdir": None, "mode": "train", "overwrite": False}
+    overrides: list[tuple[str, str]] = []
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if not arg.startswith("--"):
+            raise UsageError(f"unexpected argument {arg!r}")
+        name, has_value, value = arg[2:].partition("=")
+        if name in ("overwrite", "nooverwrite"):
+            opts["overwrite"] = name == "overwrite"
+            continue
+        if not has_value:
+            if not args:
+                raise UsageError(f"--{name} needs a value")
+            value = args.pop(0)
+        if name.startswith("config."):
+            overrides.append((name[len("config."):], value))
+        elif name in opts:
+            opts[name] = value
+        else:
+            raise UsageError(f"unknown flag --{name}; flags: --config, --workdir, --mode, "
+                             f"--overwrite, --config.<field>=<value>")
+    if opts["config"] is None or opts["workdir"] is None:
+        raise UsageError("--config and --workdir are required")
+    if opts["mode"] not in ("train", "eval"):
+        raise UsageError(f"unknown --mode {opts['mode']!r}; choose train or eval")
+    config = load_config(opts["config"])
+    for field, value in overrides:
+        apply_override(config, field, value)
+    opts["config_path"], opts["config"] = opts["config"], config
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts = parse_args(argv)
+        from likelihood_jax.train.loop import Interrupted, NonFiniteLossError
+        try:
+            run(opts["config"], opts["workdir"], opts["mode"], opts["overwrite"],
+                config_path=opts["config_path"])
+        except (NonFiniteLossError, Interrupted) as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            return 1 if isinstance(err, NonFiniteLossError) else 130
+    except (UsageError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

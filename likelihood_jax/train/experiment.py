@@ -1,0 +1,97 @@
+"""The ``Experiment`` base class: what a paper supplies, and nothing more.
+
+A paper's experiment subclasses :class:`Experiment` and writes
+
+* ``init_params(key, batch) -> params``;
+* ``loss_fn(params, batch, key) -> (per_example_loss [B], metrics)`` where
+  ``metrics`` maps names to per-example ``[B]`` arrays or scalars;
+
+and optionally
+
+* ``eval_fn(params, batch, key) -> {name: [B] array}`` (default: the loss),
+  whose key ``headline_metric`` is the number the experiment reports;
+* ``sample_fn(params, key, num_samples) -> samples`` for the samples plot;
+* ``log_prob_fn(params, x [B, ...]) -> [B]`` for the 2D density heatmap.
+
+The shared loop (:mod:`likelihood_jax.train.loop`) owns the data, the optimizer,
+the sharding, the jitted step, EMA, evaluation, checkpoints, logging and plots.
+Losses are reduced in exactly one place: the loop takes the mean of
+``per_example_loss`` over the global batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import ml_collections
+
+from likelihood_jax import data as data_lib
+
+Batch = dict[str, jax.Array]
+
+
+class Experiment:
+    """Base class of every experiment module.
+
+    Args:
+      config: the run's config (see DESIGN.md, "Config fields").
+      dataset: an already loaded dataset; by default ``config.dataset.name`` is
+        loaded with the other ``config.dataset`` fields as options.
+    """
+
+    headline_metric: str = "loss"
+
+    def __init__(self, config: ml_collections.ConfigDict,
+                 dataset: data_lib.Dataset | None = None):
+        self.config = config
+        self.dataset = dataset if dataset is not None else load_config_dataset(config)
+        self.check_data(self.dataset.info)
+
+    # -- What a paper supplies ------------------------------------------------
+
+    def init_params(self, key: jax.Array, batch: Batch) -> Any:
+        """Initial parameters, given a training batch (host arrays)."""
+        raise NotImplementedError
+
+    def loss_fn(self, params: Any, batch: Batch, key: jax.Array
+                ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """Per-example training loss ``[B]`` and metrics to log."""
+        raise NotImplementedError
+
+    def eval_fn(self, params: Any, batch: Batch, key: jax.Array) -> dict[str, jax.Array]:
+        """Per-example evaluation metrics ``{name: [B]}``; defaults to the loss."""
+        loss, metrics = self.loss_fn(params, batch, key)
+        out = {k: v for k, v in metrics.items() if getattr(v, "ndim", 0) == 1}
+        out["loss"] = loss
+        return out
+
+    def sample_fn(self, params: Any, key: jax.Array, num_samples: int) -> jax.Array | None:
+        """Samples for the samples plot, or None if the model cannot sample."""
+        return None
+
+    log_prob_fn = None
+    """Optional ``log_prob_fn(params, x [B, ...]) -> [B]``, used for the 2D density plot."""
+
+    # -- Shared checks ---------------------------------------------------------
+
+    def check_data(self, info: data_lib.DatasetInfo) -> None:
+        """Raises a one-line error when the data does not fit the model.
+
+        The default compares ``config.model.event_shape`` (when the config has
+        it) with the dataset's example shape.
+        """
+        model = self.config.get("model", None)
+        expected = model.get("event_shape", None) if model is not None else None
+        if expected is not None and tuple(expected) != tuple(info.event_shape):
+            raise ValueError(
+                f"dataset {self.config.dataset.name!r} gives examples of shape "
+                f"{tuple(info.event_shape)} but the model expects {tuple(expected)} "
+                f"(config.model.event_shape)")
+
+
+def load_config_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
+    """Loads ``config.dataset.name`` with the group's other fields as options."""
+    options = {k: v for k, v in config.dataset.items() if k not in ("name", "data_dir")}
+    return data_lib.load_dataset(config.dataset.name,
+                                 data_dir=config.dataset.get("data_dir", None), **options)

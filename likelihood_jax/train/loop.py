@@ -1,0 +1,336 @@
+"""The shared training loop: one jitted step, evaluation, checkpoints, logging.
+
+``train_and_evaluate(experiment, workdir)`` runs ``config.total_steps`` steps
+of the experiment's loss, resuming from the newest checkpoint in ``workdir``
+that restores cleanly. The batch of step ``s`` and its PRNG key are functions
+of (seed, s) alone, so a resumed run continues exactly as the uninterrupted run
+would have.
+
+Metrics stay on the device until a ``log_every`` boundary; then the whole
+window is fetched at once, checked for non-finite values (the run stops and
+names the first bad step and metric, without saving the bad state), averaged
+and written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from likelihood_jax import data as data_lib
+from likelihood_jax.train import parallel, plots
+from likelihood_jax.train.checkpoints import Checkpoints
+from likelihood_jax.train.experiment import Experiment
+from likelihood_jax.train.optimizers import make_optimizer
+from likelihood_jax.train.state import TrainState
+from likelihood_jax.train.writers import MetricWriter, Progress, read_metrics
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite metric."""
+
+
+class Interrupted(RuntimeError):
+    """SIGTERM or SIGINT arrived; a checkpoint was written before stopping."""
+
+
+@dataclasses.dataclass
+class _Run:
+    """What the loop builds once per run."""
+
+    experiment: Experiment
+    mesh: jax.sharding.Mesh
+    optimizer: optax.GradientTransformation
+    base_key: jax.Array
+
+
+# -- Building blocks ------------------------------------------------------------
+
+
+def _keys(seed: int) -> tuple[jax.Array, jax.Array]:
+    """(init key, base key of the per-step stream) from the seed."""
+    init_key, base_key = jax.random.split(jax.random.key(seed))
+    return init_key, base_key
+
+
+def local_batch(dataset: data_lib.Dataset, batch_size: int, seed: int, step: int,
+                split: str = "train") -> dict[str, np.ndarray]:
+    """This process's share of the global training batch of ``step``."""
+    return data_lib.batch_at_step(
+        getattr(dataset, split), batch_size, seed, step,
+        process_index=jax.process_index(), process_count=jax.process_count())
+
+
+def init_state(run: _Run) -> TrainState:
+    """The step-0 state, replicated over the mesh."""
+    config = run.experiment.config
+    init_key, _ = _keys(config.seed)
+    first = data_lib.batch_at_step(run.experiment.dataset.train, config.batch_size,
+                                   config.seed, 0)
+    params = run.experiment.init_params(init_key, first)
+    state = TrainState.create(params, run.optimizer, run.base_key)
+    return parallel.replicate(state, run.mesh)
+
+
+def make_train_step(run: _Run):
+    """The jitted ``train_step(state, batch) -> (state, metrics)`` (state donated)."""
+    experiment, optimizer = run.experiment, run.optimizer
+    ema_decay = float(experiment.config.get("ema_decay", 0.0))
+
+    def train_step(state: TrainState, batch):
+        key = state.step_key()
+
+        def objective(params):
+            per_example, metrics = experiment.loss_fn(params, batch, key)
+            return jnp.mean(per_example), metrics
+
+        (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
+                           state.ema_params, params) if ema_decay else params
+        logged = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+        logged.update({k: jnp.mean(v) for k, v in metrics.items()})
+        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                                  ema_params=ema)
+        return new_state, logged
+
+    replicated = parallel.replicated(run.mesh)
+    return jax.jit(train_step, donate_argnums=0,
+                   out_shardings=(replicated, replicated))
+
+
+def make_eval_step(run: _Run):
+    """The jitted masked-sum evaluation step over one (padded) test batch."""
+    experiment = run.experiment
+
+    def eval_step(params, batch, key):
+        mask = batch["mask"]
+        metrics = experiment.eval_fn(params, {k: v for k, v in batch.items() if k != "mask"},
+                                     key)
+        sums = {k: jnp.sum(jnp.where(mask, v, 0.0)) for k, v in metrics.items()}
+        return sums, jnp.sum(mask)
+
+    return jax.jit(eval_step, out_shardings=parallel.replicated(run.mesh))
+
+
+def _eval_batches(arrays: dict[str, np.ndarray], batch_size: int
+                  ) -> Iterator[dict[str, np.ndarray]]:
+    """Test batches in order, the last one padded (``mask`` marks real rows)."""
+    n = len(next(iter(arrays.values())))
+    for start in range(0, n, batch_size):
+        idx = np.arange(start, start + batch_size)
+        mask = idx < n
+        idx = np.minimum(idx, n - 1)
+        batch = {k: v[idx] for k, v in arrays.items()}
+        batch["mask"] = mask
+        yield batch
+
+
+def evaluate(run: _Run, params: Any, eval_step=None) -> dict[str, float]:
+    """Mean of every ``eval_fn`` metric over the whole test split."""
+    config = run.experiment.config
+    eval_step = eval_step or make_eval_step(run)
+    batch_size = config.get("eval_batch_size", None) or config.batch_size
+    batch_size = math.ceil(batch_size / run.mesh.size) * run.mesh.size
+    share = batch_size // jax.process_count()
+    lo = jax.process_index() * share
+    key = jax.random.fold_in(run.base_key, np.iinfo(np.int32).max)
+    totals, count = {}, 0.0
+    for i, batch in enumerate(_eval_batches(run.experiment.dataset.test, batch_size)):
+        mine = {k: v[lo:lo + share] for k, v in batch.items()}
+        sums, n = eval_step(params, parallel.global_batch(mine, run.mesh),
+                            jax.random.fold_in(key, i))
+        sums, n = jax.device_get((sums, n))
+        for k, v in sums.items():
+            totals[k] = totals.get(k, 0.0) + float(v)
+        count += float(n)
+    return {k: v / count for k, v in totals.items()}
+
+
+def write_plots(run: _Run, params: Any, workdir: str) -> None:
+    """Samples (and the density for 2D data) as PNG files in ``workdir``."""
+    experiment = run.experiment
+    num = int(experiment.config.get("num_plot_samples", 1000))
+    key = jax.random.fold_in(run.base_key, np.iinfo(np.int32).max - 1)
+    samples = experiment.sample_fn(params, key, num)
+    if jax.process_index() != 0:
+        return
+    train_x = experiment.dataset.train.get("x")
+    is_2d = train_x is not None and train_x.ndim == 2 and train_x.shape[1] == 2
+    if samples is not None:
+        plots.plot_samples(os.path.join(workdir, "samples.png"), np.asarray(samples),
+                           reference=train_x[:num] if is_2d else None)
+    if is_2d and experiment.log_prob_fn is not None:
+        log_prob = jax.jit(experiment.log_prob_fn)
+        plots.plot_density_2d(os.path.join(workdir, "density.png"),
+                              lambda g: log_prob(params, g), train_x)
+
+
+def _check_finite(window: list[tuple[int, dict[str, float]]]) -> None:
+    for step, metrics in window:
+        for name, value in metrics.items():
+            if not np.isfinite(value):
+                raise NonFiniteLossError(
+                    f"metric {name!r} became {value} at step {step}; stopping. The last "
+                    f"good checkpoint is kept; lower optim.lr or check the data.")
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[list[int]]:
+    """Collects SIGTERM/SIGINT instead of dying mid-step (main thread only)."""
+    received: list[int] = []
+    previous = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda s, _: received.append(s))
+    except ValueError:  # not in the main thread: leave the default handlers
+        pass
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def make_run(experiment: Experiment) -> _Run:
+    """Mesh, optimizer and keys of a run."""
+    config = experiment.config
+    mesh = parallel.make_mesh()
+    parallel.check_batch_size(config.batch_size, mesh)
+    _, base_key = _keys(config.seed)
+    return _Run(experiment=experiment, mesh=mesh,
+                optimizer=make_optimizer(config.optim, config.total_steps), base_key=base_key)
+
+
+def _eval_params(state: TrainState, config) -> Any:
+    return state.ema_params if config.get("ema_decay", 0.0) else state.params
+
+
+# -- The loop -------------------------------------------------------------------
+
+
+def train_and_evaluate(experiment: Experiment, workdir: str) -> dict[str, float]:
+    """Trains ``experiment`` to ``config.total_steps``, resuming if possible.
+
+    Args:
+      experiment: the experiment to train.
+      workdir: where checkpoints, metrics, TensorBoard files and plots go.
+
+    Returns:
+      The final test metrics.
+
+    Raises:
+      NonFiniteLossError: a training metric became NaN or infinite.
+      Interrupted: SIGTERM/SIGINT arrived (a checkpoint was saved first).
+    """
+    config = experiment.config
+    os.makedirs(workdir, exist_ok=True)
+    run = make_run(experiment)
+    checkpoints = Checkpoints(os.path.join(workdir, CHECKPOINT_DIR),
+                              max_to_keep=config.get("checkpoints_to_keep", 3))
+    state = init_state(run)
+    restored = checkpoints.restore_latest(state)
+    if restored is not None:
+        state = restored
+    step = int(jax.device_get(state.step))
+    writer = MetricWriter(workdir, resume_step=step)
+    progress = Progress(config.total_steps, step)
+    if restored is not None:
+        progress.message(f"resuming from the checkpoint at step {step}")
+    train_step, eval_step = make_train_step(run), make_eval_step(run)
+    log_every, ckpt_every = config.log_every, config.checkpoint_every
+    eval_every = config.eval_every
+    pending: list[tuple[int, dict[str, jax.Array]]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        window = [(s, {k: float(v) for k, v in m.items()})
+                  for s, m in jax.device_get(pending)]
+        pending.clear()
+        _check_finite(window)
+        last_step = window[-1][0]
+        mean = {k: float(np.mean([m[k] for _, m in window])) for k in window[0][1]}
+        writer.write(last_step, mean)
+        progress.update(last_step, mean)
+
+    def run_eval(step: int) -> dict[str, float]:
+        params = _eval_params(state, config)
+        metrics = evaluate(run, params, eval_step)
+        writer.write(step, metrics, split="test")
+        headline = experiment.headline_metric
+        value = metrics.get(headline, float("nan"))
+        progress.message(f"step {step}: test {headline} = {value:.4f}")
+        write_plots(run, params, workdir)
+        return metrics
+
+    test_metrics: dict[str, float] = {}
+    last_eval_step = -1
+    try:
+        with _stop_requests() as stop:
+            while step < config.total_steps:
+                batch = parallel.global_batch(
+                    local_batch(experiment.dataset, config.batch_size, config.seed, step),
+                    run.mesh)
+                state, metrics = train_step(state, batch)
+                step += 1
+                pending.append((step, metrics))
+                if step % log_every == 0 or step == config.total_steps:
+                    flush()
+                if step % ckpt_every == 0 and step < config.total_steps:
+                    flush()
+                    checkpoints.save(state)
+                if eval_every and step % eval_every == 0 and step < config.total_steps:
+                    flush()
+                    test_metrics, last_eval_step = run_eval(step), step
+                if stop:
+                    flush()
+                    checkpoints.save(state)
+                    raise Interrupted(
+                        f"stopped by signal {signal.Signals(stop[0]).name} at step {step}; "
+                        f"checkpoint saved. Run the same command again to resume.")
+            flush()
+            checkpoints.save(state)
+            if last_eval_step != step:
+                test_metrics = run_eval(step)
+            if jax.process_index() == 0:
+                plots.plot_loss_curve(os.path.join(workdir, "loss.png"), read_metrics(workdir))
+    finally:
+        progress.close()
+        writer.close()
+        checkpoints.close()
+    return test_metrics
+
+
+def evaluate_checkpoint(experiment: Experiment, workdir: str) -> dict[str, float]:
+    """Restores the newest good checkpoint in ``workdir`` and evaluates it on the test split.
+
+    The metrics are logged to ``metrics.jsonl`` (``"split": "test"``) and returned.
+    """
+    run = make_run(experiment)
+    checkpoints = Checkpoints(os.path.join(workdir, CHECKPOINT_DIR))
+    try:
+        state = checkpoints.restore_latest(init_state(run))
+    finally:
+        checkpoints.close()
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint to evaluate in {workdir}/{CHECKPOINT_DIR}")
+    step = int(jax.device_get(state.step))
+    metrics = evaluate(run, _eval_params(state, experiment.config))
+    writer = MetricWriter(workdir)
+    writer.write(step, metrics, split="test")
+    writer.close()
+    return metrics

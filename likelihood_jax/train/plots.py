@@ -1,0 +1,116 @@
+"""PNG plots written into the workdir: samples, 2D densities, loss curves.
+
+Pure plotting of numpy arrays with matplotlib's Agg backend; nothing here
+touches the training state.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_samples(path: str, samples: np.ndarray, reference: np.ndarray | None = None,
+                 title: str = "samples") -> str:
+    """Scatter plot for 2D points, an image grid for images.
+
+    Args:
+      path: output PNG path.
+      samples: ``(N, 2)`` points or ``(N, H, W)`` / ``(N, H, W, C)`` images
+        (any range; each image grid is scaled to the samples' min and max).
+      reference: optional ``(M, 2)`` data points drawn beside 2D samples.
+      title: figure title.
+
+    Returns:
+      ``path``.
+    """
+    plt = _pyplot()
+    samples = np.asarray(samples)
+    if samples.ndim == 2 and samples.shape[1] == 2:
+        ncols = 2 if reference is not None else 1
+        fig, axes = plt.subplots(1, ncols, figsize=(4 * ncols, 4), squeeze=False)
+        panels = [(samples, title)] + ([(np.asarray(reference), "data")] if ncols == 2 else [])
+        lim = _limits(np.concatenate([p for p, _ in panels]))
+        for ax, (points, name) in zip(axes[0], panels):
+            ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
+            ax.set(xlim=lim[0], ylim=lim[1], title=name, aspect="equal")
+    else:
+        images = samples.reshape(samples.shape[:3]) if samples.ndim == 4 and \
+            samples.shape[-1] == 1 else samples
+        n = min(len(images), 64)
+        side = math.ceil(math.sqrt(n))
+        fig, axes = plt.subplots(side, side, figsize=(side, side), squeeze=False)
+        lo, hi = float(images[:n].min()), float(images[:n].max())
+        for i, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if i < n:
+                ax.imshow(images[i], cmap="gray", vmin=lo, vmax=hi)
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def _limits(points: np.ndarray, margin: float = 0.1) -> tuple[tuple[float, float], ...]:
+    lo = np.percentile(points, 0.5, axis=0)
+    hi = np.percentile(points, 99.5, axis=0)
+    pad = margin * (hi - lo)
+    return tuple((float(lo[i] - pad[i]), float(hi[i] + pad[i])) for i in range(2))
+
+
+def plot_density_2d(path: str, log_prob: Callable[[np.ndarray], np.ndarray],
+                    data: np.ndarray, resolution: int = 128) -> str:
+    """Heatmap of ``exp(log_prob)`` on a grid covering ``data``.
+
+    Args:
+      path: output PNG path.
+      log_prob: maps ``(M, 2)`` points to ``(M,)`` log-densities.
+      data: ``(N, 2)`` points that fix the plotted window.
+      resolution: grid points per axis.
+
+    Returns:
+      ``path``.
+    """
+    plt = _pyplot()
+    (x0, x1), (y0, y1) = _limits(np.asarray(data))
+    xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
+    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype(np.float32)
+    density = np.exp(np.asarray(log_prob(grid))).reshape(resolution, resolution)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(density, origin="lower", extent=(x0, x1, y0, y1), cmap="viridis")
+    ax.set(title="model density", aspect="equal")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def plot_loss_curve(path: str, lines: Sequence[dict], keys: Sequence[str] = ("loss",)) -> str:
+    """Training loss (and test headline metrics, if given in ``keys``) by step."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for key in keys:
+        for split in (None, "test"):
+            pts = [(m["step"], m[key]) for m in lines
+                   if m.get("split") == split and isinstance(m.get(key), float)]
+            if pts:
+                steps, values = zip(*pts)
+                ax.plot(steps, values, label=f"{split or 'train'} {key}",
+                        marker="o" if split else None)
+    ax.set(xlabel="step", title=os.path.basename(os.path.dirname(os.path.abspath(path))))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

@@ -1,0 +1,135 @@
+"""Where metrics go: ``metrics.jsonl``, TensorBoard, and the terminal.
+
+``metrics.jsonl`` holds one JSON object per line: training lines with ``step``
+and ``loss`` (and the experiment's other training metrics), evaluation lines
+with ``step``, ``"split": "test"`` and the experiment's headline metric.
+Only process 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from typing import Any
+
+import jax
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def read_metrics(workdir: str) -> list[dict[str, Any]]:
+    """All lines of ``workdir/metrics.jsonl`` (empty list if absent)."""
+    path = os.path.join(workdir, METRICS_FILE)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _plain(value: Any) -> Any:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return value
+    return value if math.isfinite(value) else str(value)
+
+
+class MetricWriter:
+    """Appends metrics to ``metrics.jsonl`` and TensorBoard event files.
+
+    Args:
+      workdir: the run's folder.
+      resume_step: when training starts or resumes at this step, lines logged
+        after it (by the run that was interrupted) are dropped so the file has
+        no duplicates; None appends without dropping anything.
+    """
+
+    def __init__(self, workdir: str, resume_step: int | None = None):
+        self.enabled = jax.process_index() == 0
+        self.path = os.path.join(workdir, METRICS_FILE)
+        self._tb = None
+        if not self.enabled:
+            return
+        if resume_step is not None:
+            kept = [m for m in read_metrics(workdir) if m.get("step", 0) <= resume_step]
+            with open(self.path, "w") as f:
+                f.writelines(json.dumps(m) + "\n" for m in kept)
+        from tensorboardX import SummaryWriter  # local: keeps import of the package light
+        self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"), flush_secs=30)
+
+    def write(self, step: int, metrics: dict[str, Any], split: str | None = None) -> None:
+        """Writes one line; ``split`` (e.g. "test") marks evaluation lines."""
+        if not self.enabled:
+            return
+        line = {"step": int(step)}
+        if split is not None:
+            line["split"] = split
+        line.update({k: _plain(v) for k, v in metrics.items()})
+        with open(self.path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+        prefix = f"{split}/" if split else "train/"
+        for k, v in line.items():
+            if k not in ("step", "split") and isinstance(v, float):
+                self._tb.add_scalar(prefix + k, v, int(step))
+
+    def close(self) -> None:
+        """Flushes TensorBoard."""
+        if self._tb is not None:
+            self._tb.close()
+
+
+class Progress:
+    """A tqdm bar (loss, steps/s, ETA) on a terminal, plain log lines otherwise."""
+
+    def __init__(self, total_steps: int, initial_step: int):
+        self.total = total_steps
+        self.enabled = jax.process_index() == 0
+        self.interactive = self.enabled and sys.stderr.isatty()
+        self._last_step, self._last_time = initial_step, time.perf_counter()
+        self._bar = None
+        if self.interactive:
+            from tqdm import tqdm
+            self._bar = tqdm(total=total_steps, initial=initial_step, unit="step",
+                             dynamic_ncols=True)
+
+    def update(self, step: int, metrics: dict[str, float]) -> None:
+        """Reports progress up to ``step`` with the latest training metrics."""
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
+        if self._bar is not None:
+            self._bar.update(step - self._last_step)
+            self._bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}")
+        else:
+            eta = (self.total - step) / rate if rate > 0 else float("inf")
+            shown = " ".join(f"{k} {v:.4g}" for k, v in metrics.items()
+                             if isinstance(v, float))
+            print(f"step {step}/{self.total} {shown} | {rate:.1f} steps/s | "
+                  f"ETA {_format_seconds(eta)}", flush=True)
+        self._last_step, self._last_time = step, now
+
+    def message(self, text: str) -> None:
+        """Prints a line without breaking the bar."""
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.write(text)
+        else:
+            print(text, flush=True)
+
+    def close(self) -> None:
+        """Closes the bar."""
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _format_seconds(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
