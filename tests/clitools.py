@@ -1,0 +1,53 @@
+"""Helpers for tests that run the command line in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOY2D = os.path.join(REPO, "experiments", "mle_flow", "configs", "toy2d.py")
+
+
+def env(**extra: str) -> dict[str, str]:
+    """The environment for a CPU subprocess of the command line."""
+    out = dict(os.environ)
+    out.update({"JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"})
+    out.pop("XLA_FLAGS", None)
+    out.update(extra)
+    return out
+
+
+def main_command(config: str, workdir: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "likelihood_jax.main", "--config", config,
+            "--workdir", str(workdir), *args]
+
+
+def run_main(config: str, workdir: str, *args: str, timeout: float = 300,
+             extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Runs ``python -m likelihood_jax.main`` and returns the finished process."""
+    return subprocess.run(main_command(config, workdir, *args), cwd=REPO,
+                          env=env(**(extra_env or {})), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def metrics(workdir) -> list[dict]:
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def train_lines(workdir) -> list[dict]:
+    return [m for m in metrics(workdir) if "split" not in m]
+
+
+def test_lines(workdir) -> list[dict]:
+    return [m for m in metrics(workdir) if m.get("split") == "test"]
+
+
+def checkpoint_steps(workdir) -> list[int]:
+    folder = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(folder):
+        return []
+    return sorted(int(n) for n in os.listdir(folder) if n.isdigit())
