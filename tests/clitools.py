@@ -42,7 +42,7 @@ def train_lines(workdir) -> list[dict]:
     return [m for m in metrics(workdir) if "split" not in m]
 
 
-def test_lines(workdir) -> list[dict]:
+def eval_lines(workdir) -> list[dict]:
     return [m for m in metrics(workdir) if m.get("split") == "test"]
 
 

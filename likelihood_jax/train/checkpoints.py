@@ -6,7 +6,14 @@ that restores *cleanly*: a checkpoint that fails to read, or whose restored
 values do not match the fingerprint written beside them, is reported and the
 next older one is tried. Orbax writes each checkpoint into a temporary folder
 and renames it when complete, so a run killed mid-save leaves no half
-checkpoint behind.
+checkpoint behind; saves are asynchronous (the loop continues while the
+files are written) and :meth:`Checkpoints.close` waits for them.
+
+On disk the state is packed into one flat array per dtype (``pack``): orbax's
+cost is per array, and a flow's optimizer state has hundreds of small leaves,
+so packing makes a save about ten times cheaper. The parameters are replicated
+in this library's data-parallel loop, so packing moves no data between hosts.
+Restoring unpacks with the structure of a template state.
 """
 
 from __future__ import annotations
@@ -17,10 +24,40 @@ import os
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
 log = logging.getLogger(__name__)
+
+
+def _dtype_groups(leaves: list[Any]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i, leaf in enumerate(leaves):
+        groups.setdefault(jnp.dtype(leaf.dtype).name, []).append(i)
+    return groups
+
+
+def pack(tree: Any) -> dict[str, jax.Array]:
+    """Concatenates the raveled leaves of ``tree`` into one array per dtype."""
+    leaves = jax.tree.leaves(tree)
+    return {dtype: jnp.concatenate([jnp.ravel(leaves[i]) for i in idx])
+            for dtype, idx in _dtype_groups(leaves).items()}
+
+
+def unpack(packed: dict[str, Any], template: Any) -> Any:
+    """Inverse of :func:`pack`, given a tree of the same structure, shapes and dtypes."""
+    leaves, treedef = jax.tree.flatten(template)
+    out = [None] * len(leaves)
+    for dtype, idx in _dtype_groups(leaves).items():
+        sizes = [int(np.prod(leaves[i].shape)) for i in idx]
+        flat = packed[dtype]
+        if flat.shape != (sum(sizes),):
+            raise ValueError(f"packed {dtype} array has shape {flat.shape}, expected "
+                             f"({sum(sizes)},): the checkpoint is of another model")
+        for i, part in zip(idx, jnp.split(flat, np.cumsum(sizes)[:-1])):
+            out[i] = part.reshape(leaves[i].shape)
+    return jax.tree.unflatten(treedef, out)
 
 
 def fingerprint(tree: Any) -> str:
@@ -47,7 +84,7 @@ class Checkpoints:
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
-                max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False),
+                max_to_keep=max_to_keep, create=True, enable_async_checkpointing=True),
         )
 
     def steps(self) -> list[int]:
@@ -56,19 +93,18 @@ class Checkpoints:
         return sorted(self._manager.all_steps())
 
     def save(self, state: Any) -> None:
-        """Writes ``state`` under its own step (no-op if that step is saved)."""
+        """Starts writing ``state`` under its own step (no-op if that step is saved)."""
         step = int(jax.device_get(state.step))
         if step in self._manager.all_steps():
             return
         self._manager.save(
             step,
             args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state),
+                state=ocp.args.StandardSave(pack(state)),
                 meta=ocp.args.JsonSave({"step": step, "fingerprint": fingerprint(state)}),
             ),
             force=True,
         )
-        self._manager.wait_until_finished()
 
     def restore_latest(self, template: Any) -> Any | None:
         """The newest checkpoint that restores cleanly, or None if there is none.
@@ -77,7 +113,7 @@ class Checkpoints:
           template: a state with the right structure, shapes, dtypes and
             shardings (e.g. the freshly initialized state).
         """
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, pack(template))
         for step in reversed(self.steps()):
             try:
                 restored = self._manager.restore(
@@ -87,7 +123,7 @@ class Checkpoints:
                         meta=ocp.args.JsonRestore(),
                     ),
                 )
-                state, meta = restored["state"], restored["meta"]
+                state, meta = unpack(restored["state"], template), restored["meta"]
                 if meta.get("fingerprint") != fingerprint(state):
                     raise ValueError("restored values do not match the saved fingerprint")
             except Exception as err:  # noqa: BLE001 (any failure means: try an older one)
@@ -95,7 +131,7 @@ class Checkpoints:
                             "falling back to the previous checkpoint",
                             step, self.directory, type(err).__name__, str(err)[:200])
                 continue
-            return state
+            return jax.tree.map(lambda a, t: jax.device_put(a, t.sharding), state, template)
         return None
 
     def close(self) -> None:

@@ -74,14 +74,17 @@ def local_batch(dataset: data_lib.Dataset, batch_size: int, seed: int, step: int
 
 
 def init_state(run: _Run) -> TrainState:
-    """The step-0 state, replicated over the mesh."""
+    """The step-0 state, initialized under jit and replicated over the mesh."""
     config = run.experiment.config
     init_key, _ = _keys(config.seed)
     first = data_lib.batch_at_step(run.experiment.dataset.train, config.batch_size,
                                    config.seed, 0)
-    params = run.experiment.init_params(init_key, first)
-    state = TrainState.create(params, run.optimizer, run.base_key)
-    return parallel.replicate(state, run.mesh)
+
+    def init(key, batch):
+        params = run.experiment.init_params(key, batch)
+        return TrainState.create(params, run.optimizer, run.base_key)
+
+    return jax.jit(init, out_shardings=parallel.replicated(run.mesh))(init_key, first)
 
 
 def make_train_step(run: _Run):
@@ -165,7 +168,7 @@ def write_plots(run: _Run, params: Any, workdir: str) -> None:
     experiment = run.experiment
     num = int(experiment.config.get("num_plot_samples", 1000))
     key = jax.random.fold_in(run.base_key, np.iinfo(np.int32).max - 1)
-    samples = experiment.sample_fn(params, key, num)
+    samples = jax.jit(experiment.sample_fn, static_argnums=2)(params, key, num)
     if jax.process_index() != 0:
         return
     train_x = experiment.dataset.train.get("x")
@@ -181,7 +184,8 @@ def write_plots(run: _Run, params: Any, workdir: str) -> None:
 
 def _check_finite(window: list[tuple[int, dict[str, float]]]) -> None:
     for step, metrics in window:
-        for name, value in metrics.items():
+        for name in sorted(metrics, key=lambda k: k != "loss"):  # name the loss first
+            value = metrics[name]
             if not np.isfinite(value):
                 raise NonFiniteLossError(
                     f"metric {name!r} became {value} at step {step}; stopping. The last "

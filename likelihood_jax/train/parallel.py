@@ -38,8 +38,8 @@ def maybe_initialize_distributed() -> bool:
         return True
     address = os.environ.get("JAX_COORDINATOR_ADDRESS")
     if address:
-        if jax.default_backend() == "cpu" or os.environ.get("JAX_PLATFORMS", "") == "cpu":
-            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        # Cross-process collectives for CPU devices (ignored by GPU and TPU backends).
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(
             coordinator_address=address,
             num_processes=int(os.environ["JAX_NUM_PROCESSES"]),

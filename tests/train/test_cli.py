@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.clitools import TOY2D, checkpoint_steps, run_main, test_lines, train_lines
+from tests.clitools import TOY2D, checkpoint_steps, run_main, eval_lines, train_lines
 
 FAST = ("--config.total_steps=120", "--config.log_every=20", "--config.checkpoint_every=40")
 
@@ -23,7 +23,7 @@ def test_run_leaves_metrics_checkpoints_and_plots(finished_run):
     assert [m["step"] for m in train] == [20, 40, 60, 80, 100, 120]
     assert all("loss" in m for m in train)
     assert train[-1]["loss"] < train[0]["loss"]
-    test = test_lines(workdir)
+    test = eval_lines(workdir)
     assert test and test[-1]["step"] == 120 and "nll" in test[-1]
     assert checkpoint_steps(workdir) == [40, 80, 120]
     for png in ("samples.png", "density.png", "loss.png"):
@@ -34,10 +34,10 @@ def test_run_leaves_metrics_checkpoints_and_plots(finished_run):
 
 def test_eval_mode_restores_and_reports(finished_run):
     workdir, _ = finished_run
-    before = test_lines(workdir)[-1]["nll"]
+    before = eval_lines(workdir)[-1]["nll"]
     proc = run_main(TOY2D + ":runlocal", workdir, *FAST, "--mode", "eval")
     assert proc.returncode == 0, proc.stderr
-    after = test_lines(workdir)
+    after = eval_lines(workdir)
     assert after[-1]["step"] == 120
     assert after[-1]["nll"] == pytest.approx(before, rel=1e-6)
     assert "test nll:" in proc.stdout

@@ -16,7 +16,7 @@ from tests.clitools import (
     env,
     main_command,
     run_main,
-    test_lines,
+    eval_lines,
     train_lines,
 )
 
@@ -33,7 +33,7 @@ def reference_run(tmp_path_factory):
 
 
 def _final(workdir):
-    return train_lines(workdir)[-1], test_lines(workdir)[-1]
+    return train_lines(workdir)[-1], eval_lines(workdir)[-1]
 
 
 def test_kill_9_then_rerun_resumes_and_matches_uninterrupted(reference_run, tmp_path):
@@ -134,7 +134,7 @@ def _assert_same_training(workdir_a, workdir_b):
     a, b = train_lines(workdir_a), train_lines(workdir_b)
     assert [m["step"] for m in a] == [m["step"] for m in b]
     np.testing.assert_allclose([m["loss"] for m in a], [m["loss"] for m in b], rtol=1e-4)
-    np.testing.assert_allclose(test_lines(workdir_a)[-1]["nll"], test_lines(workdir_b)[-1]["nll"],
+    np.testing.assert_allclose(eval_lines(workdir_a)[-1]["nll"], eval_lines(workdir_b)[-1]["nll"],
                                rtol=1e-4)
 
 
