@@ -146,7 +146,8 @@ def evaluate(run: _Run, params: Any, eval_step=None) -> dict[str, float]:
     """Mean of every ``eval_fn`` metric over the whole test split."""
     config = run.experiment.config
     eval_step = eval_step or make_eval_step(run)
-    batch_size = config.get("eval_batch_size", None) or config.batch_size
+    num_test = len(next(iter(run.experiment.dataset.test.values())))
+    batch_size = min(config.get("eval_batch_size", None) or config.batch_size, num_test)
     batch_size = math.ceil(batch_size / run.mesh.size) * run.mesh.size
     share = batch_size // jax.process_count()
     lo = jax.process_index() * share

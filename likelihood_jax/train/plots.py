@@ -45,21 +45,36 @@ def plot_samples(path: str, samples: np.ndarray, reference: np.ndarray | None = 
             ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
             ax.set(xlim=lim[0], ylim=lim[1], title=name, aspect="equal")
     else:
-        images = samples.reshape(samples.shape[:3]) if samples.ndim == 4 and \
-            samples.shape[-1] == 1 else samples
-        n = min(len(images), 64)
-        side = math.ceil(math.sqrt(n))
-        fig, axes = plt.subplots(side, side, figsize=(side, side), squeeze=False)
-        lo, hi = float(images[:n].min()), float(images[:n].max())
-        for i, ax in enumerate(axes.flat):
-            ax.axis("off")
-            if i < n:
-                ax.imshow(images[i], cmap="gray", vmin=lo, vmax=hi)
-        fig.suptitle(title)
+        fig, ax = plt.subplots(figsize=(6, 6))
+        ax.imshow(image_grid(samples[:64]), cmap="gray")
+        ax.set(title=title)
+        ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def image_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
+    """Tiles ``(N, H, W[, C])`` images into one ``(rows*(H+pad), cols*(W+pad)[, C])`` mosaic.
+
+    Each image is scaled to [0, 1] by the min and max over all images.
+    """
+    images = np.asarray(images, np.float32)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    lo, hi = float(images.min()), float(images.max())
+    images = (images - lo) / max(hi - lo, 1e-12)
+    n, h, w = images.shape[:3]
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad) + images.shape[3:],
+                   np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[pad + r * (h + pad):pad + r * (h + pad) + h,
+             pad + c * (w + pad):pad + c * (w + pad) + w] = image
+    return grid
 
 
 def _limits(points: np.ndarray, margin: float = 0.1) -> tuple[tuple[float, float], ...]:
