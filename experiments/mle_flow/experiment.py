@@ -1,4 +1,4 @@
-"""Maximum-likelihood RealNVP: the baseline that EBFlow, data mollification and others compare against.
+"""Maximum-likelihood RealNVP: the baseline that EBFlow, mollification and others compare with.
 
 Dinh, Sohl-Dickstein & Bengio (2017), "Density estimation using Real NVP", with
 Glow's ActNorm (Kingma & Dhariwal 2018) in place of batch normalization.

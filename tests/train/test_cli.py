@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.clitools import TOY2D, checkpoint_steps, run_main, eval_lines, train_lines
+from tests.clitools import TOY2D, checkpoint_steps, eval_lines, run_main, train_lines
 
 FAST = ("--config.total_steps=120", "--config.log_every=20", "--config.checkpoint_every=40")
 

@@ -14,9 +14,9 @@ from tests.clitools import (
     TOY2D,
     checkpoint_steps,
     env,
+    eval_lines,
     main_command,
     run_main,
-    eval_lines,
     train_lines,
 )
 
@@ -86,12 +86,11 @@ def test_corrupted_newest_checkpoint_falls_back_to_previous(tmp_path):
 
 
 def test_nan_loss_stops_naming_step_and_metric_and_keeps_last_good_checkpoint(tmp_path):
+    import importlib.util
+
     from experiments.mle_flow.experiment import MLEFlow
     from likelihood_jax import data
     from likelihood_jax.train import NonFiniteLossError, train_and_evaluate
-    from tests.clitools import REPO as _  # noqa: F401  (repo on sys.path via tests package)
-
-    import importlib.util
     spec = importlib.util.spec_from_file_location("toy2d", TOY2D)
     toy2d = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(toy2d)
