@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import os
 import sys
@@ -33,15 +32,12 @@ sys.path.insert(0, REPO)
 
 from experiments.mle_flow.experiment import MLEFlow  # noqa: E402
 from likelihood_jax import data  # noqa: E402
+from likelihood_jax.main import load_config  # noqa: E402
 from likelihood_jax.train import loop, parallel  # noqa: E402
 
 
-def load_config(name: str):
-    path = os.path.join(REPO, "experiments", "mle_flow", "configs", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+def mle_flow_config(name: str):
+    return load_config(os.path.join(REPO, "experiments", "mle_flow", "configs", f"{name}.py"))
 
 
 def bare_seconds(experiment, steps: int) -> float:
@@ -77,7 +73,7 @@ def main() -> None:
     print("| config | bare steps/s | shared loop steps/s | loop / bare |")
     print("|---|---|---|---|")
     for name in args.configs:
-        config = load_config(name)
+        config = mle_flow_config(name)
         # The schedule depends on total_steps; fix the decay horizon so N and 2N match.
         config.optim.schedule = "constant"
         config.eval_every = 0

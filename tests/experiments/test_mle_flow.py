@@ -1,6 +1,5 @@
 """mle_flow: the model's math against independent values, and every config end to end."""
 
-import importlib.util
 import math
 import os
 
@@ -11,6 +10,7 @@ import pytest
 
 from experiments.mle_flow.experiment import MLEFlow
 from likelihood_jax import data
+from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
 
@@ -18,10 +18,7 @@ CONFIGS = os.path.join(REPO, "experiments", "mle_flow", "configs")
 
 
 def get_config(name, mode="runlocal"):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(CONFIGS, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(mode)
+    return load_config(os.path.join(CONFIGS, f"{name}.py:{mode}"))
 
 
 def test_image_log_prob_is_the_change_of_variables_of_the_whole_chain():

@@ -86,15 +86,12 @@ def test_corrupted_newest_checkpoint_falls_back_to_previous(tmp_path):
 
 
 def test_nan_loss_stops_naming_step_and_metric_and_keeps_last_good_checkpoint(tmp_path):
-    import importlib.util
-
     from experiments.mle_flow.experiment import MLEFlow
     from likelihood_jax import data
+    from likelihood_jax.main import load_config
     from likelihood_jax.train import NonFiniteLossError, train_and_evaluate
-    spec = importlib.util.spec_from_file_location("toy2d", TOY2D)
-    toy2d = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(toy2d)
-    config = toy2d.get_config("runlocal")
+
+    config = load_config(TOY2D + ":runlocal")
     config.total_steps, config.checkpoint_every, config.log_every = 100, 20, 10
     clean = data.load_dataset("checkerboard")
     train = {k: v.copy() for k, v in clean.train.items()}
