@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                 config_path=opts["config_path"])
         except (NonFiniteLossError, Interrupted) as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
-            return 1 if isinstance(err, NonFiniteLossError) else 130
+            return 128 + err.signum if isinstance(err, Interrupted) else 1
     except (UsageError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2

@@ -43,7 +43,15 @@ class NonFiniteLossError(RuntimeError):
 
 
 class Interrupted(RuntimeError):
-    """SIGTERM or SIGINT arrived; a checkpoint was written before stopping."""
+    """SIGTERM or SIGINT arrived; a checkpoint was written before stopping.
+
+    Attributes:
+      signum: the signal's number (the command line exits with 128 + signum).
+    """
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
 
 
 @dataclasses.dataclass
@@ -306,7 +314,7 @@ def train_and_evaluate(experiment: Experiment, workdir: str) -> dict[str, float]
                     checkpoints.save(state)
                     raise Interrupted(
                         f"stopped by signal {signal.Signals(stop[0]).name} at step {step}; "
-                        f"checkpoint saved. Run the same command again to resume.")
+                        f"checkpoint saved. Run the same command again to resume.", stop[0])
             flush()
             checkpoints.save(state)
             if last_eval_step != step:

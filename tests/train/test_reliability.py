@@ -152,3 +152,25 @@ def test_two_processes_with_gloo_train_like_one(one_device_run, tmp_path):
     for p, (_, err) in zip(procs, outputs):
         assert p.returncode == 0, err
     _assert_same_training(one_device_run, tmp_path)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_saves_a_checkpoint_then_rerun_finishes(reference_run, tmp_path, sig):
+    workdir = tmp_path / "signalled"
+    proc = subprocess.Popen(main_command(TOY2D + ":runlocal", workdir, *LONG), cwd=REPO,
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not checkpoint_steps(workdir):
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert "checkpoint saved" in err
+    stopped_at = int(err.split(" at step ")[1].split(";")[0])
+    assert stopped_at in checkpoint_steps(workdir)
+    assert stopped_at < 1500
+    resumed = run_main(TOY2D + ":runlocal", workdir, *LONG)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming from the checkpoint at step {stopped_at}" in resumed.stdout
+    assert train_lines(workdir)[-1]["loss"] == pytest.approx(
+        train_lines(reference_run)[-1]["loss"], rel=1e-6, abs=1e-6)
