@@ -24,7 +24,7 @@ def _pairing_cost(x0, x1, perm):
 _jit_pairing = jax.jit(transport.exact_ot_pairing)
 
 
-@hypothesis.settings(max_examples=8, deadline=None)
+@hypothesis.settings(max_examples=8, deadline=None, derandomize=True)
 @hypothesis.given(size=st.integers(1, 6), dim=st.integers(1, 3), seed=st.integers(0, 10_000))
 def test_pairing_is_optimal_by_brute_force(size, dim, seed):
     rng = np.random.default_rng(seed)
@@ -32,7 +32,7 @@ def test_pairing_is_optimal_by_brute_force(size, dim, seed):
     perm = np.asarray(_jit_pairing(x0, x1))
     assert sorted(perm.tolist()) == list(range(size))
     best = min(_pairing_cost(x0, x1, list(p)) for p in itertools.permutations(range(size)))
-    np.testing.assert_allclose(_pairing_cost(x0, x1, perm), best, rtol=1e-5)
+    np.testing.assert_allclose(_pairing_cost(x0, x1, perm), best, rtol=1e-5, atol=1e-5)
 
 
 class ExactPairingTest(chex.TestCase):
