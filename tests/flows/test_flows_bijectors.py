@@ -66,7 +66,7 @@ CASES = [
         flows.AffineCoupling(flows.checkerboard_mask(2, 2, 3), (8,)), flows.Reverse(),
         flows.Chain((flows.ActNorm(), flows.Reverse()))),
     ), (2, 2, 3), "unit"),
-    ("realnvp", lambda: flows.realnvp(3, num_layers=3, hidden_dims=(8, 8)), (3,), "real"),
+    ("realnvp", lambda: flows.realnvp(3, num_layers=2, hidden_dims=(8, 8)), (3,), "real"),
 ]
 CASE_IDS = [case[0] for case in CASES]
 EXPECTED_DEPENDS = {
@@ -123,7 +123,7 @@ class Float32Test(chex.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
     @parameterized.named_parameters(
         *[(n, f, s, d) for n, f, s, d in CASES
-          if n in ("actnorm_image", "dense_image_1x1", "logit_vector", "chain_image")])
+          if n in ("actnorm_image", "dense_image_1x1", "logit_vector")])
     def test_round_trip_and_dtype(self, factory, event_shape, domain):
         bijector = factory()
         params = make_params(bijector, event_shape, domain)

@@ -90,15 +90,17 @@ def test_samples_map_to_standard_normal_and_log_probs_agree():
         samples, log_p = flow.sample_and_log_prob(params, key, 20000)
         z = jax.vmap(flow.bijector.forward, in_axes=(None, 0))(params, samples)
         direct = jax.vmap(flow.log_prob, in_axes=(None, 0))(params, samples[:100])
-        return samples, log_p, z, direct, flow.sample(params, key, 100)
+        x_back = jax.vmap(flow.bijector.inverse, in_axes=(None, 0))(params, z[:100])
+        return samples, log_p, z, direct, flow.sample(params, key, 100), x_back
 
-    samples, log_p, z, direct, same = run(jax.random.key(3))
+    samples, log_p, z, direct, same, x_back = run(jax.random.key(3))
     assert samples.shape == (20000, 3) and log_p.shape == (20000,)
     assert samples.dtype == log_p.dtype == jnp.float32
     np.testing.assert_allclose(z.mean(0), 0.0, atol=0.04)
     np.testing.assert_allclose(np.cov(np.asarray(z).T), np.eye(3), atol=0.05)
     np.testing.assert_allclose(log_p[:100], direct, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(same, samples[:100], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x_back, samples[:100], rtol=1e-4, atol=1e-4)  # float32 round trip
 
 
 def test_image_flow_samples_have_the_event_shape():
