@@ -3,17 +3,23 @@
 Dinh, Sohl-Dickstein & Bengio (2017), "Density estimation using Real NVP", with
 Glow's ActNorm (Kingma & Dhariwal 2018) in place of batch normalization.
 
-The model is ``log p(x) = log N(f(x); 0, I) + log|det df/dx|`` with ``f`` a chain
-of ActNorm and affine-coupling layers (:func:`likelihood_jax.flows.realnvp`),
-trained by minimizing the per-example negative log-likelihood.
+The model is ``log p(v) = log N(f(v); 0, I) + log|det df/dv|`` with ``f`` a chain
+of ActNorm and affine-coupling layers (:func:`likelihood_jax.flows.realnvp`) on
+the model-space input ``v``, trained by minimizing the per-example negative
+log-likelihood.
 
-* Continuous data (2D toys): the loss and the headline metric are the NLL in nats.
-* Images with ``L`` integer levels: uniform dequantization ``y = (x + u) / L``,
-  ``u ~ U[0, 1)^D`` (``metrics.uniform_dequantize``), then RealNVP's logit
-  preprocessing ``Logit(alpha)`` as the first bijector, so ``log p(y)`` is a
-  density on ``[0, 1)^D`` and ``-log p(y) - D log(1/L)`` bounds the discrete NLL
-  of ``x`` (Theis et al. 2016). The headline metric is bits/dim of the discrete
-  data, ``metrics.dequantized_bits_per_dim(log p(y), D, num_levels=L, scale=1/L)``.
+* Continuous data (2D toys): ``v = x``; the loss and the headline metric are the
+  NLL in nats.
+* Images with ``L`` integer levels (:meth:`MLEFlow.preprocess`): uniform
+  dequantization ``y = (x + u) / L``, ``u ~ U[0, 1)^D``
+  (``metrics.uniform_dequantize``), then RealNVP's logit map
+  ``v = logit(alpha + (1 - 2 alpha) y)`` (``flows.Logit``), whose log-det is
+  carried along as ``batch["log_det"]``. So ``log p(y) = log p(v) + log_det``
+  is a density on ``[0, 1)^D`` and ``-log p(y) - D log(1/L)`` bounds the discrete
+  NLL of ``x`` (Theis et al. 2016); the headline metric is bits/dim of the
+  discrete data, ``metrics.dequantized_bits_per_dim(log p(y), D, scale=1/L)``.
+  Mollification (``config.mollify``) acts on ``v`` in logit space, where it
+  cannot leave the flow's domain.
 """
 
 from __future__ import annotations
@@ -38,58 +44,60 @@ class MLEFlow(Experiment):
         self.num_levels = info.num_levels if info.kind == "image" else None
         self.headline_metric = "bits_per_dim" if self.num_levels else "nll"
         m = config.model
-        layers = []
-        if len(self.event_shape) > 1:
-            layers.append(flows.Flatten(self.event_shape))
-        if self.num_levels:
-            layers.append(flows.Logit(alpha=m.get("logit_alpha", 0.05)))
+        self.logit = flows.Logit(alpha=m.get("logit_alpha", 0.05))
         body = flows.realnvp(self.num_dims, num_layers=m.num_layers,
                              hidden_dims=tuple(m.hidden_dims), actnorm=m.get("actnorm", True),
                              scale_fn=m.get("scale_fn", "tanh"))
-        self.flow = flows.Flow(flows.Chain(tuple(layers) + body.layers), self.event_shape)
+        self.flow = flows.Flow(body, (self.num_dims,))
 
-    # -- data -> model space ----------------------------------------------------------
+    # -- data <-> model space ------------------------------------------------------------
 
-    def model_inputs(self, x: jax.Array, key: jax.Array) -> jax.Array:
-        """Continuous inputs of the flow: the data itself, or dequantized images in [0, 1)."""
+    def preprocess(self, batch, key):
+        """Flattens; images are dequantized into [0, 1) and mapped to logit space."""
+        x = batch["x"]
+        flat = jnp.reshape(x, (x.shape[0], self.num_dims))
+        if not self.num_levels:
+            return dict(batch, x=flat.astype(jnp.float32))
+        y = metrics.uniform_dequantize(key, flat, num_levels=self.num_levels)
+        v, log_det = jax.vmap(self.logit.forward_and_log_det, in_axes=(None, 0))({}, y)
+        return dict(batch, x=v, log_det=log_det)
+
+    def to_data_space(self, v: jax.Array) -> jax.Array:
+        """Model-space samples back to data space (images in [0, 1))."""
         if self.num_levels:
-            return metrics.uniform_dequantize(key, x, num_levels=self.num_levels)
-        return x.astype(jnp.float32)
+            v = jax.vmap(self.logit.inverse, in_axes=(None, 0))({}, v)
+        return v.reshape((v.shape[0],) + self.event_shape)
 
-    def per_example_log_prob(self, params, x: jax.Array) -> jax.Array:
-        """``log p`` of a batch of model inputs ``[B, ...] -> [B]``."""
-        return jax.vmap(self.flow.log_prob, in_axes=(None, 0))(params, x)
-
-    def nll_and_metrics(self, params, batch, key) -> dict[str, jax.Array]:
-        """Per-example NLL (nats of the continuous inputs) and, for images, bits/dim."""
-        log_prob = self.per_example_log_prob(params, self.model_inputs(batch["x"], key))
-        out = {"nll": -log_prob}
-        if self.num_levels:
-            out["bits_per_dim"] = metrics.dequantized_bits_per_dim(
-                log_prob, self.num_dims, num_levels=self.num_levels,
-                scale=1.0 / self.num_levels)
-        return out
+    def per_example_log_prob(self, params, v: jax.Array) -> jax.Array:
+        """Flow ``log p`` of a batch of model-space inputs ``[B, D] -> [B]``."""
+        return jax.vmap(self.flow.log_prob, in_axes=(None, 0))(params, v)
 
     # -- Experiment interface ---------------------------------------------------------------
 
     def init_params(self, key, batch):
-        """Data-dependent init (ActNorm) on the first batch."""
+        """Data-dependent init (ActNorm) on the first (preprocessed) batch."""
         data_key, init_key = jax.random.split(key)
-        return self.flow.init(init_key, self.model_inputs(jnp.asarray(batch["x"]), data_key))
+        return self.flow.init(init_key, self.preprocess(batch, data_key)["x"])
 
     def loss_fn(self, params, batch, key):
-        """Per-example negative log-likelihood."""
-        out = self.nll_and_metrics(params, batch, key)
-        return out["nll"], {k: v for k, v in out.items() if k != "nll"}
+        """Per-example negative log-likelihood of the model-space inputs."""
+        return -self.per_example_log_prob(params, batch["x"]), {}
 
     def eval_fn(self, params, batch, key):
-        """NLL (and bits/dim for images) on the test split."""
-        return self.nll_and_metrics(params, batch, key)
+        """Test NLL in nats (of the data in [0, 1)^D for images) and, for images, bits/dim."""
+        log_prob = self.per_example_log_prob(params, batch["x"])
+        if not self.num_levels:
+            return {"nll": -log_prob}
+        log_prob = log_prob + batch["log_det"]
+        return {"nll": -log_prob,
+                "bits_per_dim": metrics.dequantized_bits_per_dim(
+                    log_prob, self.num_dims, num_levels=self.num_levels,
+                    scale=1.0 / self.num_levels)}
 
     def sample_fn(self, params, key, num_samples):
-        """Samples in data space (images in [0, 1))."""
-        return self.flow.sample(params, key, min(num_samples, 64 if self.num_levels else
-                                                 num_samples))
+        """Samples in data space (images in [0, 1), at most 64)."""
+        num = min(num_samples, 64) if self.num_levels else num_samples
+        return self.to_data_space(self.flow.sample(params, key, num))
 
     def log_prob_fn(self, params, x):
         """Model log-density of continuous data, for the 2D density plot."""

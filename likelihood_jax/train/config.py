@@ -9,7 +9,10 @@ Top-level fields the tools rely on: ``experiment``, ``seed``, ``total_steps``,
 ``batch_size``, ``log_every``, ``eval_every``, ``checkpoint_every`` and the
 groups ``dataset``, ``model``, ``optim``. Optional: ``eval_batch_size``,
 ``ema_decay`` (0 disables EMA; evaluation then uses the raw parameters),
-``checkpoints_to_keep``, ``num_plot_samples``.
+``checkpoints_to_keep``, ``num_plot_samples``, and the ``mollify`` group (data
+mollification, :mod:`likelihood_jax.mollification`: ``enabled``, ``fraction`` of
+``total_steps`` over which the noise anneals to zero, and the sigmoid schedule's
+``start``, ``end``, ``tau``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ def base_config(experiment: str, dataset: str) -> ml_collections.ConfigDict:
     config.checkpoints_to_keep = 3
     config.ema_decay = 0.0
     config.num_plot_samples = 1000
+    config.mollify = ml_collections.ConfigDict({
+        "enabled": False, "fraction": 0.5, "start": 0.0, "end": 3.0, "tau": 0.7,
+    })
     config.dataset = ml_collections.ConfigDict({"name": dataset})
     config.model = ml_collections.ConfigDict()
     config.optim = ml_collections.ConfigDict({

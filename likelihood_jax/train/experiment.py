@@ -8,6 +8,9 @@ A paper's experiment subclasses :class:`Experiment` and writes
 
 and optionally
 
+* ``preprocess(batch, key) -> batch``: data to model space (e.g. dequantize
+  images), applied by the loop before ``loss_fn`` and ``eval_fn``; data
+  mollification (``config.mollify``) acts on its output ``batch["x"]``;
 * ``eval_fn(params, batch, key) -> {name: [B] array}`` (default: the loss),
   whose key ``headline_metric`` is the number the experiment reports;
 * ``sample_fn(params, key, num_samples) -> samples`` for the samples plot;
@@ -58,6 +61,14 @@ class Experiment:
                 ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """Per-example training loss ``[B]`` and metrics to log."""
         raise NotImplementedError
+
+    def preprocess(self, batch: Batch, key: jax.Array) -> Batch:
+        """Maps a data batch to the model's continuous input space (default: identity).
+
+        The loop calls it inside the jitted step, before ``loss_fn`` and
+        ``eval_fn``; ``key`` is fresh every step (e.g. for dequantization noise).
+        """
+        return batch
 
     def eval_fn(self, params: Any, batch: Batch, key: jax.Array) -> dict[str, jax.Array]:
         """Per-example evaluation metrics ``{name: [B]}``; defaults to the loss."""

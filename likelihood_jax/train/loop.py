@@ -28,6 +28,7 @@ import numpy as np
 import optax
 
 from likelihood_jax import data as data_lib
+from likelihood_jax import mollification
 from likelihood_jax.train import parallel, plots
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.experiment import Experiment
@@ -100,8 +101,18 @@ def make_train_step(run: _Run):
     experiment, optimizer = run.experiment, run.optimizer
     ema_decay = float(experiment.config.get("ema_decay", 0.0))
 
+    mollify_config = experiment.config.get("mollify", None)
+    mollify_steps = (int(mollify_config.fraction * experiment.config.total_steps)
+                     if mollify_config is not None and mollify_config.enabled else 0)
+
     def train_step(state: TrainState, batch):
-        key = state.step_key()
+        preprocess_key, mollify_key, key = jax.random.split(state.step_key(), 3)
+        batch = experiment.preprocess(batch, preprocess_key)
+        if mollify_steps:
+            noise_level = mollification.sigmoid_noise_schedule(
+                state.step, mollify_steps, start=mollify_config.start, end=mollify_config.end,
+                tau=mollify_config.tau)
+            batch = dict(batch, x=mollification.mollify(batch["x"], mollify_key, noise_level))
 
         def objective(params):
             per_example, metrics = experiment.loss_fn(params, batch, key)
@@ -113,6 +124,8 @@ def make_train_step(run: _Run):
         ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
                            state.ema_params, params) if ema_decay else params
         logged = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+        if mollify_steps:
+            logged["mollify_noise"] = noise_level
         logged.update({k: jnp.mean(v) for k, v in metrics.items()})
         new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                                   ema_params=ema)
@@ -129,8 +142,10 @@ def make_eval_step(run: _Run):
 
     def eval_step(params, batch, key):
         mask = batch["mask"]
-        metrics = experiment.eval_fn(params, {k: v for k, v in batch.items() if k != "mask"},
-                                     key)
+        preprocess_key, key = jax.random.split(key)
+        inputs = experiment.preprocess({k: v for k, v in batch.items() if k != "mask"},
+                                       preprocess_key)
+        metrics = experiment.eval_fn(params, inputs, key)
         sums = {k: jnp.sum(jnp.where(mask, v, 0.0)) for k, v in metrics.items()}
         return sums, jnp.sum(mask)
 

@@ -21,30 +21,39 @@ def get_config(name, mode="runlocal"):
     return load_config(os.path.join(CONFIGS, f"{name}.py:{mode}"))
 
 
-def test_image_log_prob_is_the_change_of_variables_of_the_whole_chain():
-    """Flatten + Logit + RealNVP on digits: log p(y) == log N(f(y)) + slogdet(jacfwd f)."""
-    config = get_config("digits")
-    experiment = MLEFlow(config)
-    x = experiment.dataset.train["x"][:16]
-    params = experiment.init_params(jax.random.key(0), {"x": x})
+def _digits_experiment_and_params():
+    experiment = MLEFlow(get_config("digits"))
+    batch = {"x": jnp.asarray(experiment.dataset.test["x"][:8])}
+    params = experiment.init_params(jax.random.key(0), batch)
     params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.key(1), p.shape),
                           params)
-    y = experiment.model_inputs(jnp.asarray(x[:1]), jax.random.key(2))[0]
-    def forward(v):
-        return experiment.flow.bijector.forward(params, v.reshape(8, 8, 1)).ravel()
-    z = forward(y.ravel())
-    _, logdet = jnp.linalg.slogdet(jax.jacfwd(forward)(y.ravel()))
+    return experiment, batch, params
+
+
+def test_image_log_prob_is_the_change_of_variables_from_dequantized_data():
+    """log p(y) of the model equals log N(f(g(y))) + slogdet of jacfwd(f o g), g = logit map."""
+    experiment, batch, params = _digits_experiment_and_params()
+    inputs = experiment.preprocess(batch, jax.random.key(2))
+    y = jax.nn.sigmoid(inputs["x"][0])
+    y = (y - 0.05) / 0.9  # undo the logit map: the dequantized data in [0, 1)
+    assert np.all((y >= 0) & (y < 1))
+    np.testing.assert_allclose(y * 17, np.floor(y * 17) + (y * 17 % 1), atol=1e-4)
+
+    def data_to_latent(y):
+        v = jnp.log(0.05 + 0.9 * y) - jnp.log1p(-(0.05 + 0.9 * y))
+        return experiment.flow.bijector.forward(params, v)
+
+    z = data_to_latent(y)
+    _, logdet = jnp.linalg.slogdet(jax.jacfwd(data_to_latent)(y))
     expected = -0.5 * jnp.sum(z ** 2) - 32 * math.log(2 * math.pi) + logdet
-    np.testing.assert_allclose(experiment.flow.log_prob(params, y), expected, rtol=1e-4,
-                               atol=1e-3)
+    got = -experiment.eval_fn(params, inputs, jax.random.key(3))["nll"][0]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
 
 
 def test_bits_per_dim_is_the_discrete_bound_of_the_dequantized_density():
-    config = get_config("digits")
-    experiment = MLEFlow(config)
-    batch = {"x": jnp.asarray(experiment.dataset.test["x"][:8])}
-    params = experiment.init_params(jax.random.key(0), batch)
-    out = experiment.nll_and_metrics(params, batch, jax.random.key(3))
+    experiment, batch, params = _digits_experiment_and_params()
+    out = experiment.eval_fn(params, experiment.preprocess(batch, jax.random.key(3)),
+                             jax.random.key(4))
     # -log P(x) <= -log p(y) - D log(1/L), in bits per dimension.
     expected = (out["nll"] + 64 * math.log(17)) / (64 * math.log(2))
     np.testing.assert_allclose(out["bits_per_dim"], expected, rtol=1e-5)
@@ -80,3 +89,15 @@ def test_runlocal_trains_end_to_end(name, tmp_path):
     assert metrics["bits_per_dim"] < math.log2({"digits": 17, "mnist5k": 256}[name])
     assert checkpoint_steps(tmp_path)[-1] == config.total_steps
     assert os.path.getsize(os.path.join(tmp_path, "samples.png")) > 1000
+
+
+def test_mollification_switch_anneals_noise_to_zero_in_the_loop(tmp_path):
+    """config.mollify.enabled: the logged noise follows the schedule and is 0 after it."""
+    config = get_config("toy2d")
+    config.total_steps, config.log_every, config.checkpoint_every = 100, 1, 100
+    config.mollify.enabled, config.mollify.fraction = True, 0.5
+    train_and_evaluate(MLEFlow(config), str(tmp_path))
+    noise = {m["step"]: m["mollify_noise"] for m in train_lines(tmp_path)}
+    assert noise[1] == pytest.approx(1.0)  # step 1 logs the noise used at step 0
+    assert 0.0 < noise[25] < 1.0
+    assert all(noise[s] == 0.0 for s in range(51, 101))
