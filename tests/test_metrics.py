@@ -70,3 +70,19 @@ class DequantizationTest(chex.TestCase):
         got = metrics.dequantized_bits_per_dim(log_density, dims, num_levels=num_levels)
         expected = -np.sum(np.log2(probs[k]), axis=1) / dims
         np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_frechet_distance_matches_scipy_sqrtm():
+    import scipy.linalg
+
+    from likelihood_jax.metrics import frechet_distance
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    c0, c1 = a @ a.T + 0.1 * np.eye(4), b @ b.T + 0.1 * np.eye(4)
+    m0, m1 = rng.normal(size=4), rng.normal(size=4)
+    expected = (np.sum((m0 - m1) ** 2) + np.trace(c0) + np.trace(c1)
+                - 2 * np.trace(scipy.linalg.sqrtm(c0 @ c1)).real)
+    with jax.enable_x64(True):
+        got = frechet_distance(m0, c0, m1, c1)
+    np.testing.assert_allclose(got, expected, rtol=1e-8)
+    np.testing.assert_allclose(frechet_distance(m0, c0, m0, c0), 0.0, atol=1e-4)

@@ -116,3 +116,17 @@ class SinkhornTest(chex.TestCase):
         for i in range(2):
             np.testing.assert_allclose(plans[i], _jit_plan(x0[i], x1[i], 0.5), rtol=1e-3,
                                        atol=1e-6)
+
+
+def test_empirical_wasserstein2_matches_brute_force_and_shift():
+    import itertools
+
+    from likelihood_jax.transport import empirical_wasserstein2
+    rng = np.random.default_rng(3)
+    x0, x1 = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    best = min(np.mean(np.sum((x0 - x1[list(p)]) ** 2, -1))
+               for p in itertools.permutations(range(6)))
+    np.testing.assert_allclose(empirical_wasserstein2(x0, x1), np.sqrt(best), rtol=1e-5)
+    shift = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(empirical_wasserstein2(x0, x0 + shift),
+                               np.linalg.norm(shift), rtol=1e-5)

@@ -14,6 +14,10 @@ and optionally
 * ``eval_fn(params, batch, key) -> {name: [B] array}`` (default: the loss),
   whose key ``headline_metric`` is the number the experiment reports;
 * ``sample_fn(params, key, num_samples) -> samples`` for the samples plot;
+* ``model_metrics(params, key) -> {name: float}``: metrics of the model as a
+  whole rather than per test example (e.g. the 2-Wasserstein distance between
+  samples and test data), computed at every evaluation and logged beside the
+  per-example means;
 * ``log_prob_fn(params, x [B, ...]) -> [B]`` for the 2D density heatmap.
 
 The shared loop (:mod:`likelihood_jax.train.loop`) owns the data, the optimizer,
@@ -80,6 +84,10 @@ class Experiment:
     def sample_fn(self, params: Any, key: jax.Array, num_samples: int) -> jax.Array | None:
         """Samples for the samples plot, or None if the model cannot sample."""
         return None
+
+    def model_metrics(self, params: Any, key: jax.Array) -> dict[str, float]:
+        """Set-level evaluation metrics (default: none)."""
+        return {}
 
     log_prob_fn = None
     """Optional ``log_prob_fn(params, x [B, ...]) -> [B]``, used for the 2D density plot."""

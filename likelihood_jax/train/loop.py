@@ -166,7 +166,7 @@ def _eval_batches(arrays: dict[str, np.ndarray], batch_size: int
 
 
 def evaluate(run: _Run, params: Any, eval_step=None) -> dict[str, float]:
-    """Mean of every ``eval_fn`` metric over the whole test split."""
+    """Mean of every ``eval_fn`` metric over the whole test split, and ``model_metrics``."""
     config = run.experiment.config
     eval_step = eval_step or make_eval_step(run)
     num_test = len(next(iter(run.experiment.dataset.test.values())))
@@ -184,7 +184,11 @@ def evaluate(run: _Run, params: Any, eval_step=None) -> dict[str, float]:
         for k, v in sums.items():
             totals[k] = totals.get(k, 0.0) + float(v)
         count += float(n)
-    return {k: v / count for k, v in totals.items()}
+    metrics = {k: v / count for k, v in totals.items()}
+    model_key = jax.random.fold_in(run.base_key, np.iinfo(np.int32).max - 2)
+    metrics.update({k: float(v) for k, v in
+                    run.experiment.model_metrics(params, model_key).items()})
+    return metrics
 
 
 def write_plots(run: _Run, params: Any, workdir: str) -> None:
