@@ -10,9 +10,11 @@ batch size) runs
 
 Start-up, compilation and the final evaluation/plots are the same for a run of N
 and a run of 2N steps, so each rate is measured differentially:
-``N / (time(2N) - time(N))``. Usage::
+``N / (time(2N) - time(N))``. The bare and shared measurements alternate,
+``--repeats`` times, and the median rate of each is reported, so that a change
+in the machine's load affects both alike. Usage::
 
-    python benchmarks/loop_overhead.py [--steps 2000] [--configs toy2d mnist5k]
+    python benchmarks/loop_overhead.py [--steps 2000] [--repeats 3] [--configs toy2d mnist5k]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import tempfile
 import time
 
 import jax
+import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -67,6 +70,7 @@ def loop_seconds(experiment, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--configs", nargs="+", default=["toy2d", "mnist5k"])
     args = parser.parse_args()
     print(f"devices: {jax.devices()}  steps: N={args.steps} vs 2N")
@@ -80,8 +84,12 @@ def main() -> None:
         dataset = data.load_dataset(config.dataset.name)
         experiment = MLEFlow(config, dataset=dataset)
         n = args.steps
-        bare = n / (bare_seconds(experiment, 2 * n) - bare_seconds(experiment, n))
-        shared = n / (loop_seconds(experiment, 2 * n) - loop_seconds(experiment, n))
+        bare_rates, shared_rates = [], []
+        for _ in range(args.repeats):
+            bare_rates.append(n / (bare_seconds(experiment, 2 * n) - bare_seconds(experiment, n)))
+            shared_rates.append(
+                n / (loop_seconds(experiment, 2 * n) - loop_seconds(experiment, n)))
+        bare, shared = float(np.median(bare_rates)), float(np.median(shared_rates))
         print(f"| {name} (default mode, log_every={config.log_every}, "
               f"checkpoint_every={config.checkpoint_every}) | {bare:.1f} | {shared:.1f} | "
               f"{shared / bare:.3f} |", flush=True)
