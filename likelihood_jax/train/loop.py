@@ -18,7 +18,9 @@ import contextlib
 import dataclasses
 import math
 import os
+import queue
 import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +82,47 @@ def local_batch(dataset: data_lib.Dataset, batch_size: int, seed: int, step: int
     return data_lib.batch_at_step(
         getattr(dataset, split), batch_size, seed, step,
         process_index=jax.process_index(), process_count=jax.process_count())
+
+
+def prefetched_batches(run: _Run, first_step: int, depth: int = 2
+                       ) -> Iterator[dict[str, jax.Array]]:
+    """Device batches of steps ``first_step, first_step + 1, ...``, prepared ahead.
+
+    A background thread slices each step's batch (``data.batch_at_step``) and
+    transfers it to the mesh while the device runs earlier steps, keeping at most
+    ``depth`` batches in flight. The order is the deterministic order of the steps.
+    """
+    config = run.experiment.config
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        step = first_step
+        try:
+            while not stop.is_set():
+                batch = parallel.global_batch(
+                    local_batch(run.experiment.dataset, config.batch_size, config.seed, step),
+                    run.mesh)
+                while not stop.is_set():
+                    try:
+                        ready.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                step += 1
+        except BaseException as err:  # noqa: BLE001 (handed to the consumer)
+            ready.put(err)
+
+    thread = threading.Thread(target=produce, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def init_state(run: _Run) -> TrainState:
@@ -312,12 +355,10 @@ def train_and_evaluate(experiment: Experiment, workdir: str) -> dict[str, float]
     test_metrics: dict[str, float] = {}
     last_eval_step = -1
     try:
-        with _stop_requests() as stop:
+        with _stop_requests() as stop, \
+                contextlib.closing(prefetched_batches(run, step)) as batches:
             while step < config.total_steps:
-                batch = parallel.global_batch(
-                    local_batch(experiment.dataset, config.batch_size, config.seed, step),
-                    run.mesh)
-                state, metrics = train_step(state, batch)
+                state, metrics = train_step(state, next(batches))
                 step += 1
                 pending.append((step, metrics))
                 if step % log_every == 0 or step == config.total_steps:
