@@ -141,6 +141,9 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     path, _, arg = spec.partition(":")
     if not os.path.isfile(path):
         raise UsageError(f"config file not found: {path}")
+    root = _repo_root_of(path)  # configs may import sibling configs (experiments.<x>.configs)
+    if root and root not in sys.path:
+        sys.path.insert(0, root)
     name = "_likelihood_jax_config_" + os.path.splitext(os.path.basename(path))[0]
     module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)
