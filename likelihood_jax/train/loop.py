@@ -96,22 +96,25 @@ def prefetched_batches(run: _Run, first_step: int, depth: int = 2
     ready: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def hand_over(item) -> bool:
+        """Puts ``item`` in the queue unless the consumer has stopped."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce():
         step = first_step
         try:
-            while not stop.is_set():
-                batch = parallel.global_batch(
+            while hand_over(parallel.global_batch(
                     local_batch(run.experiment.dataset, config.batch_size, config.seed, step),
-                    run.mesh)
-                while not stop.is_set():
-                    try:
-                        ready.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                    run.mesh)):
                 step += 1
         except BaseException as err:  # noqa: BLE001 (handed to the consumer)
-            ready.put(err)
+            hand_over(err)
 
     thread = threading.Thread(target=produce, name="prefetch", daemon=True)
     thread.start()
@@ -122,7 +125,10 @@ def prefetched_batches(run: _Run, first_step: int, depth: int = 2
                 raise item
             yield item
     finally:
+        # Stop and join the producer: a thread still inside the runtime when the
+        # interpreter exits aborts the process.
         stop.set()
+        thread.join()
 
 
 def init_state(run: _Run) -> TrainState:
