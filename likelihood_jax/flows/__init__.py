@@ -22,11 +22,12 @@ Example::
 """
 
 from likelihood_jax.flows.base import Bijector
-from likelihood_jax.flows.chain import Chain
+from likelihood_jax.flows.chain import Chain, forward_and_x_dependent_log_det
 from likelihood_jax.flows.coupling import AffineCoupling, alternating_mask, checkerboard_mask
 from likelihood_jax.flows.elementwise import ActNorm, Logit
 from likelihood_jax.flows.flow import Flow, realnvp, standard_normal_log_prob
 from likelihood_jax.flows.linear import Dense, Permute, Reverse
+from likelihood_jax.flows.nonlinear import SmoothLeakyReLU, SmoothTanh
 from likelihood_jax.flows.reshape import Flatten, Reshape
 
 __all__ = [
@@ -45,4 +46,7 @@ __all__ = [
     "checkerboard_mask",
     "realnvp",
     "standard_normal_log_prob",
+    "SmoothLeakyReLU",
+    "SmoothTanh",
+    "forward_and_x_dependent_log_det",
 ]

@@ -1,0 +1,314 @@
+"""EBFlow: a normalizing flow trained as an energy-based model by score matching.
+
+Chao, Sun, Hsu, Kira & Lee (2023), "Training Energy-Based Normalizing Flow with
+Score-Matching Objectives", NeurIPS. https://arxiv.org/abs/2305.15267
+
+The flow ``u = g(x) = g_L o ... o g_1(x)`` with base ``N(0, I)`` has
+
+    log p(x) = log N(g(x)) + sum_{i in S_n} log|det J_i(x)| + sum_{i in S_l} log|det J_i|
+             = -E(x) - log Z,
+
+where ``S_l`` are the layers whose log-det is constant in x (dense linear layers with an
+unconstrained weight, ActNorm) and ``S_n`` the others (couplings, elementwise
+nonlinearities). ``E`` is ``flows.Flow.energy``; ``Z`` holds every dense determinant. The
+objectives "sml", "ssm", "dsm" and "fdssm" (``likelihood_jax.losses.ebflow``) need only ``E``
+and its x-derivatives, so training never computes a determinant; "ml" is the exact NLL
+(``slogdet`` of every dense layer, the baseline). Evaluation always uses the exact
+``log p`` with ``slogdet``.
+
+Paper techniques, behind config switches:
+
+* **Match after preprocessing** (``config.match_after_preprocessing``, MaP, Sec. 4.3): images
+  are dequantized to ``y in [0, 1)`` and mapped by the parameter-free logit preprocessing
+  ``u = T(y)``. With MaP the score-matching objective is applied to the density of ``u``
+  (energy of the flow body only), whose Fisher divergence is zero iff the one of ``y`` is
+  (their Proposition); without it, to the density of ``y`` through ``T``, whose derivatives
+  blow up near 0 and 1. ML is unaffected (KL is invariant to the bijection ``T``). DSM and
+  FD-SSM without MaP are refused: their perturbations push ``y`` out of the logit's domain.
+* **EMA** of the parameters for evaluation: ``config.ema_decay`` (the paper uses 0.999).
+* **Energy regularization** (their appendix A.2.2, ``lambda`` in the released code):
+  ``config.energy_reg * E(x)`` added to the per-example loss (0 disables it).
+
+Data. Toys (2D, continuous): as in the paper, the target is the Gaussian-smoothed toy
+``p_sigma = p_toy * N(0, sigma^2 I)`` (``config.data_noise_std``, 0.375 in the paper), so that
+its score exists; every training batch is noised afresh, the test set once (fixed seed).
+DSM with ``sigma = data_noise_std`` on clean points targets exactly ``p_sigma``, so "dsm" uses
+the clean batch and that sigma. Test metrics: exact NLL (nats), the KL divergence
+``E_{p_sigma}[log p_sigma - log p_theta]`` and the Fisher divergence
+``0.5 E|grad log p_theta - grad log p_sigma|^2`` (the paper's two toy metrics), with
+``p_sigma`` and its score from a Gaussian kernel density over the clean training points (an
+unbiased estimate of ``p_sigma(x)``). Images: uniform dequantization and bits/dim as in
+``experiments/mle_flow`` (``metrics.dequantized_bits_per_dim`` with ``scale = 1/L``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from likelihood_jax import flows, metrics
+from likelihood_jax.losses import ebflow as ebflow_losses
+from likelihood_jax.train import Experiment
+from likelihood_jax.train.experiment import load_config_dataset
+
+ARCHITECTURES = ("glow", "fc", "linear")
+DENSE_INITS = ("orthogonal", "identity", "neg_identity")
+
+
+def build_body(model, dim: int) -> flows.Chain:
+    """The flow body on vectors ``(dim,)`` described by ``config.model``.
+
+    * ``"glow"`` (the paper's 2D toys): ``num_blocks`` x [Dense, AffineCoupling, ActNorm],
+      then a final Dense; couplings alternate the even/odd halves.
+    * ``"fc"`` (the paper's FC-based MNIST model, from Gresele et al. 2020): ``num_layers``
+      Dense layers with a SmoothLeakyReLU(``activation_alpha``) between consecutive ones,
+      optionally preceded by an ActNorm (``model.actnorm``).
+    * ``"linear"``: [ActNorm, Dense], a Gaussian model (for tests).
+    """
+    arch = model.get("arch", "glow")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown model.arch {arch!r}; choose one of {ARCHITECTURES}")
+    layers: list[flows.Bijector] = []
+    if arch == "glow":
+        if dim < 2:
+            raise ValueError(f"the glow architecture needs dim >= 2, got {dim}")
+        for i in range(model.num_blocks):
+            layers += [flows.Dense(),
+                       flows.AffineCoupling(flows.alternating_mask(dim, i % 2),
+                                            tuple(model.hidden_dims),
+                                            model.get("scale_fn", "tanh")),
+                       flows.ActNorm()]
+        layers.append(flows.Dense())
+    elif arch == "fc":
+        if model.get("actnorm", False):
+            layers.append(flows.ActNorm())
+        for i in range(model.num_layers):
+            layers.append(flows.Dense())
+            if i + 1 < model.num_layers:
+                layers.append(flows.SmoothLeakyReLU(alpha=model.get("activation_alpha", 0.3)))
+    else:
+        layers = [flows.ActNorm(), flows.Dense()]
+    return flows.Chain(tuple(layers))
+
+
+class EBFlow(Experiment):
+    """EBFlow trained with ``config.objective`` in ``losses.ebflow.OBJECTIVES``."""
+
+    def __init__(self, config, dataset=None):
+        objective = config.get("objective", "ssm")
+        if objective not in ebflow_losses.OBJECTIVES:
+            raise ValueError(f"unknown config.objective {objective!r}; choose one of "
+                             f"{ebflow_losses.OBJECTIVES}")
+        dense_init = config.model.get("dense_init", "orthogonal")
+        if dense_init not in DENSE_INITS:
+            raise ValueError(f"unknown model.dense_init {dense_init!r}; choose one of "
+                             f"{DENSE_INITS}")
+        self.objective = objective
+        dataset = dataset if dataset is not None else load_config_dataset(config)
+        info = dataset.info
+        self.event_shape = tuple(info.event_shape)
+        self.num_dims = math.prod(self.event_shape)
+        self.num_levels = info.num_levels if info.kind == "image" else None
+        self.noise_std = 0.0 if self.num_levels else float(config.get("data_noise_std", 0.0))
+        if self.noise_std > 0:
+            dataset = self._smoothed_dataset(dataset, config)
+        super().__init__(config, dataset)
+        self.headline_metric = "bits_per_dim" if self.num_levels else "nll"
+
+        m = config.model
+        pre: list[flows.Bijector] = []
+        if len(self.event_shape) > 1:
+            pre.append(flows.Flatten(self.event_shape))
+        if self.num_levels:
+            pre.append(flows.Logit(alpha=m.get("logit_alpha", 1e-6)))
+        self.preprocessing = flows.Chain(tuple(pre))
+        self.body = build_body(m, self.num_dims)
+        self.body_flow = flows.Flow(self.body, (self.num_dims,))
+        self.flow = flows.Flow(flows.Chain(self.preprocessing.layers + self.body.layers),
+                               self.event_shape)
+        self.match_after_preprocessing = bool(config.get("match_after_preprocessing", True))
+        if (self.num_levels and objective in ("dsm", "fdssm")
+                and not self.match_after_preprocessing):
+            raise ValueError(
+                f"objective {objective!r} without match_after_preprocessing perturbs "
+                "dequantized images in [0, 1) (noise or finite-difference steps), which leaves "
+                "the logit's domain (NaN; the paper's code zeroes those losses). Use "
+                "match_after_preprocessing=True.")
+
+    # -- data -------------------------------------------------------------------------------
+
+    def _smoothed_dataset(self, dataset, config):
+        """Noised test points with the smoothed density and score of each (KDE oracle)."""
+        sigma = self.noise_std
+        rng = np.random.default_rng(config.get("test_noise_seed", 12345))
+        test_x = np.asarray(dataset.test["x"], np.float32)
+        noised = test_x + sigma * rng.standard_normal(test_x.shape).astype(np.float32)
+        reference = np.asarray(dataset.train["x"], np.float32)
+        reference = reference[:config.get("oracle_reference_size", len(reference))]
+        log_p, score = kde_log_prob_and_score(noised, reference, sigma)
+        test = {"x": noised, "log_p_true": log_p, "score_true": score}
+        return dataclasses.replace(dataset, test=test)
+
+    def preprocess(self, batch, key):
+        """Images: uniform dequantization into ``y in [0, 1)`` (flattened later by the flow).
+
+        Toys pass through unchanged (the smoothing noise is drawn in ``loss_fn``; the test
+        set is noised once in ``__init__``).
+        """
+        x = batch["x"]
+        if self.num_levels:
+            return dict(batch, x=metrics.uniform_dequantize(key, x, num_levels=self.num_levels))
+        return dict(batch, x=x.astype(jnp.float32))
+
+    def full_params(self, params):
+        """Params of ``self.flow`` (parameter-free preprocessing + body) from body params."""
+        return tuple({} for _ in self.preprocessing.layers) + tuple(params)
+
+    def preprocessed(self, y: jax.Array) -> jax.Array:
+        """``u = T(y)`` for a batch (flatten, logit)."""
+        params = tuple({} for _ in self.preprocessing.layers)
+        return jax.vmap(self.preprocessing.forward, in_axes=(None, 0))(params, y)
+
+    # -- Experiment interface -----------------------------------------------------------------
+
+    def init_params(self, key, batch):
+        """Layer by layer on the first (preprocessed) batch, with ``model.dense_init``."""
+        data_key, noise_key, init_key = jax.random.split(key, 3)
+        y = self.preprocess({"x": jnp.asarray(batch["x"])}, data_key)["x"]
+        if self.noise_std > 0:
+            y = y + self.noise_std * jax.random.normal(noise_key, y.shape, y.dtype)
+        h = self.preprocessed(y)
+        dense_init = self.config.model.get("dense_init", "orthogonal")
+        params = []
+        for layer, layer_key in zip(self.body.layers,
+                                    jax.random.split(init_key, len(self.body.layers))):
+            p = layer.init(layer_key, h)
+            if isinstance(layer, flows.Dense) and dense_init != "orthogonal":
+                eye = jnp.eye(h.shape[-1], dtype=h.dtype)
+                p = ({"w": eye, "b": jnp.zeros_like(p["b"])} if dense_init == "identity" else
+                     {"w": -eye, "b": jnp.ones_like(p["b"])})  # the paper's FC init
+            params.append(p)
+            h = jax.vmap(layer.forward, in_axes=(None, 0))(p, h)
+        return tuple(params)
+
+    def loss_fn(self, params, batch, key):
+        """Per-example EBFlow objective (plus the optional energy regularization)."""
+        config = self.config
+        noise_key, obj_key, sample_key = jax.random.split(key, 3)
+        y = batch["x"]
+        if self.objective == "ml":
+            log_prob = jax.vmap(self.flow.log_prob, in_axes=(None, 0))(
+                self.full_params(params), self._noised(y, noise_key))
+            return -log_prob, self._image_metrics(log_prob)
+        dsm_sigma = config.get("dsm_sigma", 0.1)
+        if self.noise_std > 0:
+            if self.objective == "dsm":
+                dsm_sigma = self.noise_std  # the smoothing kernel is the DSM corruption
+            else:
+                y = self._noised(y, noise_key)
+        if self.match_after_preprocessing:
+            inputs, flow, flow_params = self.preprocessed(y), self.body_flow, params
+        else:
+            inputs, flow, flow_params = y, self.flow, self.full_params(params)
+        energy_fn = functools.partial(flow.energy, flow_params)
+        samples = None
+        if self.objective == "sml":
+            samples = flow.sample(jax.lax.stop_gradient(flow_params), sample_key, y.shape[0])
+        options = dict(num_slices=config.get("num_slices", 1),
+                       probe=config.get("ssm_probe", "rademacher"),
+                       variance_reduction=config.get("ssm_variance_reduction", True),
+                       sigma=dsm_sigma, eps=config.get("fdssm_eps", 0.1))
+
+        def per_example(x, k, sample):
+            return ebflow_losses.flow_score_matching_loss(
+                self.objective, energy_fn, x, k, model_sample=sample, **options)
+
+        keys = jax.random.split(obj_key, y.shape[0])
+        if samples is None:
+            loss = jax.vmap(lambda x, k: per_example(x, k, None))(inputs, keys)
+        else:
+            loss = jax.vmap(per_example)(inputs, keys, samples)
+        energy_reg = config.get("energy_reg", 0.0)
+        if energy_reg:
+            loss = loss + energy_reg * jax.vmap(energy_fn)(inputs)
+        return loss, {}
+
+    def _noised(self, y, key):
+        if self.noise_std > 0:
+            return y + self.noise_std * jax.random.normal(key, y.shape, y.dtype)
+        return y
+
+    def _image_metrics(self, log_prob):
+        if not self.num_levels:
+            return {}
+        return {"bits_per_dim": metrics.dequantized_bits_per_dim(
+            log_prob, self.num_dims, num_levels=self.num_levels, scale=1.0 / self.num_levels)}
+
+    def eval_fn(self, params, batch, key):
+        """Exact NLL (slogdet) and bits/dim, or NLL, KL and Fisher divergence on toys."""
+        y = batch["x"]
+        full = self.full_params(params)
+        log_prob = jax.vmap(self.flow.log_prob, in_axes=(None, 0))(full, y)
+        out = {"nll": -log_prob, **self._image_metrics(log_prob)}
+        if "log_p_true" in batch:
+            score = jax.vmap(jax.grad(self.flow.log_prob, argnums=1), in_axes=(None, 0))(full, y)
+            out["kl"] = batch["log_p_true"] - log_prob
+            out["fisher_divergence"] = 0.5 * jnp.sum(
+                jnp.square(score - batch["score_true"]), axis=-1)
+        return out
+
+    def sample_fn(self, params, key, num_samples):
+        """Samples in data space (images in [0, 1)), through the flow's inverse.
+
+        None for vectors other than 2D (the samples plot draws 2D points or images only).
+        """
+        if not self.num_levels and self.event_shape != (2,):
+            return None
+        num = min(num_samples, 64) if self.num_levels else num_samples
+        return self.flow.sample(self.full_params(params), key, num)
+
+    def log_prob_fn(self, params, x):
+        """Exact model log-density of continuous data, for the 2D density plot."""
+        return jax.vmap(self.flow.log_prob, in_axes=(None, 0))(self.full_params(params), x)
+
+
+def kde_log_prob_and_score(x: np.ndarray, centers: np.ndarray, sigma: float,
+                           chunk: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Log-density and score of the Gaussian mixture ``mean_j N(x; c_j, sigma^2 I)``.
+
+    With ``c_j`` i.i.d. from ``p``, the mixture density is an unbiased estimate of
+    ``(p * N(0, sigma^2 I))(x)``; its log and score (``sum_j w_j (c_j - x) / sigma^2`` with
+    softmax weights ``w``) estimate those of the smoothed density (EBFlow's toy oracle).
+
+    Args:
+      x: query points ``(N, D)``.
+      centers: kernel centers ``(M, D)``.
+      sigma: kernel standard deviation.
+      chunk: query points per vectorized block.
+
+    Returns:
+      ``(log_p (N,), score (N, D))`` as float32 numpy arrays.
+    """
+    centers = jnp.asarray(centers, jnp.float32)
+    dim = centers.shape[-1]
+    const = -math.log(centers.shape[0]) - 0.5 * dim * math.log(2 * math.pi * sigma**2)
+
+    @jax.jit
+    def block(q):
+        diff = centers[None] - q[:, None]
+        logits = -0.5 * jnp.sum(jnp.square(diff), -1) / sigma**2
+        log_p = jax.scipy.special.logsumexp(logits, axis=1) + const
+        weights = jax.nn.softmax(logits, axis=1)
+        return log_p, jnp.einsum("nm,nmd->nd", weights, diff) / sigma**2
+
+    outs = [block(jnp.asarray(x[i:i + chunk], jnp.float32)) for i in range(0, len(x), chunk)]
+    return (np.concatenate([np.asarray(o[0]) for o in outs]),
+            np.concatenate([np.asarray(o[1]) for o in outs]))
+
+
+EXPERIMENT = EBFlow
