@@ -18,12 +18,19 @@ Multi-host (TPU pods, GPU clusters): start the same command on every host with
 
 from __future__ import annotations
 
+import os
+
+# jaxlib's CPU LAPACK kernels (the LU behind slogdet/solve) run on OpenBLAS, whose
+# spin-waiting worker threads made those steps 10-40x slower on a loaded 2-core machine
+# (experiments/ebflow/README.md, "Notes"). Must be set before numpy is imported; an
+# explicit OPENBLAS_NUM_THREADS in the environment wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import ast
 import contextlib
 import importlib
 import importlib.util
 import json
-import os
 import shutil
 import sys
 

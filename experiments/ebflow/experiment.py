@@ -196,7 +196,7 @@ class EBFlow(Experiment):
             h = jax.vmap(layer.forward, in_axes=(None, 0))(p, h)
         return tuple(params)
 
-    def loss_fn(self, params, batch, key):
+    def loss_fn(self, params, batch, key, step):
         """Per-example EBFlow objective (plus the optional energy regularization)."""
         config = self.config
         noise_key, obj_key, sample_key = jax.random.split(key, 3)

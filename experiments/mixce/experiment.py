@@ -188,7 +188,7 @@ class LanguageModelExperiment(Experiment):
         """Per-token training loss ``[B, T]`` (MLE here)."""
         return seq_losses.token_cross_entropy(logits, targets)
 
-    def loss_fn(self, params, batch, key):
+    def loss_fn(self, params, batch, key, step):
         """Mean per-token objective ``[B]``; logs the per-token NLL (nats)."""
         inputs, targets = self.inputs_and_targets(batch["x"])
         logits = self.logits(params, inputs)

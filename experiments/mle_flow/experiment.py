@@ -79,7 +79,7 @@ class MLEFlow(Experiment):
         data_key, init_key = jax.random.split(key)
         return self.flow.init(init_key, self.preprocess(batch, data_key)["x"])
 
-    def loss_fn(self, params, batch, key):
+    def loss_fn(self, params, batch, key, step):
         """Per-example negative log-likelihood of the model-space inputs."""
         return -self.per_example_log_prob(params, batch["x"]), {}
 

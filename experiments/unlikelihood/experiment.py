@@ -159,7 +159,7 @@ class Unlikelihood(LanguageModelExperiment):
                                    reward=jnp.mean(reward),
                                    seq_rep_train=jnp.mean(1.0 - reward), pg_update=jnp.ones(()))
 
-    def loss_fn(self, params, batch, key):
+    def loss_fn(self, params, batch, key, step):
         """One update of the kind drawn from ``key``; always logs the data NLL."""
         branch_key, key = jax.random.split(key)
         branches = [self._token_update]

@@ -3,8 +3,10 @@
 A paper's experiment subclasses :class:`Experiment` and writes
 
 * ``init_params(key, batch) -> params``;
-* ``loss_fn(params, batch, key) -> (per_example_loss [B], metrics)`` where
-  ``metrics`` maps names to per-example ``[B]`` arrays or scalars;
+* ``loss_fn(params, batch, key, step) -> (per_example_loss [B], metrics)`` where
+  ``metrics`` maps names to per-example ``[B]`` arrays or scalars and ``step``
+  is the training step as a traced int32 scalar (for curricula and annealed
+  weights; most losses ignore it);
 
 and optionally
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 
 from likelihood_jax import data as data_lib
@@ -61,9 +64,9 @@ class Experiment:
         """Initial parameters, given a training batch (host arrays)."""
         raise NotImplementedError
 
-    def loss_fn(self, params: Any, batch: Batch, key: jax.Array
+    def loss_fn(self, params: Any, batch: Batch, key: jax.Array, step: jax.Array
                 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """Per-example training loss ``[B]`` and metrics to log."""
+        """Per-example training loss ``[B]`` and metrics to log at training ``step``."""
         raise NotImplementedError
 
     def preprocess(self, batch: Batch, key: jax.Array) -> Batch:
@@ -75,8 +78,13 @@ class Experiment:
         return batch
 
     def eval_fn(self, params: Any, batch: Batch, key: jax.Array) -> dict[str, jax.Array]:
-        """Per-example evaluation metrics ``{name: [B]}``; defaults to the loss."""
-        loss, metrics = self.loss_fn(params, batch, key)
+        """Per-example evaluation metrics ``{name: [B]}``; defaults to the loss.
+
+        The default evaluates ``loss_fn`` as it stands at the end of training
+        (``step = config.total_steps``).
+        """
+        step = jnp.asarray(self.config.get("total_steps", 0), jnp.int32)
+        loss, metrics = self.loss_fn(params, batch, key, step)
         out = {k: v for k, v in metrics.items() if getattr(v, "ndim", 0) == 1}
         out["loss"] = loss
         return out

@@ -164,7 +164,7 @@ def make_train_step(run: _Run):
             batch = dict(batch, x=mollification.mollify(batch["x"], mollify_key, noise_level))
 
         def objective(params):
-            per_example, metrics = experiment.loss_fn(params, batch, key)
+            per_example, metrics = experiment.loss_fn(params, batch, key, state.step)
             return jnp.mean(per_example), metrics
 
         (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
@@ -251,8 +251,14 @@ def write_plots(run: _Run, params: Any, workdir: str) -> None:
     train_x = experiment.dataset.train.get("x")
     is_2d = train_x is not None and train_x.ndim == 2 and train_x.shape[1] == 2
     if samples is not None:
-        plots.plot_samples(os.path.join(workdir, "samples.png"), np.asarray(samples),
-                           reference=train_x[:num] if is_2d else None)
+        samples = np.asarray(samples)
+        if np.issubdtype(samples.dtype, np.integer) and samples.ndim == 2:
+            plots.write_text_samples(os.path.join(workdir, "samples.txt"), samples,
+                                     experiment.dataset.info.vocab)
+        else:
+            is_vector = train_x is not None and train_x.ndim <= 2
+            plots.plot_samples(os.path.join(workdir, "samples.png"), samples,
+                               reference=train_x[:num] if is_vector else None)
     if is_2d and experiment.log_prob_fn is not None:
         log_prob = jax.jit(experiment.log_prob_fn)
         plots.plot_density_2d(os.path.join(workdir, "density.png"),

@@ -22,13 +22,14 @@ def _pyplot():
 
 def plot_samples(path: str, samples: np.ndarray, reference: np.ndarray | None = None,
                  title: str = "samples") -> str:
-    """Scatter plot for 2D points, an image grid for images.
+    """Scatter plot for vectors, a histogram for scalars, an image grid for images.
 
     Args:
       path: output PNG path.
-      samples: ``(N, 2)`` points or ``(N, H, W)`` / ``(N, H, W, C)`` images
+      samples: ``(N, D)`` vectors (``D >= 2``: the first two coordinates are drawn),
+        ``(N,)`` or ``(N, 1)`` scalars, or ``(N, H, W)`` / ``(N, H, W, C)`` images
         (any range; each image grid is scaled to the samples' min and max).
-      reference: optional ``(M, 2)`` data points drawn beside 2D samples.
+      reference: optional data of the same kind drawn beside vector or scalar samples.
       title: figure title.
 
     Returns:
@@ -36,10 +37,21 @@ def plot_samples(path: str, samples: np.ndarray, reference: np.ndarray | None = 
     """
     plt = _pyplot()
     samples = np.asarray(samples)
-    if samples.ndim == 2 and samples.shape[1] == 2:
+    if samples.ndim == 2 and samples.shape[1] > 2:
+        title = f"{title} (coordinates 0 and 1 of {samples.shape[1]})"
+    if samples.ndim == 1 or (samples.ndim == 2 and samples.shape[1] == 1):
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.hist(samples.reshape(-1), bins=50, density=True, alpha=0.6, label=title)
+        if reference is not None:
+            ax.hist(np.asarray(reference).reshape(-1), bins=50, density=True, alpha=0.6,
+                    label="data")
+        ax.legend()
+    elif samples.ndim == 2:
         ncols = 2 if reference is not None else 1
         fig, axes = plt.subplots(1, ncols, figsize=(4 * ncols, 4), squeeze=False)
-        panels = [(samples, title)] + ([(np.asarray(reference), "data")] if ncols == 2 else [])
+        panels = [(samples[:, :2], title)]
+        if reference is not None:
+            panels.append((np.asarray(reference).reshape(len(reference), -1)[:, :2], "data"))
         lim = _limits(np.concatenate([p for p, _ in panels]))
         for ax, (points, name) in zip(axes[0], panels):
             ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
@@ -52,6 +64,30 @@ def plot_samples(path: str, samples: np.ndarray, reference: np.ndarray | None = 
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+    return path
+
+
+def write_text_samples(path: str, tokens: np.ndarray, vocab: Sequence[str] | None = None) -> str:
+    """Writes integer token sequences ``(N, T)`` to a text file, one sample per line.
+
+    With ``vocab`` (a dataset's ``info.vocab``) tokens are decoded and joined (characters
+    of a character-level vocabulary join without spaces, longer tokens with spaces);
+    without it the token ids are written separated by spaces.
+    """
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 2 or not np.issubdtype(tokens.dtype, np.integer):
+        raise ValueError(f"text samples must be integer token ids of shape (N, T); got "
+                         f"{tokens.dtype} {tokens.shape}")
+    lines = []
+    for row in tokens:
+        if vocab is None:
+            lines.append(" ".join(str(int(t)) for t in row))
+        else:
+            pieces = [vocab[int(t)] if 0 <= int(t) < len(vocab) else f"<{int(t)}>" for t in row]
+            sep = "" if all(len(v) <= 1 for v in vocab) else " "
+            lines.append(sep.join(pieces).replace("\n", "\\n"))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
     return path
 
 

@@ -185,7 +185,7 @@ def test_map_energies_and_every_objective_on_images():
     cases = [(o, True) for o in ("ml", "sml", "ssm", "dsm", "fdssm")]
     for objective, use_map in cases + [("ssm", False), ("sml", False)]:
         experiment.objective, experiment.match_after_preprocessing = objective, use_map
-        loss, _ = experiment.loss_fn(params, {"x": y}, jax.random.key(2))
+        loss, _ = experiment.loss_fn(params, {"x": y}, jax.random.key(2), 0)
         assert loss.shape == (4,) and np.all(np.isfinite(loss)), (objective, use_map)
 
 
