@@ -23,6 +23,13 @@ Example::
 
 from likelihood_jax.flows.base import Bijector
 from likelihood_jax.flows.chain import Chain, forward_and_x_dependent_log_det
+from likelihood_jax.flows.conditional import (
+    ConditionalAffineCoupling,
+    ConditionalBijector,
+    ConditionalChain,
+    ConditionalFlow,
+    conditional_realnvp,
+)
 from likelihood_jax.flows.coupling import AffineCoupling, alternating_mask, checkerboard_mask
 from likelihood_jax.flows.elementwise import ActNorm, Logit
 from likelihood_jax.flows.flow import Flow, realnvp, standard_normal_log_prob
@@ -49,4 +56,9 @@ __all__ = [
     "SmoothLeakyReLU",
     "SmoothTanh",
     "forward_and_x_dependent_log_det",
+    "ConditionalAffineCoupling",
+    "ConditionalBijector",
+    "ConditionalChain",
+    "ConditionalFlow",
+    "conditional_realnvp",
 ]
