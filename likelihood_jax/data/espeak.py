@@ -38,6 +38,10 @@ ESPEAKNG_LOADER = artifacts.Artifact(
     members=("espeakng_loader/libespeak-ng.so.1", "espeakng_loader/espeak-ng-data/"),
 )
 
+#: How datasets describe the pinned engine.
+ESPEAK_LOADER_DESCRIPTION = (f"libespeak-ng 1.52 from {ESPEAKNG_LOADER.package} "
+                             f"{ESPEAKNG_LOADER.version}")
+
 _AUDIO_OUTPUT_SYNCHRONOUS = 2  # espeak_AUDIO_OUTPUT
 _POS_CHARACTER = 1  # espeak_POSITION_TYPE
 _CHARS_UTF8 = 1  # espeak_Synth flags

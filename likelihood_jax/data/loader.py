@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-from likelihood_jax.data import toys
+from likelihood_jax.data import speech, toys
 
 __all__ = [
     "DATASETS",
@@ -372,10 +372,12 @@ _OFFLINE: dict[str, _Loader] = {
     "mnist5k": _load_mnist5k,
     "shakespeare_char": _load_shakespeare_char,
     "names": _load_names,
+    "speech": speech.load_speech,
 }
 _OPTIONS: dict[str, tuple[str, ...]] = {
     **{toy: ("num_train", "num_test") for toy in toys.TOY_NAMES},
     "names": ("subset",),
+    "speech": ("clip_length", "min_rms"),
 }
 
 #: Names of the datasets this project can always build (no TensorFlow needed).

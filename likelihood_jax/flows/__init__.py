@@ -36,6 +36,7 @@ from likelihood_jax.flows.flow import Flow, realnvp, standard_normal_log_prob
 from likelihood_jax.flows.linear import Dense, Permute, Reverse
 from likelihood_jax.flows.nonlinear import SmoothLeakyReLU, SmoothTanh
 from likelihood_jax.flows.reshape import Flatten, Reshape
+from likelihood_jax.flows.wavenet import AutoregressiveWaveNet, FloWaveNet, MelUpsampler, WaveNet
 
 __all__ = [
     "ActNorm",
@@ -61,4 +62,8 @@ __all__ = [
     "ConditionalChain",
     "ConditionalFlow",
     "conditional_realnvp",
+    "AutoregressiveWaveNet",
+    "FloWaveNet",
+    "MelUpsampler",
+    "WaveNet",
 ]

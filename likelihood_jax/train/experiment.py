@@ -20,7 +20,9 @@ and optionally
   whole rather than per test example (e.g. the 2-Wasserstein distance between
   samples and test data), computed at every evaluation and logged beside the
   per-example means;
-* ``log_prob_fn(params, x [B, ...]) -> [B]`` for the 2D density heatmap.
+* ``log_prob_fn(params, x [B, ...]) -> [B]`` for the 2D density heatmap;
+* ``write_artifacts(params, workdir)``: experiment-specific files written beside
+  the plots (e.g. a WAV of generated audio).
 
 The shared loop (:mod:`likelihood_jax.train.loop`) owns the data, the optimizer,
 the sharding, the jitted step, EMA, evaluation, checkpoints, logging and plots.
@@ -96,6 +98,14 @@ class Experiment:
     def model_metrics(self, params: Any, key: jax.Array) -> dict[str, float]:
         """Set-level evaluation metrics (default: none)."""
         return {}
+
+    def write_artifacts(self, params: Any, workdir: str) -> None:
+        """Writes experiment-specific files (e.g. generated audio) into ``workdir``.
+
+        Called by the loop with the evaluation parameters wherever it writes its plots
+        (process 0 only). Default: nothing.
+        """
+        del params, workdir
 
     log_prob_fn = None
     """Optional ``log_prob_fn(params, x [B, ...]) -> [B]``, used for the 2D density plot."""

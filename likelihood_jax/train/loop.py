@@ -241,7 +241,7 @@ def evaluate(run: _Run, params: Any, eval_step=None) -> dict[str, float]:
 
 
 def write_plots(run: _Run, params: Any, workdir: str) -> None:
-    """Samples (and the density for 2D data) as PNG files in ``workdir``."""
+    """Samples (and the density for 2D data) as PNG files, and the experiment's artifacts."""
     experiment = run.experiment
     num = int(experiment.config.get("num_plot_samples", 1000))
     key = jax.random.fold_in(run.base_key, np.iinfo(np.int32).max - 1)
@@ -259,6 +259,7 @@ def write_plots(run: _Run, params: Any, workdir: str) -> None:
             is_vector = train_x is not None and train_x.ndim <= 2
             plots.plot_samples(os.path.join(workdir, "samples.png"), samples,
                                reference=train_x[:num] if is_vector else None)
+    experiment.write_artifacts(params, workdir)
     if is_2d and experiment.log_prob_fn is not None:
         log_prob = jax.jit(experiment.log_prob_fn)
         plots.plot_density_2d(os.path.join(workdir, "density.png"),
