@@ -45,6 +45,9 @@ def squared_distances(x0: Array, x1: Array) -> Array:
 
 
 def _assignment_on_host(cost: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(cost)):
+        raise ValueError("exact OT pairing: the cost matrix has NaN or infinite entries "
+                         "(non-finite points in x0 or x1)")
     rows, cols = scipy.optimize.linear_sum_assignment(np.asarray(cost, dtype=np.float64))
     perm = np.empty(cost.shape[0], dtype=np.int32)
     perm[rows] = cols

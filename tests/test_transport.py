@@ -8,6 +8,7 @@ import hypothesis.strategies as st
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import scipy.optimize
 
 from likelihood_jax import transport
@@ -130,3 +131,9 @@ def test_empirical_wasserstein2_matches_brute_force_and_shift():
     shift = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(empirical_wasserstein2(x0, x0 + shift),
                                np.linalg.norm(shift), rtol=1e-5)
+
+
+def test_exact_pairing_names_non_finite_points():
+    x = jnp.array([[0.0, 1.0], [jnp.nan, 0.0]])
+    with pytest.raises(Exception, match="NaN or infinite"):
+        transport.exact_ot_pairing(x, jnp.zeros((2, 2)))
