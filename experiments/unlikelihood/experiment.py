@@ -20,7 +20,7 @@ step pays only for its own branch). Fine-tuning starts from another run's final
 parameters with ``objective.init_from=<workdir>`` (the paper fine-tunes a
 pretrained model). Data: ``shakespeare_char`` windows; evaluation: bits/char,
 accuracy, next-character repetition ``rep``/``wrep`` and the repetition of greedy
-and sampled continuations (:class:`experiments.mixce.experiment.LanguageModelExperiment`).
+and sampled continuations (:class:`likelihood_jax.language_model.LanguageModelExperiment`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import os
 import jax
 import jax.numpy as jnp
 
-from experiments.mixce.experiment import LanguageModelExperiment
 from likelihood_jax import decoding
+from likelihood_jax.language_model import LanguageModelExperiment
 from likelihood_jax.losses import sequence as seq_losses
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.optimizers import make_optimizer

@@ -18,12 +18,26 @@ batch.
   :func:`likelihood_jax.decoding.ngram_repeat_mask`).
 * :func:`policy_gradient`: the REINFORCE surrogate with a leave-one-out baseline
   (the policy-gradient part of implicit unlikelihood training, Lagutin et al. 2021).
+* :func:`probability_objective` and :func:`thresholded_probability_objective`:
+  the ``-(p^alpha - 1) / alpha`` family (``alpha -> 0``: NLL; ``1``: ``-p``) and
+  its restriction to tokens above/below a probability threshold (Li et al. 2025).
+* :func:`embedding_similarity_targets` and :func:`token_smoothing`: token-level
+  loss smoothing with soft targets from embedding similarity;
+  :func:`hamming_edit_distance_distribution` and :func:`sample_hamming_targets`:
+  sequence-level (reward-augmented, RAML) smoothing with the Hamming reward
+  (Elbayad, Besacier & Verbeek 2018).
+* :func:`transport_cost_bound`, :func:`earth_mover_bound` and :func:`emo`: the
+  earth mover's upper bound with an embedding cosine cost, combined with MLE
+  (EMO, Ren, Wu & Zhu 2024).
 """
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _MIN_ONE_MINUS_P = 1e-6
 
@@ -174,3 +188,228 @@ def policy_gradient(sequence_log_probs: jax.Array, rewards: jax.Array) -> jax.Ar
     rewards = jax.lax.stop_gradient(rewards)
     baseline = (jnp.sum(rewards) - rewards) / (n - 1)
     return -(rewards - baseline) * sequence_log_probs
+
+
+# -- Probability-based objectives (P053) -------------------------------------------------------
+
+
+def _probability_family(target_log_probs, alpha):
+    """``-(p^alpha - 1) / alpha`` from ``log p``; ``-log p`` at ``alpha = 0``."""
+    alpha = jnp.asarray(alpha, target_log_probs.dtype)
+    safe = jnp.where(alpha == 0, 1.0, alpha)
+    family = -jnp.expm1(safe * target_log_probs) / safe
+    return jnp.where(alpha == 0, -target_log_probs, family)
+
+
+def probability_objective(logits: jax.Array, targets: jax.Array, mask: jax.Array | None = None,
+                          *, alpha: float | jax.Array = 1.0) -> jax.Array:
+    """Per-token ``f_alpha(p) = -(p^alpha - 1) / alpha`` of ``p = q(y_t | y_<t)``.
+
+    Li, Qiu, Chen, Ji & Tong (2025), "Beyond Log Likelihood: Probability-Based
+    Objectives for Supervised Fine-Tuning across the Model Capability Continuum"
+    (arXiv:2510.00526). The family interpolates between NLL (``alpha -> 0``,
+    returned exactly at ``alpha = 0``), ``1 - p`` (``alpha = 1``, the paper's
+    ``-p`` up to a constant) and ``(1 - p^10) / 10`` (``alpha = 10``, ``-p^10``).
+    Its gradient is ``p^alpha * grad(-log p)``: NLL's gradient reweighted by
+    ``p^alpha``, so ``alpha > 0`` is *prior-leaning* (tokens the model already
+    finds unlikely, e.g. noisy labels, barely move it) and NLL is *prior-averse*.
+    The value is bounded in ``[0, 1 / alpha]`` for ``alpha > 0``. Cost: one
+    softmax, like MLE.
+
+    Args:
+      logits: ``[..., T, V]``.
+      targets: ``[..., T]``.
+      mask: optional ``[..., T]``.
+      alpha: the exponent, ``>= 0``.
+    """
+    mask = _check(logits, targets, mask)
+    _, target_log_probs = _target_log_probs(logits, targets)
+    return _probability_family(target_log_probs, alpha) * mask
+
+
+def thresholded_probability_objective(logits: jax.Array, targets: jax.Array,
+                                      mask: jax.Array | None = None, *,
+                                      alpha: float | jax.Array = 1.0,
+                                      threshold: float | jax.Array = 0.0,
+                                      keep: str = "above") -> jax.Array:
+    """:func:`probability_objective` on the tokens with ``p >= threshold`` (or ``<=``) only.
+
+    The thresholded variants of Li et al. (2025): with ``keep="above"`` only
+    tokens the model already gives probability at least ``threshold`` are
+    trained (a hard prior-leaning selection); ``keep="below"`` keeps the others.
+    The selection uses ``p`` without gradient. ``alpha = 0, threshold = 0,
+    keep = "above"`` is exactly NLL.
+
+    Args:
+      logits: ``[..., T, V]``.
+      targets: ``[..., T]``.
+      mask: optional ``[..., T]``.
+      alpha: exponent of the family (0: NLL on the kept tokens; 1: ``1 - p``).
+      threshold: probability threshold in ``[0, 1]``.
+      keep: ``"above"`` or ``"below"``.
+    """
+    if keep not in ("above", "below"):
+        raise ValueError(f"keep must be 'above' or 'below', got {keep!r}")
+    mask = _check(logits, targets, mask)
+    _, target_log_probs = _target_log_probs(logits, targets)
+    p = jax.lax.stop_gradient(jnp.exp(target_log_probs))
+    selected = p >= threshold if keep == "above" else p <= threshold
+    return _probability_family(target_log_probs, alpha) * mask * selected.astype(mask.dtype)
+
+
+# -- Loss smoothing (P056) ---------------------------------------------------------------------
+
+
+def _unit_rows(embeddings):
+    return embeddings / jnp.maximum(jnp.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-12)
+
+
+def embedding_similarity_targets(targets: jax.Array, embeddings: jax.Array,
+                                 temperature: float | jax.Array) -> jax.Array:
+    """Soft targets ``r(w | y_t) ∝ exp(cos(e_w, e_{y_t}) / temperature)``, ``[..., T, V]``.
+
+    The token-level smoothing distribution of Elbayad, Besacier & Verbeek (2018),
+    "Token-level and sequence-level loss smoothing for RNN language models" (ACL
+    2018): tokens whose embedding is close to the target's share its mass. The
+    embeddings ``[V, D]`` are treated as constants (no gradient). As
+    ``temperature -> 0`` this tends to the one-hot target (``temperature = 0``
+    returns it exactly); with all similarities equal it is uniform (label
+    smoothing's limit).
+    """
+    one_hot = jax.nn.one_hot(targets, embeddings.shape[0], dtype=embeddings.dtype)
+    unit = _unit_rows(jax.lax.stop_gradient(embeddings))
+    similarity = unit[targets] @ unit.T  # [..., T, V]
+    temperature = jnp.asarray(temperature, embeddings.dtype)
+    safe = jnp.where(temperature > 0, temperature, 1.0)
+    soft = jax.nn.softmax(similarity / safe, axis=-1)
+    return jnp.where(temperature > 0, soft, one_hot)
+
+
+def token_smoothing(logits: jax.Array, targets: jax.Array, embeddings: jax.Array,
+                    mask: jax.Array | None = None, *, temperature: float | jax.Array = 0.1,
+                    weight: float | jax.Array = 1.0) -> jax.Array:
+    """Token-level loss smoothing per token: ``(1 - w) * NLL + w * CE(r(. | y_t), q)``.
+
+    ``r`` is :func:`embedding_similarity_targets` (Elbayad et al. 2018, eq. 9: the
+    cross-entropy of the model to the smoothed token distribution, which equals
+    ``KL(r || q)`` up to ``r``'s constant entropy), mixed with MLE at weight
+    ``1 - w`` as in the paper. ``weight = 0`` or ``temperature = 0`` is exactly
+    :func:`token_cross_entropy`. Cost: one ``[V, V]``-row gather and a ``V``-sum
+    per token.
+
+    Args:
+      logits: ``[..., T, V]``.
+      targets: ``[..., T]``.
+      embeddings: ``[V, D]`` token embeddings defining the similarity (constants).
+      mask: optional ``[..., T]``.
+      temperature: ``tau``; smaller keeps more mass on the target.
+      weight: ``w``, the weight of the smoothed term.
+    """
+    mask = _check(logits, targets, mask)
+    if embeddings.ndim != 2 or embeddings.shape[0] != logits.shape[-1]:
+        raise ValueError(f"embeddings must be [V={logits.shape[-1]}, D], got {embeddings.shape}")
+    log_probs, target_log_probs = _target_log_probs(logits, targets)
+    soft = embedding_similarity_targets(targets, embeddings.astype(logits.dtype), temperature)
+    smoothed = -jnp.sum(soft * log_probs, -1)
+    return ((1.0 - weight) * -target_log_probs + weight * smoothed) * mask
+
+
+def hamming_edit_distance_distribution(length: int, vocab_size: int,
+                                       temperature: float) -> np.ndarray:
+    """``P(d)``, ``d = 0..L``, of the Hamming distance under ``q(y) ∝ exp(-d(y, y*) / tau)``.
+
+    There are ``C(L, d) (V - 1)^d`` sequences at Hamming distance ``d`` from
+    ``y*``, each with weight ``exp(-d / tau)``, so
+    ``P(d) ∝ C(L, d) (V - 1)^d exp(-d / tau)`` (Norouzi et al. 2016's RAML
+    sampler, used by Elbayad et al. 2018 for sequence-level smoothing).
+    """
+    if length < 1 or vocab_size < 2 or temperature <= 0:
+        raise ValueError(f"need length >= 1, vocab_size >= 2, temperature > 0; got {length}, "
+                         f"{vocab_size}, {temperature}")
+    d = np.arange(length + 1)
+    log_w = (np.array([math.lgamma(length + 1) - math.lgamma(k + 1) - math.lgamma(length - k + 1)
+                       for k in d]) + d * math.log(vocab_size - 1) - d / temperature)
+    w = np.exp(log_w - log_w.max())
+    return w / w.sum()
+
+
+def sample_hamming_targets(key: jax.Array, targets: jax.Array, vocab_size: int,
+                           temperature: float) -> jax.Array:
+    """One sample ``y ~ q(y | y*) ∝ exp(-Hamming(y, y*) / tau)`` per row of ``targets [..., L]``.
+
+    Sequence-level (reward-augmented) smoothing, Elbayad et al. (2018) after
+    Norouzi et al. (2016): draw the distance ``d`` from
+    :func:`hamming_edit_distance_distribution`, choose ``d`` of the ``L``
+    positions uniformly without replacement and replace each token by one of the
+    ``V - 1`` others uniformly. This samples ``q`` exactly; training MLE on the
+    samples is RAML. Small ``temperature`` makes edits rare.
+    """
+    length = targets.shape[-1]
+    flat = targets.reshape(-1, length)
+    probs = jnp.asarray(hamming_edit_distance_distribution(length, vocab_size, temperature))
+    k_dist, k_pos, k_tok = jax.random.split(key, 3)
+    distance = jax.random.choice(k_dist, length + 1, (flat.shape[0],), p=probs)
+    # Random ranks of the positions: edit the `distance` lowest-ranked ones.
+    ranks = jnp.argsort(jnp.argsort(jax.random.uniform(k_pos, flat.shape), -1), -1)
+    edit = ranks < distance[:, None]
+    shift = jax.random.randint(k_tok, flat.shape, 1, vocab_size)
+    replaced = (flat + shift) % vocab_size  # uniform over the V - 1 other tokens
+    return jnp.where(edit, replaced, flat).reshape(targets.shape).astype(targets.dtype)
+
+
+# -- EMO: earth mover's distance bound (P032) ---------------------------------------------------
+
+
+def cosine_cost(embeddings: jax.Array) -> jax.Array:
+    """Transport cost ``C[i, j] = 1 - cos(e_i, e_j)``, ``[V, V]``, from embeddings ``[V, D]``."""
+    unit = _unit_rows(embeddings)
+    return 1.0 - unit @ unit.T
+
+
+def transport_cost_bound(q: jax.Array, p: jax.Array, cost: jax.Array) -> jax.Array:
+    """``sum_{i,j} q_i p_j C_ij``: the cost of the independent coupling, ``>= EMD_C(q, p)``.
+
+    The product coupling ``q p^T`` is feasible for the transport problem between
+    ``q`` and ``p``, so its cost bounds the earth mover's distance from above,
+    with equality when ``p`` is one-hot (then every coupling is ``q e_y^T``).
+    ``q, p``: ``[..., V]`` distributions; ``cost``: ``[V, V]``.
+    """
+    return jnp.einsum("...i,ij,...j->...", q, cost, p)
+
+
+def earth_mover_bound(logits: jax.Array, targets: jax.Array, embeddings: jax.Array,
+                      mask: jax.Array | None = None) -> jax.Array:
+    """Per token ``sum_i q_i C(i, y_t)`` with ``C = 1 - cos`` of constant embeddings.
+
+    Ren, Wu & Zhu (2024), "EMO: Earth Mover Distance Optimization for
+    Auto-Regressive Language Modeling" (ICLR 2024, arXiv:2310.04691): the
+    differentiable upper bound (:func:`transport_cost_bound`) of the earth mover's
+    distance between the model's next-token distribution ``q`` and the data
+    distribution, which is exact for the one-hot data target. The cost comes from
+    the embeddings ``[V, D]`` under stop-gradient (the paper uses the LM head's
+    output embeddings). With a 0/1 cost (orthogonal embeddings) it is ``1 - q(y)``.
+    Computed as ``1 - (q @ E_unit) . E_unit[y]``: ``O(V D)`` per token.
+    """
+    mask = _check(logits, targets, mask)
+    if embeddings.ndim != 2 or embeddings.shape[0] != logits.shape[-1]:
+        raise ValueError(f"embeddings must be [V={logits.shape[-1]}, D], got {embeddings.shape}")
+    unit = _unit_rows(jax.lax.stop_gradient(embeddings).astype(logits.dtype))
+    q = jax.nn.softmax(logits, axis=-1)
+    return (1.0 - jnp.sum((q @ unit) * unit[targets], -1)) * mask
+
+
+def emo(logits: jax.Array, targets: jax.Array, embeddings: jax.Array,
+        mask: jax.Array | None = None, *, weight: float | jax.Array = 1.0,
+        max_ratio: float = 3.0) -> jax.Array:
+    """EMO combined with MLE, per token: ``(NLL + w * min(sg(NLL / D), r) * D) / (1 + w)``.
+
+    ``D`` is :func:`earth_mover_bound`. The authors' implementation adds the bound
+    to MLE rescaled, under stop-gradient, to the size of the NLL (capped at
+    ``max_ratio = 3``) and halves the sum; that is ``weight = 1`` here.
+    ``weight = 0`` is exactly :func:`token_cross_entropy`.
+    """
+    mask = _check(logits, targets, mask)
+    nll = token_cross_entropy(logits, targets)
+    bound = earth_mover_bound(logits, targets, embeddings)
+    scale = jax.lax.stop_gradient(jnp.minimum(nll / (bound + 1e-10), max_ratio))
+    return (nll + weight * scale * bound) / (1.0 + weight) * mask

@@ -57,7 +57,7 @@ def test_eta_one_is_mle_and_eta_outside_unit_interval_is_refused():
     experiment = MixCE(config, dataset=get_dataset())
     batch = {"x": jnp.asarray(experiment.dataset.train["x"][:8])}
     params = jax.jit(experiment.init_params)(jax.random.key(0), batch)
-    loss, metrics = jax.jit(experiment.loss_fn)(params, batch, jax.random.key(1))
+    loss, metrics = jax.jit(experiment.loss_fn)(params, batch, jax.random.key(1), jnp.int32(0))
     np.testing.assert_allclose(loss, metrics["nll"], rtol=1e-6)
     config.objective.eta = 1.5
     with pytest.raises(ValueError, match="eta"):

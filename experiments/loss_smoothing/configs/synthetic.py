@@ -1,0 +1,59 @@
+"""Loss smoothing [P056] against MLE on a synthetic sparse Markov source with exact metrics.
+
+Elbayad, Besacier & Verbeek (2018), "Token-level and sequence-level loss
+smoothing for RNN language models": the same causal transformer trained by MLE
+(``--config.objective.token_weight=0``), with token-level smoothing
+(``token_weight=0.3``, ``token_temperature=0.15``, the default), sequence-level
+RAML with the Hamming reward (``token_weight=0 seq_temperature=0.2``: half the
+sequences resampled, about 1.8 of 16 tokens edited on average), and both. Source:
+a random bigram chain (20 tokens, half the transitions zeroed, as in
+experiments/mixce). Reports exact TV on length-3 sequences, forward/reverse CE.
+Modes:
+``runlocal`` (tests), default (the README table, about a minute per run on 2 CPU
+cores), ``full``. Numbers: experiments/loss_smoothing/README.md.
+"""
+
+import ml_collections
+
+from likelihood_jax.train.config import base_config, check_mode
+
+
+def get_config(arg=None):
+    mode = check_mode(arg)
+    config = base_config("loss_smoothing", dataset="markov")
+    config.source = ml_collections.ConfigDict({
+        "kind": "markov", "seed": 0, "vocab_size": 20, "order": 1, "concentration": 0.5,
+        "zero_fraction": 0.5, "floor": 1e-3, "length": 16, "num_train": 10000,
+        "num_test": 1000, "data_seed": 1,
+    })
+    config.model = ml_collections.ConfigDict({
+        "kind": "transformer", "num_layers": 1, "width": 48, "num_heads": 4,
+        "position": "rotary", "max_len": 64,
+    })
+    config.objective = ml_collections.ConfigDict({
+        "token_weight": 0.3, "token_temperature": 0.15, "seq_temperature": 0.0, "seq_rate": 0.5,
+    })
+    config.eval = ml_collections.ConfigDict({"enum_length": 3, "rare_threshold": 1e-3})
+    config.optim.lr = 1e-3
+    config.optim.schedule = "cosine"
+    config.batch_size = 64
+    config.eval_batch_size = 1000
+    if mode == "runlocal":
+        config.source.update({"vocab_size": 8, "length": 8, "num_train": 1000, "num_test": 128})
+        config.model.update({"width": 32, "num_heads": 2})
+        config.total_steps = 100
+        config.log_every = 20
+        config.checkpoint_every = 100
+        config.eval_batch_size = 128
+    elif mode == "default":
+        config.total_steps = 1500
+        config.log_every = 100
+        config.checkpoint_every = 1500
+    else:
+        config.source.update({"vocab_size": 50, "length": 32, "num_train": 50000})
+        config.model.update({"num_layers": 4, "width": 128})
+        config.total_steps = 20000
+        config.log_every = 500
+        config.eval_every = 5000
+        config.checkpoint_every = 5000
+    return config

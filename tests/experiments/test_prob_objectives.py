@@ -1,0 +1,73 @@
+"""Probability-based objectives experiment: the noisy data, the pretrain-then-fine-tune
+schedule driven by the step, and runlocal end to end."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments.prob_objectives.experiment import ProbObjectives, corrupt_tokens
+from likelihood_jax.losses import sequence as seq_losses
+from likelihood_jax.main import load_config
+from likelihood_jax.train import train_and_evaluate
+from tests.clitools import REPO, checkpoint_steps, train_lines
+
+CONFIG = os.path.join(REPO, "experiments", "prob_objectives", "configs", "synthetic.py")
+
+
+def test_corrupt_tokens_rate():
+    x = np.zeros((200, 50), np.int32)
+    noisy = corrupt_tokens(x, 10, 0.3, seed=0)
+    # A flipped token lands on a different value with probability 9/10.
+    np.testing.assert_allclose(np.mean(noisy != 0), 0.3 * 0.9, atol=0.01)
+    assert noisy.dtype == x.dtype
+
+
+def test_schedule_switches_data_and_objective_at_pretrain_steps():
+    config = load_config(CONFIG + ":runlocal")
+    experiment = ProbObjectives(config)
+    train = experiment.dataset.train
+    assert train["x"].shape == train["x_noisy"].shape
+    assert np.mean(train["x"] != train["x_noisy"]) > 0.1  # independent samples, then noise
+    batch = {k: jnp.asarray(v[:8]) for k, v in train.items()}
+    params = experiment.init_params(jax.random.key(0), batch)
+    loss_fn = jax.jit(experiment.loss_fn)
+    switch = config.objective.pretrain_steps
+    before, _ = loss_fn(params, batch, jax.random.key(1), jnp.int32(switch - 1))
+    after, _ = loss_fn(params, batch, jax.random.key(1), jnp.int32(switch))
+    inputs, targets = experiment.inputs_and_targets(batch["x"])
+    nll = jnp.mean(seq_losses.token_cross_entropy(experiment.logits(params, inputs), targets), -1)
+    np.testing.assert_allclose(before, nll, rtol=1e-5)
+    inputs, targets = experiment.inputs_and_targets(batch["x_noisy"])
+    prob = jnp.mean(seq_losses.probability_objective(experiment.logits(params, inputs), targets,
+                                                     alpha=1.0), -1)
+    np.testing.assert_allclose(after, prob, rtol=1e-5)
+    config.objective.alpha = -1.0
+    with pytest.raises(ValueError, match="alpha"):
+        ProbObjectives(config)
+
+
+def test_mode_accuracy_is_one_for_the_source_itself():
+    """A model whose logits are the source's conditionals has mode accuracy 1 (checked by
+    swapping the experiment's model log-probabilities for the source's)."""
+    config = load_config(CONFIG + ":runlocal")
+    experiment = ProbObjectives(config)
+    x = jnp.asarray(experiment.dataset.test["x"][:16])
+    experiment.model_conditional_log_probs = (
+        lambda params, s: jax.vmap(experiment.source.conditional_log_probs)(s))
+    experiment.synthetic_metrics = lambda params, s, key: {}
+    out = experiment.eval_fn(None, {"x": x}, jax.random.key(0))
+    np.testing.assert_array_equal(out["mode_accuracy"], 1.0)
+
+
+@pytest.mark.slow
+def test_runlocal_trains_end_to_end(tmp_path):
+    config = load_config(CONFIG + ":runlocal")
+    metrics = train_and_evaluate(ProbObjectives(config), str(tmp_path))
+    train = train_lines(tmp_path)
+    pretraining = [line for line in train if line["step"] <= config.objective.pretrain_steps]
+    assert pretraining[-1]["nll"] < pretraining[0]["nll"]  # MLE on clean data learns
+    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
+    assert 0.0 <= metrics["tv"] < 1.0 and 0.0 <= metrics["mode_accuracy"] <= 1.0
