@@ -1,0 +1,66 @@
+"""Noisy self-knowledge distillation [P007] on a synthetic Markov source with noisy training data.
+
+Liu, Shen & Lapata (2021), "Noisy self-knowledge distillation for text
+summarization", transposed to a language model with exact metrics: the training
+sequences of a random sparse bigram source have a fraction
+``source.train_noise`` of their tokens replaced by uniform ones (noisy
+references); test sequences are clean. A teacher of the student's own size is
+trained on the noisy data (``--config.role=teacher``); the student is trained on
+the same data with hard labels alone (``objective.name=ce``) or with
+``(1 - alpha) NLL + alpha KL(teacher || student)`` (``objective.name=noisy_kd``)
+with teacher dropout ``objective.teacher_dropout`` and student input token
+replacement ``objective.replace_rate``. Reports exact TV to the *clean* source
+on length-3 sequences, forward CE on clean test data, reverse CE. Modes:
+``runlocal`` (tests), default (the README table), ``full``. Numbers and
+commands: experiments/distillation/README.md.
+"""
+
+import ml_collections
+
+from likelihood_jax.train.config import base_config, check_mode
+
+
+def get_config(arg=None):
+    mode = check_mode(arg)
+    config = base_config("distillation", dataset="markov")
+    config.role = "student"
+    config.source = ml_collections.ConfigDict({
+        "kind": "markov", "seed": 0, "vocab_size": 20, "order": 1, "concentration": 0.5,
+        "zero_fraction": 0.5, "floor": 1e-3, "length": 16, "num_train": 1000,
+        "num_test": 2000, "data_seed": 1, "train_noise": 0.2,
+    })
+    model = {"kind": "transformer", "num_layers": 1, "width": 32, "num_heads": 2,
+             "position": "rotary", "max_len": 64}
+    config.model = ml_collections.ConfigDict(model)
+    config.teacher = ml_collections.ConfigDict({"workdirs": "", "model": dict(model)})
+    config.objective = ml_collections.ConfigDict({
+        "name": "noisy_kd", "alpha": 0.5, "temperature": 1.0, "teacher_dropout": 0.1,
+        "replace_rate": 0.1, "drop_rate": 0.0,
+    })
+    config.eval = ml_collections.ConfigDict({"enum_length": 3, "rare_threshold": 1e-3})
+    config.optim.lr = 1e-3
+    config.optim.schedule = "cosine"
+    config.batch_size = 32
+    config.eval_batch_size = 2000
+    if mode == "runlocal":
+        config.source.update({"vocab_size": 8, "length": 8, "num_train": 200, "num_test": 128})
+        for group in (config.model, config.teacher.model):
+            group.update({"width": 16})
+        config.total_steps = 60
+        config.log_every = 20
+        config.checkpoint_every = 60
+        config.eval_batch_size = 128
+    elif mode == "default":
+        config.total_steps = 1000
+        config.log_every = 100
+        config.eval_every = 1000
+        config.checkpoint_every = 1000
+    else:
+        config.source.update({"vocab_size": 50, "length": 32, "num_train": 5000})
+        for group in (config.model, config.teacher.model):
+            group.update({"num_layers": 2, "width": 64, "num_heads": 4})
+        config.total_steps = 10000
+        config.log_every = 500
+        config.eval_every = 5000
+        config.checkpoint_every = 5000
+    return config
