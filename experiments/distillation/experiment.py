@@ -33,7 +33,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.unlikelihood.experiment import load_final_params
 from likelihood_jax.language_model import (
     LanguageModelExperiment,
     make_model,
@@ -42,6 +41,7 @@ from likelihood_jax.language_model import (
 )
 from likelihood_jax.losses import distillation as kd
 from likelihood_jax.losses import sequence as seq_losses
+from likelihood_jax.train.checkpoints import load_final_params
 
 OBJECTIVES = ("ce", "kd", "noisy_kd")
 ROLES = ("teacher", "student")

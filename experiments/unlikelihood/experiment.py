@@ -25,44 +25,13 @@ and sampled continuations (:class:`likelihood_jax.language_model.LanguageModelEx
 
 from __future__ import annotations
 
-import json
-import os
-
 import jax
 import jax.numpy as jnp
 
 from likelihood_jax import decoding
 from likelihood_jax.language_model import LanguageModelExperiment
 from likelihood_jax.losses import sequence as seq_losses
-from likelihood_jax.train.checkpoints import Checkpoints
-from likelihood_jax.train.optimizers import make_optimizer
-from likelihood_jax.train.state import TrainState
-
-
-def load_final_params(workdir: str, template_params, optim_config, total_steps: int):
-    """Parameters (EMA if used) of the newest good checkpoint in ``workdir``.
-
-    The run's own ``config.json`` (written by the command line) supplies its
-    optimizer, whose state is part of the saved pytree; without it the current
-    ``optim_config`` is assumed to have the same structure.
-    """
-    record = os.path.join(workdir, "config.json")
-    if os.path.exists(record):
-        import ml_collections
-        with open(record) as f:
-            saved = ml_collections.ConfigDict(json.load(f))
-        optim_config, total_steps = saved.optim, saved.total_steps
-    template = TrainState.create(template_params, make_optimizer(optim_config, total_steps),
-                                 jax.random.key(0))
-    checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"))
-    try:
-        state = checkpoints.restore_latest(template)
-    finally:
-        checkpoints.close()
-    if state is None:
-        raise ValueError(f"objective.init_from={workdir!r} holds no checkpoint of this model "
-                         f"(same config.model) that restores cleanly")
-    return jax.device_get(state.ema_params)
+from likelihood_jax.train.checkpoints import load_final_params
 
 
 class Unlikelihood(LanguageModelExperiment):

@@ -135,10 +135,34 @@ def _stack(examples: list[dict[str, Any]], key: str, dtype) -> np.ndarray:
     return np.stack([np.asarray(ex[key]) for ex in examples]).astype(dtype, copy=False)
 
 
+@contextlib.contextmanager
+def _build_lock(data_dir: str, name: str) -> Iterator[None]:
+    """Serializes the building of one dataset across processes sharing ``data_dir``.
+
+    Parallel test workers or several training jobs on one host may ask for a dataset that
+    is not built yet at the same moment; tfds' ``download_and_prepare`` is not safe against
+    that. The lock is an exclusive ``flock`` on ``<data_dir>/.<name>.lock`` (POSIX; elsewhere
+    no lock is taken).
+    """
+    os.makedirs(data_dir, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (Windows)
+        yield
+        return
+    with open(os.path.join(data_dir, f".{name}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _prepared(builder_cls, data_dir: str, config=None):
     kwargs = {} if config is None else {"config": config}
-    builder = builder_cls(data_dir=data_dir, file_format="array_record", **kwargs)
-    builder.download_and_prepare()
+    with _build_lock(data_dir, builder_cls.name):  # the builder reads what exists on creation
+        builder = builder_cls(data_dir=data_dir, file_format="array_record", **kwargs)
+        builder.download_and_prepare()
     return builder
 
 

@@ -19,6 +19,7 @@ Restoring unpacks with the structure of a template state.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from typing import Any
@@ -138,3 +139,44 @@ class Checkpoints:
         """Waits for pending writes and releases resources."""
         self._manager.wait_until_finished()
         self._manager.close()
+
+
+def load_final_params(workdir: str, template_params, optim_config, total_steps: int):
+    """Parameters (EMA if used) of the newest good checkpoint of another run in ``workdir``.
+
+    For fine-tuning from, or distilling, a finished run. The run's own ``config.json``
+    (written by the command line) supplies its optimizer, whose state is part of the saved
+    pytree; without it the current ``optim_config`` is assumed to have the same structure.
+
+    Args:
+      workdir: the other run's workdir.
+      template_params: parameters of the same model (their structure and shapes).
+      optim_config: the optimizer config to assume when ``config.json`` is missing.
+      total_steps: likewise, for the learning-rate schedule.
+
+    Returns:
+      The restored (EMA) parameters on the host.
+
+    Raises:
+      ValueError: no checkpoint of this model restores cleanly.
+    """
+    from likelihood_jax.train.optimizers import make_optimizer
+    from likelihood_jax.train.state import TrainState
+
+    record = os.path.join(workdir, "config.json")
+    if os.path.exists(record):
+        import ml_collections
+        with open(record) as f:
+            saved = ml_collections.ConfigDict(json.load(f))
+        optim_config, total_steps = saved.optim, saved.total_steps
+    template = TrainState.create(template_params, make_optimizer(optim_config, total_steps),
+                                 jax.random.key(0))
+    checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"))
+    try:
+        state = checkpoints.restore_latest(template)
+    finally:
+        checkpoints.close()
+    if state is None:
+        raise ValueError(f"{workdir!r} holds no checkpoint of this model "
+                         f"(same config.model) that restores cleanly")
+    return jax.device_get(state.ema_params)

@@ -249,3 +249,21 @@ def test_names_builder_on_a_fake_sdist(tmp_path, monkeypatch):
     assert len(first.train["x"]) + len(first.test["x"]) == 6
     last = data.load_dataset("names", data_dir=tmp_path / "tfds", subset="last")
     assert np.all(last.train["label"] == 2) and last.info.event_shape == (max_len,)
+
+
+def _load_moons_in_child(data_dir):
+    from likelihood_jax import data as child_data
+    return child_data.load_dataset("moons", data_dir=data_dir, num_train=300,
+                                   num_test=100).train["x"]
+
+
+def test_concurrent_builds_of_one_dataset_agree(tmp_path):
+    """Two processes building the same dataset into one fresh data dir both succeed."""
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        first, second = pool.map(_load_moons_in_child, [str(tmp_path)] * 2)
+    np.testing.assert_array_equal(first, second)
+    assert len(first) == 300
