@@ -109,10 +109,11 @@ def _render_in_child_process(texts, library_dir: pathlib.Path, voice: str, rate:
         child = subprocess.run([sys.executable, "-m", __name__, request, result],
                                capture_output=True, text=True)
         if child.returncode != 0:
-            raise SpeechSynthesisError(child.stderr.strip().splitlines()[-1].removeprefix(
-                f"{__name__}.").removeprefix("SpeechSynthesisError: ")
-                                       if child.stderr.strip() else
-                                       f"speech rendering exited with {child.returncode}")
+            last_line = (child.stderr.strip().splitlines() or [""])[-1]
+            message = last_line.removeprefix(f"{__name__}.").removeprefix(
+                "SpeechSynthesisError: ")
+            raise SpeechSynthesisError(
+                message or f"speech rendering exited with {child.returncode}")
         with np.load(result) as out:
             waves = [out[f"wave_{i}"] for i in range(len(texts))]
             return waves, int(out["sample_rate"])
