@@ -145,10 +145,13 @@ def test_two_processes_with_gloo_train_like_one(one_device_run, tmp_path):
     port = _free_port()
     procs = [subprocess.Popen(
         main_command(TOY2D + ":runlocal", tmp_path, *SHORT), cwd=REPO,
+        # The topology exchange waits for the slower process; with the test suite's other
+        # workers on the same cores JAX's default 2 minutes was once too short in CI.
         env=env(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
-                JAX_PROCESS_ID=str(i)),
+                JAX_PROCESS_ID=str(i), JAX_CPU_GET_LOCAL_TOPOLOGY_TIMEOUT_MINUTES="5",
+                JAX_CPU_GET_GLOBAL_TOPOLOGY_TIMEOUT_MINUTES="6"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
-    outputs = [p.communicate(timeout=300) for p in procs]
+    outputs = [p.communicate(timeout=480) for p in procs]
     for p, (_, err) in zip(procs, outputs):
         assert p.returncode == 0, err
     _assert_same_training(one_device_run, tmp_path)
