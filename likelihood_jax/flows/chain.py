@@ -23,7 +23,6 @@ import jax
 import jax.numpy as jnp
 
 from likelihood_jax.flows.base import Bijector, Params
-from likelihood_jax.flows.linear import Dense
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,18 +131,6 @@ class Chain(Bijector):
         return x, dependent
 
 
-def _forward_without_log_det(layer: Bijector, params: Params, x: jax.Array) -> jax.Array:
-    """``layer``'s forward map without its (x-independent) log-det.
-
-    ``Dense.forward`` goes through ``forward_and_log_det``, whose ``slogdet`` (O(C^3)) would be
-    traced and then discarded (XLA removes it under ``jax.jit``, eager execution would not), so
-    the dense map is applied directly here. Other x-independent layers have cheap log-dets.
-    """
-    if type(layer) is Dense:
-        return x @ params["w"].T + params["b"]
-    return layer.forward(params, x)
-
-
 def forward_and_x_dependent_log_det(bijector: Bijector, params: Params,
                                     x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``(f(x), sum of the x-dependent log-dets)`` of any bijector, recursing into chains.
@@ -170,4 +157,4 @@ def forward_and_x_dependent_log_det(bijector: Bijector, params: Params,
         return bijector.forward_and_x_dependent_log_det(params, x)
     if bijector.log_det_depends_on_x:
         return bijector.forward_and_log_det(params, x)
-    return _forward_without_log_det(bijector, params, x), jnp.zeros((), x.dtype)
+    return bijector.forward(params, x), jnp.zeros((), x.dtype)
