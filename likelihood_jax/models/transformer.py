@@ -1,4 +1,4 @@
-"""A small causal (decoder-only) transformer language model with a KV cache.
+"""A small transformer language model: causal with a KV cache, or bidirectional for MLM.
 
 ``TransformerLM`` maps tokens ``[B, T]`` to next-token logits ``[B, T, V_out]``:
 token embedding (plus learned absolute positions, or rotary position embeddings
@@ -6,7 +6,10 @@ inside attention), ``num_layers`` pre-norm blocks ``x + Attn(LN(x))``,
 ``x + MLP(LN(x))``, a final LayerNorm and a linear head. Logit ``[b, t]`` depends
 on ``tokens[b, :t + 1]`` only (the causal mask); with ``segment_ids`` (packed
 sequences) also only on tokens of the same segment, and positions restart at
-each segment.
+each segment. With ``causal=False`` the same stack is a bidirectional encoder
+(every token attends to every token of its segment): the masked language model
+of BERT-style objectives, whose logit ``[b, t]`` predicts the token at ``t``
+itself; ``hidden_states`` gives the contextual embeddings before the head.
 
 Incremental decoding uses an explicit cache pytree (no flax ``cache``
 collection)::
@@ -152,6 +155,8 @@ class TransformerLM(nn.Module):
       max_len: longest sequence (only limits learned positions).
       position: ``"rotary"`` or ``"learned"``.
       rotary_base: frequency base of the rotary embedding.
+      causal: True (default) for the causal LM; False for a bidirectional
+        encoder (no KV cache: ``extend`` raises).
     """
 
     vocab_size: int
@@ -163,6 +168,7 @@ class TransformerLM(nn.Module):
     max_len: int = 1024
     position: str = "rotary"
     rotary_base: float = 10000.0
+    causal: bool = True
 
     def setup(self):  # noqa: D102
         if self.position not in POSITIONS:
@@ -194,6 +200,7 @@ class TransformerLM(nn.Module):
         return self.embed(tokens)
 
     def _blocks(self, h, positions, mask, cache=None):
+        """Final-norm hidden states ``[B, L, W]`` and the per-layer caches."""
         if self.position == "learned":
             h = h + self.position_embed(positions)
         layers = []
@@ -201,33 +208,47 @@ class TransformerLM(nn.Module):
             kv = None if cache is None else cache["layers"][i]
             h, new_kv = block(h, positions, mask, kv, None if cache is None else cache["index"])
             layers.append(new_kv)
-        return self.head(self.norm(h)), layers
+        return self.norm(h), layers
 
     # -- full sequences --------------------------------------------------------------------
 
-    def logits_from_embeddings(self, embeddings: jax.Array, positions: jax.Array | None = None,
-                               segment_ids: jax.Array | None = None) -> jax.Array:
-        """Logits ``[B, T, V_out]`` from token embeddings ``[B, T, W]`` (see ``__call__``)."""
+    def hidden_states(self, embeddings: jax.Array, positions: jax.Array | None = None,
+                      segment_ids: jax.Array | None = None) -> jax.Array:
+        """Contextual embeddings ``[B, T, W]`` (after the final LayerNorm, before the head).
+
+        Args:
+          embeddings: ``[B, T, W]`` token embeddings (``token_embeddings(tokens)``).
+          positions: optional ``[B, T]`` positions, as in ``__call__``.
+          segment_ids: optional ``[B, T]`` packed-sequence ids, as in ``__call__``.
+        """
         batch, length = embeddings.shape[:2]
         if positions is None:
             positions = (segment_positions(segment_ids) if segment_ids is not None
                          else jnp.broadcast_to(jnp.arange(length), (batch, length)))
-        mask = jnp.tril(jnp.ones((length, length), bool))[None, None]
+        mask = jnp.ones((length, length), bool)
+        if self.causal:
+            mask = jnp.tril(mask)
+        mask = mask[None, None]
         if segment_ids is not None:
             mask = mask & (segment_ids[:, None, :, None] == segment_ids[:, None, None, :])
-        logits, _ = self._blocks(embeddings, positions, mask)
-        return logits
+        hidden, _ = self._blocks(embeddings, positions, mask)
+        return hidden
+
+    def logits_from_embeddings(self, embeddings: jax.Array, positions: jax.Array | None = None,
+                               segment_ids: jax.Array | None = None) -> jax.Array:
+        """Logits ``[B, T, V_out]`` from token embeddings ``[B, T, W]`` (see ``__call__``)."""
+        return self.head(self.hidden_states(embeddings, positions, segment_ids))
 
     def __call__(self, tokens: jax.Array, positions: jax.Array | None = None,
                  segment_ids: jax.Array | None = None) -> jax.Array:
-        """Next-token logits ``[B, T, V_out]`` of ``tokens [B, T]``.
+        """Logits ``[B, T, V_out]`` of ``tokens [B, T]``: next-token (causal) or per-position.
 
         Args:
           tokens: ``[B, T]`` int token ids.
           positions: optional ``[B, T]`` positions (default ``0..T-1``, or the
             position within the segment when ``segment_ids`` is given).
           segment_ids: optional ``[B, T]`` ids of packed sequences; a token attends
-            only to earlier tokens with the same id.
+            only to (earlier, if causal) tokens with the same id.
         """
         return self.logits_from_embeddings(self.token_embeddings(tokens), positions, segment_ids)
 
@@ -238,6 +259,8 @@ class TransformerLM(nn.Module):
 
         No parameters are needed: ``model.init_cache(...)`` works on the unbound module.
         """
+        if not self.causal:
+            raise ValueError("a bidirectional (causal=False) transformer has no KV cache")
         if self.position == "learned" and max_len > self.max_len:
             raise ValueError(f"cache length {max_len} exceeds max_len {self.max_len} of the "
                              f"learned positions")
@@ -259,13 +282,15 @@ class TransformerLM(nn.Module):
           ``(logits [B, L, V_out], cache)``, where ``logits[:, i]`` equals the
           full-sequence logits at position ``cache["index"] + i``.
         """
+        if not self.causal:
+            raise ValueError("a bidirectional (causal=False) transformer cannot extend a cache")
         batch, length = tokens.shape
         max_len = cache["layers"][0]["k"].shape[2] if self.num_layers else length
         positions = cache["index"] + jnp.broadcast_to(jnp.arange(length), (batch, length))
         key_positions = jnp.arange(max_len)
         mask = (key_positions[None, None, None, :] <= positions[:, None, :, None])
-        logits, layers = self._blocks(self.token_embeddings(tokens), positions, mask, cache)
-        return logits, {"index": cache["index"] + length, "layers": layers}
+        hidden, layers = self._blocks(self.token_embeddings(tokens), positions, mask, cache)
+        return self.head(hidden), {"index": cache["index"] + length, "layers": layers}
 
 
 def num_params(params: Any) -> int:

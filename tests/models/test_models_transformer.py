@@ -101,3 +101,36 @@ def test_output_size_and_bad_config():
                        jax.random.key(0), x)
     with pytest.raises(ValueError, match="max_len"):
         TransformerLM(vocab_size=5, position="learned", max_len=4).init_cache(1, 8)
+
+
+def test_bidirectional_encoder_sees_every_position_of_its_segment_only():
+    """causal=False: d logits_t / d input_s is nonzero for all s in t's segment, zero elsewhere."""
+    model, params, tokens = make("rotary", causal=False)
+    emb = apply(model, params, tokens, method=model.token_embeddings)[:1]
+    seg = jnp.array([[0] * 4 + [1] * 6])
+
+    def logits(e):
+        return model.apply({"params": params}, e, segment_ids=seg,
+                           method=model.logits_from_embeddings)[0]
+
+    jac = jax.jit(jax.jacfwd(logits))(emb)[:, :, 0]  # [T_out, V, T_in, W]
+    norms = np.asarray(jnp.sqrt(jnp.sum(jac ** 2, axis=(1, 3))))
+    same = np.asarray(seg[0][:, None] == seg[0][None, :])
+    assert norms[~same].max() == 0.0
+    assert norms[same].min() > 1e-4  # the future matters too (not causal)
+
+
+def test_hidden_states_feed_the_head():
+    model, params, tokens = make("learned", causal=False)
+    emb = apply(model, params, tokens, method=model.token_embeddings)
+    hidden = apply(model, params, emb, method=model.hidden_states)
+    assert hidden.shape == (2, T, 32)
+    head = params["head"]
+    np.testing.assert_allclose(hidden @ head["kernel"] + head["bias"],
+                               apply(model, params, tokens), atol=1e-5)
+
+
+def test_bidirectional_transformer_refuses_a_cache():
+    model = TransformerLM(vocab_size=VOCAB, num_layers=1, width=8, num_heads=2, causal=False)
+    with pytest.raises(ValueError, match="bidirectional"):
+        model.init_cache(2, 8)
