@@ -38,12 +38,11 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from likelihood_jax.flows.base import Bijector, Params
+from likelihood_jax.flows.coupling import AffineCoupling
 from likelihood_jax.flows.flow import standard_normal_log_prob
 from likelihood_jax.flows.linear import Reverse
-from likelihood_jax.models.mlp import ResidualMLP
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,43 +74,13 @@ class ConditionalBijector(Bijector):
 
 
 @dataclasses.dataclass(frozen=True)
-class ConditionalAffineCoupling(ConditionalBijector):
+class ConditionalAffineCoupling(AffineCoupling, ConditionalBijector):
     """Affine coupling on vectors ``(D,)`` whose shift and log-scale see a context ``(C,)``.
 
-    Identity at initialization (the conditioner's output layer is zero).
-
-    Attributes:
-        mask: tuple of D zeros and ones; ones mark the conditioning (unchanged) dimensions.
-        hidden_dims: hidden widths of the residual MLP conditioner, whose input is
-            ``concat(y_c, context)``.
-        log_scale_bound: None (learned per-dimension bound, as ``flows.AffineCoupling``) or a
-            positive float, the fixed bound of each log-scale.
+    :class:`~likelihood_jax.flows.AffineCoupling` with the conditioner input
+    ``concat(y_c, context)``; identity at initialization (the conditioner's output layer is
+    zero). Same attributes (``mask``, ``hidden_dims``, ``scale_fn``, ``log_scale_bound``).
     """
-
-    mask: tuple[int, ...]
-    hidden_dims: tuple[int, ...] = (64, 64)
-    log_scale_bound: float | None = None
-    log_det_depends_on_x = True
-
-    def __post_init__(self):
-        mask = tuple(int(m) for m in self.mask)
-        if set(mask) != {0, 1}:
-            raise ValueError(f"The mask needs both zeros and ones, got {mask}.")
-        if self.log_scale_bound is not None and not self.log_scale_bound > 0:
-            raise ValueError(f"log_scale_bound must be positive, got {self.log_scale_bound}.")
-        object.__setattr__(self, "mask", mask)
-        object.__setattr__(self, "hidden_dims", tuple(int(h) for h in self.hidden_dims))
-
-    @property
-    def _cond_idx(self) -> np.ndarray:
-        return np.flatnonzero(np.asarray(self.mask) == 1)
-
-    @property
-    def _trans_idx(self) -> np.ndarray:
-        return np.flatnonzero(np.asarray(self.mask) == 0)
-
-    def _conditioner(self) -> ResidualMLP:
-        return ResidualMLP(self.hidden_dims, 2 * len(self._trans_idx), zero_init_last=True)
 
     def init(self, key: jax.Array, x: jax.Array, context: jax.Array) -> Params:
         """Conditioner params (zero output layer) and, if learned, log-scale bounds of 1.
@@ -124,43 +93,27 @@ class ConditionalAffineCoupling(ConditionalBijector):
         Returns:
             The parameters.
         """
-        if x.ndim != 2 or x.shape[-1] != len(self.mask):
-            raise ValueError(
-                f"ConditionalAffineCoupling needs a batch (B, {len(self.mask)}), got {x.shape}.")
         if context.ndim != 2 or context.shape[0] != x.shape[0]:
             raise ValueError(f"The context must be a batch (B, C) with B = {x.shape[0]}, "
                              f"got {context.shape}.")
-        inputs = jnp.concatenate([x[0, self._cond_idx], context[0]])
-        params = {"conditioner": self._conditioner().init(key, inputs)}
-        if self.log_scale_bound is None:
-            params["log_scale_bound"] = jnp.ones((len(self._trans_idx),), x.dtype)
-        return params
+        return self._init(key, x, context)
 
-    def _shift_and_log_scale(self, params: Params, x_cond: jax.Array, context: jax.Array):
+    @staticmethod
+    def _check_context(context: jax.Array) -> None:
         if context.ndim != 1:
             raise ValueError(f"One example's context must be a vector, got {context.shape}.")
-        out = self._conditioner().apply(params["conditioner"],
-                                        jnp.concatenate([x_cond, context.astype(x_cond.dtype)]))
-        shift, raw = jnp.split(out, 2, axis=-1)
-        bound = (params["log_scale_bound"] if self.log_scale_bound is None
-                 else self.log_scale_bound)
-        return shift, bound * jnp.tanh(raw)
 
     def forward_and_log_det(self, params: Params, x: jax.Array, context: jax.Array
                             ) -> tuple[jax.Array, jax.Array]:
         """``z_t = y_t exp(s(y_c, c)) + t(y_c, c)``, ``log_det = sum(s)``."""
-        cond, trans = self._cond_idx, self._trans_idx
-        shift, log_scale = self._shift_and_log_scale(params, x[cond], context)
-        z = x.at[trans].set(x[trans] * jnp.exp(log_scale) + shift)
-        return z, jnp.sum(log_scale)
+        self._check_context(context)
+        return self._forward(params, x, context)
 
     def inverse_and_log_det(self, params: Params, z: jax.Array, context: jax.Array
                             ) -> tuple[jax.Array, jax.Array]:
         """``y_t = (z_t - t(z_c, c)) exp(-s(z_c, c))``, ``log_det = -sum(s)``."""
-        cond, trans = self._cond_idx, self._trans_idx
-        shift, log_scale = self._shift_and_log_scale(params, z[cond], context)
-        x = z.at[trans].set((z[trans] - shift) * jnp.exp(-log_scale))
-        return x, -jnp.sum(log_scale)
+        self._check_context(context)
+        return self._inverse(params, z, context)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,5 +247,6 @@ def conditional_realnvp(event_dim: int, num_layers: int = 4,
     for i in range(num_layers):
         if i:
             layers.append(Reverse())
-        layers.append(ConditionalAffineCoupling(mask, tuple(hidden_dims), log_scale_bound))
+        layers.append(ConditionalAffineCoupling(mask, tuple(hidden_dims),
+                                                log_scale_bound=log_scale_bound))
     return ConditionalChain(tuple(layers))

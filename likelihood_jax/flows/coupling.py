@@ -82,13 +82,17 @@ class AffineCoupling(Bijector):
     Attributes:
         mask: tuple of D zeros and ones; ones mark the conditioning (unchanged) dimensions.
         hidden_dims: hidden widths of the residual MLP conditioner.
-        scale_fn: ``"tanh"`` (learned-bound tanh, RealNVP) or ``"softplus"``; see the module
+        scale_fn: ``"tanh"`` (bounded tanh, RealNVP) or ``"softplus"``; see the module
             docstring.
+        log_scale_bound: for ``"tanh"``, None (the bound ``a`` is learned per dimension,
+            initialized to 1) or a positive float, a fixed bound of every log-scale (which
+            bounds the layer's log-det).
     """
 
     mask: tuple[int, ...]
     hidden_dims: tuple[int, ...] = (64, 64)
     scale_fn: str = "tanh"
+    log_scale_bound: float | None = None
     log_det_depends_on_x = True
 
     def __post_init__(self):
@@ -97,6 +101,11 @@ class AffineCoupling(Bijector):
             raise ValueError(f"The mask needs both zeros and ones, got {mask}.")
         if self.scale_fn not in ("tanh", "softplus"):
             raise ValueError(f"scale_fn must be 'tanh' or 'softplus', got {self.scale_fn!r}.")
+        if self.log_scale_bound is not None:
+            if self.scale_fn != "tanh":
+                raise ValueError("log_scale_bound applies to scale_fn='tanh' only.")
+            if not self.log_scale_bound > 0:
+                raise ValueError(f"log_scale_bound must be positive, got {self.log_scale_bound}.")
         object.__setattr__(self, "mask", mask)
         object.__setattr__(self, "hidden_dims", tuple(int(h) for h in self.hidden_dims))
 
@@ -111,34 +120,57 @@ class AffineCoupling(Bijector):
     def _conditioner(self) -> ResidualMLP:
         return ResidualMLP(self.hidden_dims, 2 * len(self._trans_idx), zero_init_last=True)
 
-    def init(self, key: jax.Array, x: jax.Array) -> Params:
-        """Conditioner params (zero output layer) and, for ``"tanh"``, bounds of 1."""
+    @staticmethod
+    def _conditioner_input(x_cond: jax.Array, context: jax.Array | None) -> jax.Array:
+        """``x_c``, or ``concat(x_c, context)`` for a conditional coupling."""
+        if context is None:
+            return x_cond
+        return jnp.concatenate([x_cond, context.astype(x_cond.dtype)])
+
+    def _init(self, key: jax.Array, x: jax.Array, context: jax.Array | None = None) -> Params:
         if x.ndim != 2 or x.shape[-1] != len(self.mask):
-            raise ValueError(f"AffineCoupling needs a batch (B, {len(self.mask)}), got {x.shape}.")
-        params = {"conditioner": self._conditioner().init(key, x[0, self._cond_idx])}
-        if self.scale_fn == "tanh":
+            raise ValueError(f"{type(self).__name__} needs a batch (B, {len(self.mask)}), "
+                             f"got {x.shape}.")
+        inputs = self._conditioner_input(x[0, self._cond_idx],
+                                         None if context is None else context[0])
+        params = {"conditioner": self._conditioner().init(key, inputs)}
+        if self.scale_fn == "tanh" and self.log_scale_bound is None:
             params["log_scale_bound"] = jnp.ones((len(self._trans_idx),), x.dtype)
         return params
 
-    def _shift_and_log_scale(self, params: Params, x_cond: jax.Array):
-        out = self._conditioner().apply(params["conditioner"], x_cond)
+    def _shift_and_log_scale(self, params: Params, x_cond: jax.Array,
+                             context: jax.Array | None = None):
+        out = self._conditioner().apply(params["conditioner"],
+                                        self._conditioner_input(x_cond, context))
         shift, raw = jnp.split(out, 2, axis=-1)
         if self.scale_fn == "tanh":
-            log_scale = params["log_scale_bound"] * jnp.tanh(raw)
+            bound = (params["log_scale_bound"] if self.log_scale_bound is None
+                     else self.log_scale_bound)
+            log_scale = bound * jnp.tanh(raw)
         else:
             log_scale = jnp.log(jax.nn.softplus(raw + _SOFTPLUS_OFFSET) + _MIN_SCALE)
         return shift, log_scale
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """``z_t = x_t exp(s(x_c)) + t(x_c)``, ``log_det = sum(s)``."""
+    def _forward(self, params: Params, x: jax.Array, context: jax.Array | None = None):
         cond, trans = self._cond_idx, self._trans_idx
-        shift, log_scale = self._shift_and_log_scale(params, x[cond])
+        shift, log_scale = self._shift_and_log_scale(params, x[cond], context)
         z = x.at[trans].set(x[trans] * jnp.exp(log_scale) + shift)
         return z, jnp.sum(log_scale)
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """``x_t = (z_t - t(z_c)) exp(-s(z_c))``, ``log_det = -sum(s)``."""
+    def _inverse(self, params: Params, z: jax.Array, context: jax.Array | None = None):
         cond, trans = self._cond_idx, self._trans_idx
-        shift, log_scale = self._shift_and_log_scale(params, z[cond])
+        shift, log_scale = self._shift_and_log_scale(params, z[cond], context)
         x = z.at[trans].set((z[trans] - shift) * jnp.exp(-log_scale))
         return x, -jnp.sum(log_scale)
+
+    def init(self, key: jax.Array, x: jax.Array) -> Params:
+        """Conditioner params (zero output layer) and, for a learned tanh bound, bounds of 1."""
+        return self._init(key, x)
+
+    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``z_t = x_t exp(s(x_c)) + t(x_c)``, ``log_det = sum(s)``."""
+        return self._forward(params, x)
+
+    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``x_t = (z_t - t(z_c)) exp(-s(z_c))``, ``log_det = -sum(s)``."""
+        return self._inverse(params, z)

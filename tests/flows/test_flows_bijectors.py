@@ -226,6 +226,8 @@ def test_bijectors_are_hashable_and_static_under_jit():
     lambda: flows.Permute((0, 0, 1)),
     lambda: flows.AffineCoupling((1, 1, 1)),
     lambda: flows.AffineCoupling((1, 0), scale_fn="exp"),
+    lambda: flows.AffineCoupling((1, 0), scale_fn="softplus", log_scale_bound=1.0),
+    lambda: flows.AffineCoupling((1, 0), log_scale_bound=-1.0),
     lambda: flows.Logit(alpha=0.5),
     lambda: flows.Reshape((2, 3), (4,)),
     lambda: flows.realnvp(1),
@@ -233,3 +235,13 @@ def test_bijectors_are_hashable_and_static_under_jit():
 def test_invalid_configurations_raise(make):
     with pytest.raises(ValueError):
         make()
+
+
+def test_fixed_log_scale_bound_bounds_the_log_det():
+    """A fixed tanh bound a: |log det| <= a * (number of transformed dims), however big r is."""
+    coupling = flows.AffineCoupling((1, 0, 0), (8,), log_scale_bound=0.5)
+    params = coupling.init(jax.random.key(0), jnp.ones((2, 3)))
+    assert "log_scale_bound" not in params
+    params = jax.tree.map(lambda p: p + 5.0, params)  # saturate the tanh
+    _, log_det = coupling.forward_and_log_det(params, jnp.array([3.0, 1.0, -2.0]))
+    assert 0.9 < abs(float(log_det)) <= 1.0
