@@ -49,3 +49,14 @@ def test_bad_inputs_are_named(digits_features):
         features.features(np.full((3, 64), np.nan))
     with pytest.raises(ValueError, match="labels must have shape"):
         sample_quality.ImageFeatures(np.zeros((4, 64)), np.zeros((3,)))
+
+
+def test_one_fit_per_data_and_settings(digits_features):
+    ds, features = digits_features
+    train = sample_quality.to_unit_interval(ds.train["x"], 17)
+    again = sample_quality.ImageFeatures(train.copy(), ds.train["label"].copy(), seed=0)
+    assert again.classifier is features.classifier
+    small = sample_quality.ImageFeatures(train[:200], ds.train["label"][:200], hidden_units=8,
+                                         seed=1)
+    assert small.classifier is not features.classifier
+    assert small.classifier.coefs_[0].shape == (64, 8)
