@@ -31,8 +31,9 @@ fixed function (:func:`linear_log_snr`) or a learned monotone one
 
 The SDE objects are frozen dataclasses (hashable, fine as static arguments); all
 methods are pure and work on one example or a batch alike (elementwise in ``x``,
-scalar ``t``). The samplers (:func:`euler_maruyama`, :func:`reverse_euler_maruyama`)
-run a ``lax.scan`` over a fixed time grid.
+scalar ``t``). The samplers (:func:`euler_maruyama`, :func:`reverse_euler_maruyama` and
+Popov et al. (2022)'s maximum-likelihood reverse solver :func:`reverse_ml_solver`) run a
+``lax.scan`` over a fixed time grid.
 """
 
 from __future__ import annotations
@@ -349,7 +350,7 @@ def euler_maruyama(sde: SDE, x: Array, key: Array, *, num_steps: int, t_start: f
 
 def reverse_euler_maruyama(sde: SDE, score_fn: ScoreFn, x: Array, key: Array, *,
                            num_steps: int, t_end: float = 1e-3, t_start: float | None = None,
-                           return_path: bool = False):
+                           return_path: bool = False, denoise: bool = False):
     """Simulates the reverse-time SDE from ``t_start`` (default ``T``) down to ``t_end``.
 
     Anderson (1982) / Song et al. (2021): ``dx = [f(x, t) - g(t)^2 s(t, x)] dt +
@@ -366,6 +367,9 @@ def reverse_euler_maruyama(sde: SDE, score_fn: ScoreFn, x: Array, key: Array, *,
       t_end: final (small) time.
       t_start: initial time (default ``sde.T``).
       return_path: also return every intermediate state.
+      denoise: leave the noise out of the last step (its mean, the "noise removal"
+        of Song et al. 2021's samplers; no extra score evaluation). Default: every
+        step adds noise.
 
     Returns:
       ``x(t_end)`` (and the path when ``return_path``).
@@ -379,9 +383,121 @@ def reverse_euler_maruyama(sde: SDE, score_fn: ScoreFn, x: Array, key: Array, *,
         i, k = inputs
         t = t_start - i * h
         noise = jax.random.normal(k, x.shape, x.dtype)
+        if denoise:
+            noise = jnp.where(i == num_steps - 1, jnp.zeros_like(noise), noise)
         x = x - drift(t, x) * h + sde.diffusion(t) * math.sqrt(h) * noise
         return x, (x if return_path else None)
 
     keys = jax.random.split(key, num_steps)
     x, path = jax.lax.scan(step, x, (jnp.arange(num_steps, dtype=x.dtype), keys))
+    return (x, path) if return_path else x
+
+
+# -- The maximum-likelihood reverse-SDE solver (Popov et al. 2022) ----------------------------
+
+
+def ml_solver_coefficients(sde: SDE, t, s, posterior_variance=0.0) -> tuple[Array, Array, Array]:
+    r"""Coefficients of one maximum-likelihood reverse step from ``t`` down to ``s < t``.
+
+    Popov et al. (2022, "Diffusion-based voice conversion with fast maximum likelihood
+    sampling scheme", Theorem 1) look for the reverse step
+
+        x_s = x_t + beta_t h [(1/2 + omega) x_t + (1 + kappa) score(t, x_t)] + sigma xi
+
+    (``h = t - s``; Euler–Maruyama is ``omega = kappa = 0``, ``sigma^2 = beta_t h``) whose
+    coefficients maximize the likelihood of the forward diffusion's sample paths, and
+    find them in closed form. For a linear SDE with ``x_t = alpha_t x_0 + sigma_t eps``
+    (transition ``x_t | x_s ~ N(alpha_{t|s} x_s, sigma_{t|s}^2)``, ``alpha_{t|s} =
+    alpha_t / alpha_s``, ``sigma_{t|s}^2 = sigma_t^2 - alpha_{t|s}^2 sigma_s^2``) the
+    solution is the forward posterior ``q(x_s | x_t, x_0) = N(mu x_t + nu x_0, sigma_{s,t}^2)``
+    with ``mu = alpha_{t|s} sigma_s^2 / sigma_t^2``, ``nu = alpha_s sigma_{t|s}^2 /
+    sigma_t^2``, ``sigma_{s,t}^2 = sigma_{t|s}^2 sigma_s^2 / sigma_t^2``, evaluated at the
+    posterior mean ``E[x_0 | x_t] = (x_t + sigma_t^2 score) / alpha_t`` (Tweedie). So
+
+        x_s = c_x x_t + c_score score(t, x_t) + noise_std xi,
+        c_x = mu + nu / alpha_t,   c_score = alpha_s sigma_{t|s}^2 / alpha_t,
+        noise_std^2 = sigma_{s,t}^2 + nu^2 v_t,
+
+    i.e. ``1 + kappa = c_score / (beta_t h)`` and ``1/2 + omega = (c_x - 1) / (beta_t h)``
+    in the paper's notation (its ``mu_{s,t}``, ``nu_{s,t}``, ``sigma_{s,t}`` and
+    ``gamma_{s,t} = exp(-int_s^t beta)`` are the VP case of the quantities above).
+    ``v_t = E[tr Var(x_0 | x_t)] / D`` is the paper's extra noise term; it depends on the
+    data, and the authors' code drops it (``v_t = 0``, the default here), which makes the
+    step DDPM's ancestral step on an arbitrary time grid. The paper derives the VP case
+    (its mean-reverting variant with mean 0); nothing in the derivation uses more than the
+    Gaussian transition kernel, so the same formulas hold for every SDE of this module.
+
+    Args:
+      sde: a linear-drift SDE (uses only ``sde.marginal``).
+      t: the current time (``> 0``).
+      s: the next, smaller time (``>= 0``; ``s = 0`` gives the posterior mean of ``x_0``).
+      posterior_variance: ``v_t`` above (a scalar; 0 as in the authors' code).
+
+    Returns:
+      ``(c_x, c_score, noise_std)``.
+    """
+    alpha_t, sigma_t = sde.marginal(t)
+    alpha_s, sigma_s = sde.marginal(s)
+    var_t, var_s = sigma_t**2, sigma_s**2
+    alpha_ts = alpha_t / alpha_s
+    var_ts = jnp.maximum(var_t - alpha_ts**2 * var_s, 0.0)
+    mu = alpha_ts * var_s / var_t
+    nu = alpha_s * var_ts / var_t
+    c_x = mu + nu / alpha_t
+    c_score = alpha_s * var_ts / alpha_t
+    noise_var = var_ts * var_s / var_t + nu**2 * posterior_variance
+    return c_x, c_score, jnp.sqrt(noise_var)
+
+
+def reverse_ml_solver(sde: SDE, score_fn: ScoreFn, x: Array, key: Array, *, num_steps: int,
+                      t_end: float = 0.0, t_start: float | None = None,
+                      posterior_variance: Callable[[Array], Array] | None = None,
+                      return_path: bool = False):
+    """Samples the reverse SDE with Popov et al. (2022)'s maximum-likelihood solver.
+
+    ``num_steps`` equal steps from ``t_start`` (default ``T``) down to ``t_end``, each
+    ``x <- c_x x + c_score score(t, x) + noise_std xi`` with the coefficients of
+    :func:`ml_solver_coefficients` (one score evaluation per step, as Euler–Maruyama), in
+    a ``lax.scan``. Unlike Euler–Maruyama the step is exact for any step size when the
+    data is a single point and the score is exact, and the default ``t_end = 0`` is
+    allowed: the score is evaluated at ``t > 0`` only, and the last step returns the
+    posterior-mean estimate of ``x_0`` (no noise), as in the authors' code (Diff-VC).
+
+    Args:
+      sde: the SDE.
+      score_fn: ``s(t, x) ~ grad log p_t(x)`` (elementwise in the batch like ``x``).
+      x: the state at ``t_start`` (one example or a batch).
+      key: PRNG key.
+      num_steps: number of steps (= score evaluations).
+      t_end: final time (``>= 0``).
+      t_start: initial time (default ``sde.T``).
+      posterior_variance: optional ``v(t) = E[tr Var(x_0 | x_t)] / D`` for the paper's
+        optimal noise (known e.g. for Gaussian data); default none (the authors' code).
+      return_path: also return every intermediate state.
+
+    Returns:
+      ``x(t_end)`` (and the path when ``return_path``).
+
+    Raises:
+      ValueError: for ``num_steps < 1`` or ``t_end`` not in ``[0, t_start)``.
+    """
+    t_start = sde.T if t_start is None else t_start
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+    if not 0.0 <= t_end < t_start:
+        raise ValueError(f"need 0 <= t_end < t_start, got t_end={t_end}, t_start={t_start}")
+    x = jnp.asarray(x)
+    grid = jnp.linspace(t_start, t_end, num_steps + 1, dtype=x.dtype)
+
+    def step(x, inputs):
+        t, s, k = inputs
+        s = jnp.maximum(s, t_end)  # the grid's end is t_end (no float round-off below it)
+        v = 0.0 if posterior_variance is None else posterior_variance(t)
+        c_x, c_score, noise_std = ml_solver_coefficients(sde, t, s, v)
+        noise = jax.random.normal(k, x.shape, x.dtype)
+        x = c_x * x + c_score * score_fn(t, x) + noise_std * noise
+        return x, (x if return_path else None)
+
+    keys = jax.random.split(key, num_steps)
+    x, path = jax.lax.scan(step, x, (grid[:-1], grid[1:], keys))
     return (x, path) if return_path else x

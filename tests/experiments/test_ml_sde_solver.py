@@ -1,0 +1,55 @@
+"""ml_sde_solver [P017]: the solver comparison on analytic Gaussians and on a trained model."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from experiments.ml_sde_solver.experiment import MLSolverDiffusion, gaussian_table, sample_with
+from likelihood_jax import sde as sde_lib
+from likelihood_jax.main import load_config
+from likelihood_jax.train import train_and_evaluate
+from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+
+CONFIG = os.path.join(REPO, "experiments", "ml_sde_solver", "configs", "digits.py")
+
+
+def test_gaussian_table_shows_the_claim_and_the_exact_full_solver():
+    """2D Gaussian with the analytic score: ML < EM at few steps; ML with v_t exact."""
+    table = gaussian_table((2, 4), num_samples=20_000)
+    for i in range(2):
+        assert table["ml"][i] < 0.2 * table["em"][i], table
+        assert table["ml_full"][i] < 0.01, table  # exact up to Monte Carlo error
+        assert table["ml_full"][i] < table["ode"][i] < table["em"][i], table
+
+
+def test_sample_with_refuses_unknown_solvers():
+    with pytest.raises(ValueError, match="unknown solver 'heun'"):
+        sample_with("heun", sde_lib.VPSDE(), lambda t, x: -x, np.zeros((2, 2)),
+                    jax.random.key(0), num_steps=2, t_min=1e-3)
+
+
+@pytest.mark.slow
+def test_runlocal_trains_end_to_end_and_scores_every_solver(tmp_path):
+    config = load_config(f"{CONFIG}:runlocal")
+    experiment = MLSolverDiffusion(config)
+    metrics = train_and_evaluate(experiment, str(tmp_path))
+    train = train_lines(tmp_path)
+    assert train[-1]["loss"] < 0.8 * train[0]["loss"], train
+    expected = {f"frechet_{s}_{n}" for s in ("em", "ml", "ode") for n in config.sample.steps}
+    assert expected | {"frechet_data"} <= set(metrics)
+    assert all(np.isfinite(metrics[k]) for k in expected)
+    assert metrics["frechet_data"] < min(metrics[k] for k in expected)
+    headline = experiment.headline_metric
+    assert headline == "frechet_ml_2"
+    assert eval_lines(tmp_path)[-1][headline] == pytest.approx(metrics[headline])
+    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
+    assert os.path.getsize(os.path.join(tmp_path, "samples.png")) > 1000
+
+
+def test_unknown_solver_in_config_is_refused():
+    config = load_config(f"{CONFIG}:runlocal")
+    config.sample.solvers = ("em", "rk4")
+    with pytest.raises(ValueError, match="unknown solver 'rk4'"):
+        MLSolverDiffusion(config)
