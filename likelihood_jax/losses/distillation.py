@@ -27,7 +27,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax.losses.sequence import _check, token_cross_entropy
+from likelihood_jax.losses.sequence import _check, _target_log_probs, token_cross_entropy
 
 
 def _check_temperature(temperature):
@@ -238,3 +238,258 @@ def embedding_dropout(key: jax.Array, embeddings: jax.Array, rate: float) -> jax
         return embeddings
     keep = jax.random.bernoulli(key, 1.0 - rate, embeddings.shape)
     return jnp.where(keep, embeddings / (1.0 - rate), 0.0)
+
+
+# -- MCMI [P034] --
+# Ye, Hamidi, Tan & Yang (2024), "Bayes conditional distribution estimation for knowledge
+# distillation based on conditional mutual information" (ICLR 2024, arXiv:2401.08732): the
+# teacher is trained to maximize its log-likelihood *and* the conditional mutual information
+# I(X; Yhat | Y) between the input and its prediction given the label, then distilled as usual.
+
+
+def _check_classification(logits, labels, mask):
+    if logits.ndim != 2 or labels.shape != logits.shape[:1]:
+        raise ValueError(f"logits [B, C] and labels [B] do not fit: {logits.shape} vs "
+                         f"{labels.shape}")
+    if mask is None:
+        return jnp.ones(labels.shape, logits.dtype)
+    if mask.shape != labels.shape:
+        raise ValueError(f"mask shape {mask.shape} differs from labels shape {labels.shape}")
+    return mask.astype(logits.dtype)
+
+
+def class_centroids(probs: jax.Array, labels: jax.Array, num_classes: int,
+                    mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """Class-conditional mean predictions ``pbar_y = sum_{y_i = y} w_i p_i / sum_{y_i = y} w_i``.
+
+    ``pbar_y`` estimates ``E[P(. | X) | Y = y]``, the "centroid" of class ``y`` in the
+    probability simplex (Ye et al., 2024). Computed with :func:`jax.ops.segment_sum`
+    in ``O(B C)``. A class without examples gets the uniform centroid and weight 0.
+
+    Args:
+      probs: ``[B, C]`` predicted probabilities.
+      labels: ``[B]`` int labels in ``[0, num_classes)``.
+      num_classes: ``K``, the number of labels (segments).
+      mask: optional ``[B]`` nonnegative example weights (0/1 or counts).
+
+    Returns:
+      ``([K, C] centroids, [K] total weight per class)``.
+
+    Raises:
+      ValueError: on mismatched shapes.
+    """
+    w = _check_classification(probs, labels, mask)
+    labels = labels.astype(jnp.int32)
+    sums = jax.ops.segment_sum(w[:, None] * probs, labels, num_segments=num_classes)
+    weight = jax.ops.segment_sum(w, labels, num_segments=num_classes)
+    uniform = jnp.full_like(sums, 1.0 / probs.shape[-1])
+    centroids = jnp.where(weight[:, None] > 0, sums / jnp.maximum(weight, 1e-30)[:, None],
+                          uniform)
+    return centroids, weight
+
+
+def conditional_mutual_information(logits: jax.Array, labels: jax.Array, num_classes: int,
+                                   mask: jax.Array | None = None,
+                                   centroids: jax.Array | None = None,
+                                   stop_gradient_centroids: bool = True) -> jax.Array:
+    """Per-example ``KL(p_i || pbar_{y_i})``; its weighted mean is the plug-in ``I(X; Yhat | Y)``.
+
+    With ``p_i = softmax(z_i)`` and the class centroids ``pbar_y`` of
+    :func:`class_centroids` (from this batch unless ``centroids`` is given),
+    ``sum_i w_i KL(p_i || pbar_{y_i}) / sum_i w_i`` equals the conditional mutual
+    information ``sum_y P(y) sum_x P(x | y) KL(P(. | x) || pbar_y) = H(Yhat | Y) -
+    H(Yhat | X, Y)`` of the empirical joint of the batch (Ye et al., 2024).
+    It is 0 exactly when all predictions within each class coincide.
+
+    Gradients: ``pbar_y`` minimizes ``sum_{i: y_i = y} w_i KL(p_i || q)`` over the
+    simplex, so (envelope theorem) the gradient that flows through the batch
+    centroids is zero and ``stop_gradient_centroids`` does not change the gradient;
+    it matches the paper's alternating algorithm, which holds the centroids fixed
+    while updating the network. Bias: a plug-in estimate from a finite batch, biased
+    upward for small classes (a class with one example contributes 0, with ``m``
+    examples the centroid overfits them). Cost ``O(B C)``.
+
+    Args:
+      logits: ``[B, C]`` logits (or log-probabilities).
+      labels: ``[B]`` int labels.
+      num_classes: ``K``.
+      mask: optional ``[B]`` example weights; masked examples neither form centroids
+        nor contribute (their output is 0).
+      centroids: optional fixed ``[K, C]`` centroids (e.g. from the whole training
+        set, as the paper recomputes them once per epoch).
+      stop_gradient_centroids: whether to stop gradients through the centroids.
+
+    Returns:
+      ``[B]`` KL divergences in nats.
+
+    Raises:
+      ValueError: on mismatched shapes.
+    """
+    w = _check_classification(logits, labels, mask)
+    log_p = jax.nn.log_softmax(logits, axis=-1)
+    p = jnp.exp(log_p)
+    if centroids is None:
+        centroids, _ = class_centroids(p, labels, num_classes, w)
+    elif centroids.shape != (num_classes, logits.shape[-1]):
+        raise ValueError(f"centroids must be [{num_classes}, {logits.shape[-1]}], got "
+                         f"{centroids.shape}")
+    if stop_gradient_centroids:
+        centroids = jax.lax.stop_gradient(centroids)
+    log_c = jnp.log(jnp.maximum(centroids, jnp.finfo(log_p.dtype).tiny))[labels]
+    kl = jnp.sum(jnp.where(p > 0, p * (log_p - log_c), 0.0), axis=-1)
+    return kl * w
+
+
+def mcmi_loss(logits: jax.Array, labels: jax.Array, num_classes: int, *,
+              cmi_weight: float | jax.Array, mask: jax.Array | None = None,
+              centroids: jax.Array | None = None) -> jax.Array:
+    """The MCMI teacher objective per example: ``-log p_i(y_i) - lambda KL(p_i || pbar_{y_i})``.
+
+    Its mean over the batch is ``CE - lambda * I(X; Yhat | Y)`` (Ye et al., 2024):
+    minimizing it maximizes the log-likelihood and the conditional mutual
+    information together, which spreads each class's predictions around their
+    centroid (more "contextual" mass on non-target classes) instead of collapsing
+    them onto one vertex as MLE does. ``lambda = 0`` is exactly MLE. The centroids
+    are held fixed in the gradient (see :func:`conditional_mutual_information`).
+
+    Args:
+      logits: ``[B, C]`` teacher logits.
+      labels: ``[B]`` int labels.
+      num_classes: ``K``.
+      cmi_weight: ``lambda >= 0``.
+      mask: optional ``[B]`` example weights.
+      centroids: optional fixed ``[K, C]`` centroids (default: this batch's).
+
+    Returns:
+      ``[B]`` per-example losses (0 where masked).
+
+    Raises:
+      ValueError: on mismatched shapes or a negative ``cmi_weight``.
+    """
+    if isinstance(cmi_weight, (int, float)) and cmi_weight < 0:
+        raise ValueError(f"cmi_weight (lambda) must be nonnegative, got {cmi_weight}")
+    w = _check_classification(logits, labels, mask)
+    ce = token_cross_entropy(logits, labels.astype(jnp.int32), w)
+    cmi = conditional_mutual_information(logits, labels, num_classes, w, centroids)
+    return ce - cmi_weight * cmi
+
+
+# -- finite-domain transfer [P050] --
+# Zhao & Zhu (2024), "Towards the fundamental limits of knowledge transfer over finite
+# domains" (ICLR 2024, arXiv:2310.07838): a student pi learns a teacher pi*(a | s) from n
+# samples (s_i, a_i ~ pi*(. | s_i)) with three levels of privileged information: hard labels
+# (CE_sgl, MLE; TV rate sqrt(|S||A| / n)), the teacher's probability pi*(a_i | s_i) of each
+# sampled label ("partial soft labels": SEL_ptl reaches |S||A| / n, the naive CE_ptl is
+# biased), and the full soft label pi*(. | s_i) (CE_ful, any KL minimizer; rate |S| / n).
+# Hard labels are :func:`likelihood_jax.losses.sequence.token_cross_entropy`, full soft
+# labels :func:`soft_cross_entropy`; the two partial-soft-label losses follow.
+
+PRIVILEGE_LEVEL_LOSSES = ("ce_sgl", "ce_ptl", "sel_ptl", "ce_ful")
+
+
+def partial_soft_label_cross_entropy(student_logits: jax.Array, targets: jax.Array,
+                                     teacher_target_log_probs: jax.Array,
+                                     mask: jax.Array | None = None) -> jax.Array:
+    """The naive ``CE_ptl`` of Zhao & Zhu (2024, eq. 4.2): ``-pi*(a_i | s_i) log pi(a_i | s_i)``.
+
+    Cross-entropy of the sampled label weighted by the teacher's probability of it.
+    **Biased**: its population minimizer per input is ``pi(a | s) ∝ pi*(a | s)^2``
+    (the label is sampled with probability ``pi*`` *and* weighted by ``pi*``; Lemma
+    4.2), which over-weights large and under-weights small probabilities; it equals
+    the teacher only for uniform or one-hot rows (Theorem 4.3). Kept as the paper's
+    negative baseline.
+
+    Args:
+      student_logits: ``[..., T, V]`` student logits.
+      targets: ``[..., T]`` sampled labels ``a_i``.
+      teacher_target_log_probs: ``[..., T]`` ``log pi*(a_i | s_i)`` (stop-gradient).
+      mask: optional ``[..., T]`` weights.
+
+    Returns:
+      ``[..., T]`` per-sample losses.
+
+    Raises:
+      ValueError: on mismatched shapes.
+    """
+    if teacher_target_log_probs.shape != targets.shape:
+        raise ValueError(f"teacher_target_log_probs {teacher_target_log_probs.shape} must have "
+                         f"the targets' shape {targets.shape}")
+    weight = jnp.exp(jax.lax.stop_gradient(teacher_target_log_probs))
+    return weight * token_cross_entropy(student_logits, targets, mask)
+
+
+def partial_soft_label_squared_logit(student_logits: jax.Array, targets: jax.Array,
+                                     teacher_target_log_probs: jax.Array,
+                                     mask: jax.Array | None = None) -> jax.Array:
+    """``SEL_ptl`` (Zhao & Zhu 2024, eq. 4.6): ``(log pi(a_i | s_i) - log pi*(a_i | s_i))^2 / 2``.
+
+    The empirical squared error between the *normalized* logits (log-probabilities)
+    of student and teacher at the sampled label only. Every sampled pair can be
+    matched exactly, so the minimizers are the ``pi`` with ``pi(a | s) = pi*(a | s)``
+    on every seen ``(s, a)`` (eq. 4.7); the population loss
+    ``E_{a ~ pi*} 1/2 (log pi - log pi*)^2`` is minimized by the teacher alone
+    (unbiased, unlike :func:`partial_soft_label_cross_entropy`). The paper assigns
+    the unseen labels' missing mass uniformly; gradient descent from equal logits
+    does the same, because unseen labels of an input receive identical gradients.
+    TV rate ``|S||A| / n`` (Theorem 4.4).
+
+    Args:
+      student_logits: ``[..., T, V]`` student logits.
+      targets: ``[..., T]`` sampled labels.
+      teacher_target_log_probs: ``[..., T]`` ``log pi*(a_i | s_i)`` (stop-gradient).
+      mask: optional ``[..., T]`` weights.
+
+    Returns:
+      ``[..., T]`` per-sample losses.
+
+    Raises:
+      ValueError: on mismatched shapes.
+    """
+    if teacher_target_log_probs.shape != targets.shape:
+        raise ValueError(f"teacher_target_log_probs {teacher_target_log_probs.shape} must have "
+                         f"the targets' shape {targets.shape}")
+    mask = _check(student_logits, targets, mask)
+    log_q = _target_log_probs(student_logits, targets)[1]
+    diff = log_q - jax.lax.stop_gradient(teacher_target_log_probs)
+    return 0.5 * diff ** 2 * mask
+
+
+def privilege_level_loss(name: str, student_logits: jax.Array, targets: jax.Array,
+                         teacher_log_probs: jax.Array,
+                         mask: jax.Array | None = None) -> jax.Array:
+    """The student loss of one privilege level of Zhao & Zhu (2024), per sample.
+
+    ``name`` is one of :data:`PRIVILEGE_LEVEL_LOSSES`: ``"ce_sgl"`` (hard labels,
+    MLE, reads only ``targets``), ``"ce_ptl"`` / ``"sel_ptl"`` (partial soft labels:
+    read only ``teacher_log_probs`` at the sampled label), ``"ce_ful"`` (full soft
+    labels: ``KL(pi*(. | s_i) || pi(. | s_i))``, the cross-entropy up to a constant).
+
+    Args:
+      name: the level's loss.
+      student_logits: ``[..., T, V]`` student logits.
+      targets: ``[..., T]`` sampled labels.
+      teacher_log_probs: ``[..., T, V]`` the teacher's full log-probabilities; each
+        level reads only what it is privileged to.
+      mask: optional ``[..., T]`` weights.
+
+    Returns:
+      ``[..., T]`` per-sample losses.
+
+    Raises:
+      ValueError: on an unknown ``name`` or mismatched shapes.
+    """
+    if name not in PRIVILEGE_LEVEL_LOSSES:
+        raise ValueError(f"unknown privilege-level loss {name!r}; choose one of "
+                         f"{PRIVILEGE_LEVEL_LOSSES}")
+    if name == "ce_sgl":
+        return token_cross_entropy(student_logits, targets, mask)
+    if name == "ce_ful":
+        return soft_cross_entropy(student_logits, teacher_log_probs, mask)
+    if teacher_log_probs.shape != student_logits.shape:
+        raise ValueError(f"teacher_log_probs {teacher_log_probs.shape} and student_logits "
+                         f"{student_logits.shape} must have the same shape")
+    sampled = jnp.take_along_axis(teacher_log_probs, targets[..., None].astype(jnp.int32),
+                                  -1)[..., 0]
+    loss = (partial_soft_label_cross_entropy if name == "ce_ptl"
+            else partial_soft_label_squared_logit)
+    return loss(student_logits, targets, sampled, mask)

@@ -1,0 +1,202 @@
+"""MCMI teachers for knowledge distillation [P034] on the 8x8 digits.
+
+Ye, Hamidi, Tan & Yang (2024), "Bayes conditional distribution estimation for
+knowledge distillation based on conditional mutual information" (ICLR 2024). The
+teacher's job in KD is to estimate the Bayes conditional distribution ``P(y | x)``;
+instead of maximum likelihood (MLE) the paper trains it with the MCMI objective
+``CE - lambda * I(X; Yhat | Y)`` (:func:`likelihood_jax.losses.distillation.mcmi_loss`;
+the CMI is the mean KL of each prediction from its class centroid, computed on the
+batch), then distills it into a student with standard KD (Hinton et al., 2015:
+``alpha T^2 KL(p_T || q_T) + (1 - alpha) CE``).
+
+``config.role = "teacher"`` trains ``config.teacher.model`` with
+``teacher.cmi_weight`` (0: MLE) for ``teacher.total_steps`` steps, from scratch or,
+with ``teacher.init_from=W``, starting from the final parameters of the teacher
+run in ``W`` (fine-tuning, as the paper's MCMI teachers start from a pretrained
+MLE teacher); ``role = "student"`` trains ``config.model`` with
+``objective.name`` ``"ce"`` (labels alone) or ``"kd"`` (from the teacher in
+``config.teacher.workdir``). The student's transfer set can be cut down:
+``data.train_fraction`` keeps that fraction of every class (few-shot, e.g. 5%),
+``data.omit_class`` removes one class from it entirely (zero-shot for that class;
+the teacher saw all classes). Evaluation: test accuracy (headline), NLL, the
+test-set CMI of the model's predictions, and in ``model_metrics`` the accuracy on
+the omitted class.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from likelihood_jax import data as data_lib
+from likelihood_jax.losses import distillation as kd
+from likelihood_jax.losses.sequence import token_cross_entropy
+from likelihood_jax.models.mlp import MLP
+from likelihood_jax.train.checkpoints import load_final_params
+from likelihood_jax.train.experiment import Experiment, load_config_dataset
+
+ROLES = ("teacher", "student")
+OBJECTIVES = ("ce", "kd")
+
+
+def student_subset(dataset: data_lib.Dataset, fraction: float, omit_class: int,
+                   seed: int) -> data_lib.Dataset:
+    """The student's transfer set: ``fraction`` of every class (at least one), minus a class."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"data.train_fraction must lie in (0, 1], got {fraction}")
+    labels = np.asarray(dataset.train["label"])
+    num_classes = dataset.info.num_classes
+    if omit_class >= num_classes:
+        raise ValueError(f"data.omit_class={omit_class} but there are {num_classes} classes")
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in range(num_classes):
+        if c == omit_class:
+            continue
+        idx = np.flatnonzero(labels == c)
+        take = max(1, int(round(fraction * len(idx))))
+        keep.append(rng.permutation(idx)[:take])
+    keep = np.sort(np.concatenate(keep))
+    train = {k: np.asarray(v)[keep] for k, v in dataset.train.items()}
+    return data_lib.Dataset(dataset.name, train, dataset.test, dataset.info)
+
+
+class MCMIDistillation(Experiment):
+    """A digits classifier: an MLE/MCMI teacher, or a student trained by CE or KD."""
+
+    headline_metric = "accuracy"
+
+    def __init__(self, config, dataset=None):
+        self.role = config.get("role", "student")
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}; choose one of {ROLES}")
+        self.objective = config.objective.name if self.role == "student" else "mcmi"
+        if self.objective not in OBJECTIVES + ("mcmi",):
+            raise ValueError(f"unknown objective {config.objective.name!r}; choose one of "
+                             f"{OBJECTIVES}")
+        self.cmi_weight = float(config.teacher.cmi_weight)
+        if self.cmi_weight < 0:
+            raise ValueError(f"teacher.cmi_weight must be nonnegative, got {self.cmi_weight}")
+        self.alpha = float(config.objective.alpha)
+        self.temperature = float(config.objective.temperature)
+        if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
+            raise ValueError(f"need objective.alpha in [0, 1] and temperature > 0, got "
+                             f"{self.alpha}, {self.temperature}")
+        if dataset is None:
+            dataset = load_config_dataset(config)
+        if dataset.info.num_classes is None:
+            raise ValueError(f"dataset {dataset.name!r} has no labels")
+        self.num_classes = dataset.info.num_classes
+        self.omit_class = int(config.data.get("omit_class", -1))
+        if self.role == "teacher":
+            config = teacher_config(config)  # the teacher's own step budget
+        else:
+            dataset = student_subset(dataset, float(config.data.train_fraction),
+                                     self.omit_class, int(config.data.subset_seed))
+            if config.batch_size > len(dataset.train["label"]):
+                raise ValueError(f"batch_size {config.batch_size} exceeds the "
+                                 f"{len(dataset.train['label'])} student training examples")
+        super().__init__(config, dataset)
+        self.num_levels = dataset.info.num_levels or 1
+        model = config.teacher.model if self.role == "teacher" else config.model
+        self.model = MLP(hidden_dims=tuple(model.hidden_dims), out_dim=self.num_classes)
+        self.teacher_params = None
+        if self.objective == "kd":
+            self._load_teacher(config)
+        self.pretrained = None
+        init_from = str(config.teacher.get("init_from", "") or "")
+        if self.role == "teacher" and init_from:  # fine-tune a finished teacher run
+            x = self.features(jnp.asarray(self.dataset.train["x"][:1]))
+            template = self.model.init(jax.random.key(0), x)["params"]
+            self.pretrained = load_final_params(init_from, template, config.optim,
+                                                int(config.teacher.get("init_steps",
+                                                                       config.total_steps)))
+
+    def _load_teacher(self, config):
+        workdir = str(config.teacher.get("workdir", "") or "")
+        if not workdir:
+            raise ValueError("objective.name='kd' needs teacher.workdir (a role=teacher run)")
+        self.teacher_model = MLP(hidden_dims=tuple(config.teacher.model.hidden_dims),
+                                 out_dim=self.num_classes)
+        x = self.features(jnp.asarray(self.dataset.train["x"][:1]))
+        template = self.teacher_model.init(jax.random.key(0), x)["params"]
+        self.teacher_params = load_final_params(workdir, template, config.optim,
+                                                int(config.teacher.total_steps))
+
+    def check_data(self, info):
+        """Digits-like data: labelled images."""
+        if info.kind != "image":
+            raise ValueError(f"the MCMI experiment needs labelled images, got {info.kind!r}")
+
+    def features(self, x):
+        """Pixels scaled to [0, 1] and flattened."""
+        x = jnp.asarray(x, jnp.float32) / (self.num_levels - 1)
+        return x.reshape(x.shape[0], -1)
+
+    def logits(self, params, x):
+        """The model's ``[B, C]`` logits of images ``x``."""
+        return self.model.apply({"params": params}, self.features(x))
+
+    def init_params(self, key, batch):
+        """The MLP's parameters (teacher or student model, by role; or ``teacher.init_from``'s)."""
+        if self.pretrained is not None:
+            return jax.tree.map(jnp.asarray, self.pretrained)
+        return self.model.init(key, self.features(batch["x"]))["params"]
+
+    def teacher_log_probs(self, x):
+        """The teacher's log-probabilities at the distillation temperature (stop-gradient)."""
+        params = jax.tree.map(jnp.asarray, self.teacher_params)
+        logits = self.teacher_model.apply({"params": params}, self.features(x))
+        return jax.lax.stop_gradient(kd.tempered_log_softmax(logits, self.temperature))
+
+    def loss_fn(self, params, batch, key, step):
+        """Teacher: ``CE - lambda KL(p || centroid)``; student: CE or Hinton KD."""
+        labels = batch["label"].astype(jnp.int32)
+        logits = self.logits(params, batch["x"])
+        nll = token_cross_entropy(logits, labels)
+        acc = (jnp.argmax(logits, -1) == labels).astype(jnp.float32)
+        metrics = {"nll": nll, "accuracy": acc}
+        if self.role == "teacher":
+            cmi = kd.conditional_mutual_information(logits, labels, self.num_classes)
+            return nll - self.cmi_weight * cmi, {**metrics, "cmi": cmi}
+        if self.objective == "ce":
+            return nll, metrics
+        teacher = self.teacher_log_probs(batch["x"])
+        loss = kd.knowledge_distillation(logits, teacher, labels, temperature=self.temperature,
+                                         alpha=self.alpha)
+        soft = kd.soft_cross_entropy(logits, teacher, temperature=self.temperature)
+        return loss, {**metrics, "soft_kl": soft}
+
+    def eval_fn(self, params, batch, key):
+        """Accuracy, NLL and the per-example CMI terms (centroids over this test batch)."""
+        labels = batch["label"].astype(jnp.int32)
+        logits = self.logits(params, batch["x"])
+        mask = batch.get("mask", None)
+        return {"accuracy": (jnp.argmax(logits, -1) == labels).astype(jnp.float32),
+                "nll": token_cross_entropy(logits, labels),
+                "cmi": kd.conditional_mutual_information(logits, labels, self.num_classes,
+                                                         mask)}
+
+    def model_metrics(self, params, key):
+        """Test accuracy on the omitted class (when one is omitted)."""
+        if self.omit_class < 0:
+            return {}
+        test = self.dataset.test
+        sel = np.asarray(test["label"]) == self.omit_class
+        logits = jax.jit(self.logits)(params, jnp.asarray(test["x"][sel]))
+        pred = np.asarray(jnp.argmax(logits, -1))
+        return {"accuracy_omitted": float(np.mean(pred == self.omit_class))}
+
+
+def teacher_config(config):
+    """A copy of ``config`` that trains the teacher (role and ``config.teacher.total_steps``)."""
+    config = copy.deepcopy(config)
+    config.role = "teacher"
+    config.total_steps = int(config.teacher.total_steps)
+    return config
+
+
+EXPERIMENT = MCMIDistillation

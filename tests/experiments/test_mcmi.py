@@ -1,0 +1,131 @@
+"""MCMI [P034]: the teacher's objective against an independent numpy computation, the student's
+transfer sets, bad configs, and teacher-then-student runlocal end to end (and the sweep)."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments.mcmi import sweep
+from experiments.mcmi.experiment import MCMIDistillation, student_subset
+from likelihood_jax.data import load_dataset
+from likelihood_jax.main import load_config
+from likelihood_jax.train import train_and_evaluate
+from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+
+CONFIG = os.path.join(REPO, "experiments", "mcmi", "configs", "digits.py")
+
+
+def get_config(mode="runlocal"):
+    return load_config(f"{CONFIG}:{mode}")
+
+
+def np_log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def test_teacher_loss_is_ce_minus_lambda_kl_to_the_batch_class_centroids():
+    config = get_config()
+    config.role = "teacher"
+    config.teacher.cmi_weight = 0.3
+    experiment = MCMIDistillation(config)
+    assert experiment.config.total_steps == config.teacher.total_steps
+    batch = {k: jnp.asarray(v[:40]) for k, v in experiment.dataset.train.items()}
+    params = experiment.init_params(jax.random.key(0), batch)
+    params = jax.tree.map(lambda p: 4.0 * p, params)  # sharper, more distinct predictions
+    loss, metrics = jax.jit(experiment.loss_fn)(params, batch, jax.random.key(1), jnp.int32(0))
+    # Independent: numpy forward pass of the MLP, loops over classes for the centroids.
+    log_p = np_log_softmax(np.asarray(experiment.logits(params, batch["x"]), np.float64))
+    p, y = np.exp(log_p), np.asarray(batch["label"])
+    ce = -log_p[np.arange(len(y)), y]
+    kl = np.zeros(len(y))
+    for c in np.unique(y):
+        sel = y == c
+        centroid = p[sel].mean(0)
+        kl[sel] = (p[sel] * (log_p[sel] - np.log(centroid))).sum(-1)
+    assert kl.mean() > 1e-3
+    np.testing.assert_allclose(loss, ce - 0.3 * kl, rtol=2e-4, atol=2e-5)
+    np.testing.assert_allclose(metrics["cmi"], kl, rtol=2e-3, atol=2e-5)
+
+
+def test_student_subsets_are_stratified_and_omit_a_class():
+    digits = load_dataset("digits")
+    few = student_subset(digits, 0.05, -1, seed=0)
+    counts = np.bincount(few.train["label"], minlength=10)
+    full_counts = np.bincount(digits.train["label"], minlength=10)
+    np.testing.assert_array_equal(counts, np.round(0.05 * full_counts).astype(int))
+    omit = student_subset(digits, 1.0, 3, seed=0)
+    assert 3 not in omit.train["label"] and len(omit.train["label"]) == 1500 - full_counts[3]
+    assert omit.test is digits.test
+    assert few.train["x"].shape[1:] == digits.train["x"].shape[1:]
+    with pytest.raises(ValueError, match="train_fraction"):
+        student_subset(digits, 0.0, -1, 0)
+    with pytest.raises(ValueError, match="omit_class"):
+        student_subset(digits, 1.0, 10, 0)
+
+
+def test_bad_configs_are_refused():
+    for field, value, match in [("role", "boss", "role"), ("objective.name", "mse", "objective"),
+                                ("teacher.cmi_weight", -0.1, "cmi_weight"),
+                                ("objective.alpha", 1.5, "alpha")]:
+        config = get_config()
+        config.objective.name = "ce"
+        group, _, key = field.rpartition(".")
+        (config[group] if group else config)[key] = value
+        with pytest.raises(ValueError, match=match):
+            MCMIDistillation(config)
+    config = get_config()  # kd without a teacher
+    with pytest.raises(ValueError, match="teacher.workdir"):
+        MCMIDistillation(config)
+    config = get_config()
+    config.objective.name = "ce"
+    config.data.train_fraction = 0.01
+    with pytest.raises(ValueError, match="batch_size"):
+        MCMIDistillation(config)
+
+
+def test_runlocal_teacher_then_kd_student_without_a_class(tmp_path):
+    config = get_config()
+    config.role = "teacher"
+    config.teacher.cmi_weight = 0.2
+    teacher_dir = str(tmp_path / "teacher")
+    teacher_metrics = train_and_evaluate(MCMIDistillation(config), teacher_dir)
+    train = train_lines(teacher_dir)
+    assert train[-1]["loss"] < train[0]["loss"] and "cmi" in train[-1]
+    assert teacher_metrics["accuracy"] > 0.2
+    # A fine-tuning teacher (teacher.init_from) starts from that run's final parameters.
+    config = get_config()
+    config.role = "teacher"
+    config.teacher.init_from = teacher_dir
+    finetune = MCMIDistillation(config)
+    test = finetune.dataset.test
+    params = finetune.init_params(jax.random.key(5), finetune.dataset.train)
+    pred = np.asarray(jnp.argmax(finetune.logits(params, jnp.asarray(test["x"])), -1))
+    assert np.mean(pred == test["label"]) == pytest.approx(teacher_metrics["accuracy"])
+    config = get_config()
+    config.teacher.workdir = teacher_dir
+    config.data.omit_class = 3
+    student = MCMIDistillation(config)
+    assert 3 not in student.dataset.train["label"]
+    student_dir = str(tmp_path / "student")
+    metrics = train_and_evaluate(student, student_dir)
+    train = train_lines(student_dir)
+    assert train[-1]["loss"] < train[0]["loss"]
+    assert train[-1]["soft_kl"] < train[0]["soft_kl"]
+    assert checkpoint_steps(student_dir)[-1] == config.total_steps
+    assert os.path.exists(os.path.join(student_dir, "loss.png"))
+    assert eval_lines(student_dir)[-1]["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert 0.0 <= metrics["accuracy_omitted"] <= 1.0 and metrics["cmi"] >= 0.0
+
+
+@pytest.mark.slow
+def test_sweep_runs_the_table_at_runlocal(tmp_path):
+    records = sweep.run_table(f"{CONFIG}:runlocal", str(tmp_path), seeds=[0], cmi_weights=[],
+                              settings=["fewshot"], omit_class=3)
+    assert [(r["role"], r.get("student")) for r in records] == [
+        ("teacher", None), ("student", "ce"), ("student", "kd_lam0")]
+    text = sweep.table(records)
+    assert "| fewshot | kd_lam0 |" in text and "| teacher | lam0 |" in text
