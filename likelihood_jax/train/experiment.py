@@ -79,6 +79,18 @@ class Experiment:
         """
         return batch
 
+    def after_update(self, params: Any, step: jax.Array) -> Any:
+        """Maps the parameters after each optimizer update (default: identity).
+
+        Called inside the jitted training step with the new parameters and the step
+        that produced them. For parameters that follow a rule instead of a gradient,
+        e.g. an EMA ("mean") teacher kept as a subtree of ``params``: its loss terms
+        sit behind ``stop_gradient``, so its gradient is zero and an optimizer without
+        weight decay leaves it unchanged, and this hook moves it towards the student.
+        """
+        del step
+        return params
+
     def eval_fn(self, params: Any, batch: Batch, key: jax.Array) -> dict[str, jax.Array]:
         """Per-example evaluation metrics ``{name: [B]}``; defaults to the loss.
 

@@ -169,7 +169,7 @@ def make_train_step(run: _Run):
 
         (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        params = experiment.after_update(optax.apply_updates(state.params, updates), state.step)
         ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
                            state.ema_params, params) if ema_decay else params
         logged = {"loss": loss, "grad_norm": optax.global_norm(grads)}
