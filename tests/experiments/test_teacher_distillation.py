@@ -1,0 +1,229 @@
+"""Teacher distillation and domain alignment [P193]: the synthetic instruction data, the exact
+response metrics, the KD / DAE objectives against independent computations, and
+teacher -> expert -> KD student -> DAE runlocal end to end."""
+
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments.teacher_distillation.experiment import (
+    TASKS,
+    InstructionDistillation,
+    instruction_data,
+    task_response,
+    true_response_log_probs,
+)
+from likelihood_jax import decoding
+from likelihood_jax.main import load_config
+from likelihood_jax.train import train_and_evaluate
+from likelihood_jax.train.checkpoints import Checkpoints
+from likelihood_jax.train.optimizers import make_optimizer
+from likelihood_jax.train.state import TrainState
+from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+
+CONFIG = os.path.join(REPO, "experiments", "teacher_distillation", "configs", "instructions.py")
+
+
+def get_config(mode="runlocal"):
+    return load_config(f"{CONFIG}:{mode}")
+
+
+def save_random_run(tmp_path_factory, role, seed):
+    config = get_config()
+    config.role = role
+    config.objective.name = "ce"
+    experiment = InstructionDistillation(config)
+    params = experiment.init_params(jax.random.key(seed), experiment.dataset.train)
+    params = jax.tree.map(lambda p: 4.0 * p, params)
+    state = TrainState.create(params, make_optimizer(config.optim, config.total_steps),
+                              jax.random.key(0))
+    workdir = str(tmp_path_factory.mktemp(role))
+    checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"))
+    checkpoints.save(state)
+    checkpoints.close()
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Checkpoints (random, sharpened parameters) of a teacher, an expert and a student."""
+    return {role: save_random_run(tmp_path_factory, role, seed)
+            for seed, role in enumerate(("teacher", "expert", "student"))}
+
+
+def student(runs, **objective):
+    config = get_config()
+    config.objective.update(objective)
+    config.teacher.workdir = runs["teacher"]
+    config.teacher.expert_workdir = runs["expert"]
+    if config.objective.name == "dae":
+        config.objective.init_from = runs["student"]
+    return config
+
+
+def log_softmax(z):
+    z = np.asarray(z, np.float64)
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def test_instruction_data_layout_tasks_and_noise():
+    V, m = 7, 5
+    data = instruction_data(TASKS, 3000, vocab_size=V, prompt_len=m, noise=0.0, seed=0)
+    x, clean, task = data["x"], data["clean"], data["task"]
+    assert x.shape == (3000, 2 * m + 2)
+    np.testing.assert_array_equal(x[:, 0], V + task)
+    np.testing.assert_array_equal(x[:, m + 1], V + len(TASKS))
+    np.testing.assert_array_equal(x[:, m + 2:], clean)
+    prompt = x[:, 1:m + 1]
+    i = np.flatnonzero(task == TASKS.index("reverse"))[0]
+    np.testing.assert_array_equal(clean[i], prompt[i][::-1])
+    i = np.flatnonzero(task == TASKS.index("cumsum"))[0]
+    np.testing.assert_array_equal(clean[i], np.cumsum(prompt[i]) % V)
+    i = np.flatnonzero(task == TASKS.index("sort"))[0]
+    assert list(clean[i]) == sorted(prompt[i])
+    np.testing.assert_array_equal(task_response("shift", np.array([[0, 6]]), V), [[1, 0]])
+    noisy = instruction_data(TASKS, 3000, vocab_size=V, prompt_len=m, noise=0.3, seed=0)
+    flipped = np.mean(noisy["x"][:, m + 2:] != noisy["clean"])
+    assert abs(flipped - 0.3 * (1 - 1 / V)) < 0.02
+    with pytest.raises(ValueError, match="task"):
+        instruction_data(("copy", "fly"), 4, vocab_size=V, prompt_len=m, noise=0.0, seed=0)
+
+
+def test_exact_response_metrics_against_numpy_and_greedy_decoding(runs):
+    experiment = InstructionDistillation(student(runs, name="ce"))
+    data = experiment.test_sets["general"]
+    x, clean = jnp.asarray(data["x"]), jnp.asarray(data["clean"])
+    params = jax.jit(experiment.init_params)(jax.random.key(5), {"x": x})
+    params = jax.tree.map(lambda p: 4.0 * p, params)
+    metrics = jax.jit(lambda p: experiment.eval_fn(p, {"x": x, "clean": clean}, None))(params)
+    V, m, eps = experiment.vocab_size, experiment.prompt_len, experiment.noise
+    log_p = np.asarray(true_response_log_probs(clean, V, eps), np.float64)
+    np.testing.assert_allclose(np.exp(log_p).sum(-1), 1.0, rtol=1e-6)
+    entropy = -(np.exp(log_p[0, 0]) * log_p[0, 0]).sum()
+    assert experiment.entropy == pytest.approx(entropy, rel=1e-6)
+    log_q = log_softmax(experiment.model.apply({"params": params}, x[:, :-1]))[:, m + 1:2 * m + 1]
+    ce = -(np.exp(log_p) * log_q).sum(-1).mean(-1)
+    np.testing.assert_allclose(metrics["resp_ce"], ce, rtol=1e-4)
+    np.testing.assert_allclose(metrics["resp_kl"], ce - entropy, rtol=1e-4, atol=1e-5)
+    assert np.all(np.asarray(metrics["resp_kl"]) > -1e-5)
+    # Exact match = greedy decoding from [TAG, prompt, SEP] reproduces f(prompt).
+    greedy = np.asarray(decoding.greedy(experiment.model, params, x[:, :m + 2], m))
+    np.testing.assert_array_equal(np.asarray(metrics["exact_match"]),
+                                  np.all(greedy == np.asarray(clean), -1))
+    # The first response token is predicted from [TAG, prompt, SEP] alone: token_acc there.
+    first = np.asarray(jnp.argmax(experiment.response_logits(experiment.model, params, x), -1))
+    np.testing.assert_array_equal(first[:, 0], greedy[:, 0])
+    assert np.mean(greedy[:, 0] == np.asarray(clean)[:, 0]) > 0  # not a vacuous comparison
+
+
+def test_kd_loss_is_the_analytic_kl_and_alpha_zero_is_ce(runs):
+    kd_exp = InstructionDistillation(student(runs, name="kd", alpha=1.0, temperature=1.0))
+    batch = {k: jnp.asarray(v[:8]) for k, v in kd_exp.dataset.train.items()}
+    params = jax.jit(kd_exp.init_params)(jax.random.key(0), batch)
+    loss, metrics = jax.jit(kd_exp.loss_fn)(params, batch, jax.random.key(1), jnp.int32(0))
+    m = kd_exp.prompt_len
+    log_p = log_softmax(kd_exp.teacher_model.apply({"params": kd_exp.teacher_params},
+                                                   batch["x"][:, :-1]))[:, m + 1:2 * m + 1]
+    log_q = log_softmax(kd_exp.model.apply({"params": params}, batch["x"][:, :-1]))[
+        :, m + 1:2 * m + 1]
+    kl = (np.exp(log_p) * (log_p - log_q)).sum(-1).mean(-1)
+    np.testing.assert_allclose(loss, kl, rtol=2e-4)
+    targets = np.asarray(batch["x"][:, m + 2:])
+    nll = -np.take_along_axis(log_q, targets[..., None], -1)[..., 0].mean(-1)
+    np.testing.assert_allclose(metrics["nll"], nll, rtol=2e-4)
+    # alpha = 0: the CE student, value and gradient.
+    zero = InstructionDistillation(student(runs, name="kd", alpha=0.0))
+    ce = InstructionDistillation(student(runs, name="ce"))
+
+    def value_and_grad(experiment):
+        return jax.jit(jax.value_and_grad(lambda p: jnp.mean(
+            experiment.loss_fn(p, batch, jax.random.key(1), jnp.int32(0))[0])))(params)
+
+    (v0, g0), (v1, g1) = value_and_grad(zero), value_and_grad(ce)
+    np.testing.assert_allclose(v0, v1, rtol=1e-7)
+    for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(g1)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+def test_dae_distills_domain_rows_from_the_expert_and_the_rest_from_the_teacher(runs):
+    experiment = InstructionDistillation(student(runs, name="dae", domain_fraction=0.25))
+    batch = {k: jnp.asarray(v[:8]) for k, v in experiment.dataset.train.items()}
+    params = jax.jit(experiment.init_params)(jax.random.key(0), batch)
+    # It starts from the init_from run's parameters.
+    first = jax.tree.leaves(params)[0]
+    np.testing.assert_allclose(first, jax.tree.leaves(experiment.pretrained)[0])
+    key = jax.random.key(4)
+    loss, _ = jax.jit(experiment.loss_fn)(params, batch, key, jnp.int32(0))
+    domain_x = experiment.domain_train["x"]
+    idx = np.asarray(jax.random.randint(key, (2,), 0, len(domain_x)))
+    x = np.array(batch["x"])
+    x[:2] = domain_x[idx]
+    m = experiment.prompt_len
+
+    def response_log_probs(model, p):
+        return log_softmax(model.apply({"params": p}, jnp.asarray(x[:, :-1])))[:, m + 1:2 * m + 1]
+
+    expert = response_log_probs(experiment.teacher_model, experiment.expert_params)
+    teacher = response_log_probs(experiment.teacher_model, experiment.teacher_params)
+    log_p = np.concatenate([expert[:2], teacher[2:]])
+    log_q = response_log_probs(experiment.model, params)
+    kl = (np.exp(log_p) * (log_p - log_q)).sum(-1).mean(-1)
+    np.testing.assert_allclose(loss, kl, rtol=2e-4)
+    assert np.all(x[:2, 0] == experiment.vocab_size + TASKS.index("cumsum"))
+
+
+def test_bad_configs_are_refused(runs):
+    for key, value, match in [("name", "bogus", "objective"), ("alpha", 1.5, "alpha"),
+                              ("temperature", 0.0, "temperature")]:
+        with pytest.raises(ValueError, match=match):
+            InstructionDistillation(student(runs, **{key: value}))
+    bad = student(runs, name="kd")
+    bad.teacher.workdir = ""
+    with pytest.raises(ValueError, match="teacher.workdir"):
+        InstructionDistillation(bad)
+    bad = student(runs, name="dae")
+    bad.objective.init_from = ""
+    with pytest.raises(ValueError, match="init_from"):
+        InstructionDistillation(bad)
+    bad = get_config()
+    bad.instructions.domain_task = "copy"
+    with pytest.raises(ValueError, match="domain_task"):
+        InstructionDistillation(bad)
+    bad = get_config()
+    bad.role = "boss"
+    with pytest.raises(ValueError, match="role"):
+        InstructionDistillation(bad)
+
+
+@pytest.mark.slow
+def test_runlocal_teacher_expert_kd_student_then_dae_end_to_end(tmp_path):
+    dirs = {name: str(tmp_path / name) for name in ("teacher", "expert", "kd", "dae")}
+    for role in ("teacher", "expert"):
+        config = get_config()
+        config.role = role
+        train_and_evaluate(InstructionDistillation(config), dirs[role])
+    config = get_config()
+    config.teacher.workdir = dirs["teacher"]
+    metrics = train_and_evaluate(InstructionDistillation(config), dirs["kd"])
+    train = train_lines(dirs["kd"])
+    assert train[-1]["loss"] < train[0]["loss"]
+    assert checkpoint_steps(dirs["kd"])[-1] == config.total_steps
+    assert os.path.exists(os.path.join(dirs["kd"], "loss.png"))
+    final = eval_lines(dirs["kd"])[-1]
+    assert final["resp_kl"] == pytest.approx(metrics["resp_kl"])
+    assert {"em_domain", "em_general", "em_cumsum", "kl_copy"} <= set(final)
+    assert 0.0 <= final["exact_match"] <= 1.0
+    assert metrics["resp_kl"] < math.log(config.instructions.vocab_size)
+    config = get_config()
+    config.objective.name = "dae"
+    config.objective.init_from = dirs["kd"]
+    config.teacher.workdir = dirs["teacher"]
+    config.teacher.expert_workdir = dirs["expert"]
+    train_and_evaluate(InstructionDistillation(config), dirs["dae"])
+    assert "soft_kl" in train_lines(dirs["dae"])[-1]
+    assert checkpoint_steps(dirs["dae"])[-1] == config.total_steps
