@@ -29,6 +29,11 @@ batch.
 * :func:`transport_cost_bound`, :func:`earth_mover_bound` and :func:`emo`: the
   earth mover's upper bound with an embedding cosine cost, combined with MLE
   (EMO, Ren, Wu & Zhu 2024).
+* :func:`semipermeable_cross_entropy`: SMILE, the softmax restricted to the
+  reference's own tokens (Yue, Hu, Zhang & Jin 2023).
+* :func:`weighted_token_cross_entropy`: token-weighted MLE ``-w_t log q`` (the
+  FewGen generator objective, Meng et al. 2023; weights from
+  :mod:`likelihood_jax.meta_weighting`).
 """
 
 from __future__ import annotations
@@ -413,3 +418,82 @@ def emo(logits: jax.Array, targets: jax.Array, embeddings: jax.Array,
     bound = earth_mover_bound(logits, targets, embeddings)
     scale = jax.lax.stop_gradient(jnp.minimum(nll / (bound + 1e-10), max_ratio))
     return (nll + weight * scale * bound) / (1.0 + weight) * mask
+
+
+# -- SMILE: semipermeable MLE (P016) and token-weighted MLE (P021) -----------------------------
+
+
+def reference_vocabulary(targets: jax.Array, vocab_size: int,
+                         mask: jax.Array | None = None) -> jax.Array:
+    """``V(y)`` as a ``[..., V]`` bool: the tokens of ``targets [..., T]`` where ``mask`` is 1."""
+    one_hot = jax.nn.one_hot(targets, vocab_size, dtype=jnp.float32)
+    if mask is not None:
+        one_hot = one_hot * mask.astype(jnp.float32)[..., None]
+    return jnp.sum(one_hot, axis=-2) > 0
+
+
+def semipermeable_cross_entropy(logits: jax.Array, targets: jax.Array,
+                                mask: jax.Array | None = None, *,
+                                vocabulary: jax.Array | None = None,
+                                first_token_mle: bool = False) -> jax.Array:
+    """SMILE per token: ``-log[exp(z_{y_t}) / sum_{w in V(y)} exp(z_w)]``.
+
+    Yue, Hu, Zhang & Jin (2023), "Learning Descriptive Image Captioning via Semipermeable
+    Maximum Likelihood Estimation" (ICCV 2023, arXiv:2306.13460). The softmax is
+    restricted to ``V(y)``, the set of tokens of the reference ``y`` (by default
+    :func:`reference_vocabulary` of ``targets`` under ``mask``, so padding is not
+    in it; or ``vocabulary [..., V]`` given explicitly). Tokens outside ``V(y)`` get
+    exactly zero gradient: MLE's "conciseness" pressure, which pushes down every
+    word the reference did not use (including correct, more detailed ones), is
+    blocked, while the "richness" pressure (raising the reference's words against
+    each other) is kept. With ``V(y)`` = the whole vocabulary it equals
+    :func:`token_cross_entropy`. ``first_token_mle=True`` trains position 0 with the
+    full softmax, the option of the authors' code (it anchors the start of the
+    caption). The target token is always in its own position's softmax (so masked
+    padding targets stay finite). Cost: one masked softmax, like MLE.
+
+    Args:
+      logits: ``[..., T, V]``.
+      targets: ``[..., T]``.
+      mask: optional ``[..., T]``; also defines ``V(y)`` when ``vocabulary`` is None.
+      vocabulary: optional ``[..., V]`` bool, the allowed set per sequence.
+      first_token_mle: full softmax at ``t = 0``.
+    """
+    weights = _check(logits, targets, mask)
+    vocab_size = logits.shape[-1]
+    if vocabulary is None:
+        vocabulary = reference_vocabulary(targets, vocab_size, mask)
+    elif vocabulary.shape != logits.shape[:-2] + (vocab_size,):
+        raise ValueError(f"vocabulary must have shape {logits.shape[:-2] + (vocab_size,)}, got "
+                         f"{vocabulary.shape}")
+    allowed = vocabulary.astype(bool)[..., None, :] | jax.nn.one_hot(
+        targets, vocab_size, dtype=jnp.float32).astype(bool)  # [..., T, V]
+    if first_token_mle:
+        allowed = allowed.at[..., 0, :].set(True)
+    restricted = jnp.where(allowed, logits, -jnp.inf)
+    _, target_log_probs = _target_log_probs(restricted, targets)
+    return -target_log_probs * weights
+
+
+def weighted_token_cross_entropy(logits: jax.Array, targets: jax.Array, weights: jax.Array,
+                                 mask: jax.Array | None = None) -> jax.Array:
+    """Token-weighted MLE per token: ``-w_t log q(y_t | y_<t)``.
+
+    The generator objective of FewGen (Meng et al. 2023, "Tuning Language Models
+    as Training Data Generators for Augmentation-Enhanced Few-Shot Learning",
+    ICML 2023): each token's NLL scaled by a weight ``w_t`` (there meta-learned,
+    :mod:`likelihood_jax.meta_weighting`). The weights are used as given (no stop
+    gradient, so a meta-gradient can flow through them). All ``w_t = 1`` is
+    exactly :func:`token_cross_entropy`.
+
+    Args:
+      logits: ``[..., T, V]``.
+      targets: ``[..., T]``.
+      weights: ``[..., T]`` token weights.
+      mask: optional ``[..., T]``.
+    """
+    mask = _check(logits, targets, mask)
+    if weights.shape != targets.shape:
+        raise ValueError(f"weights shape {weights.shape} differs from targets shape "
+                         f"{targets.shape}")
+    return -weights * _target_log_probs(logits, targets)[1] * mask
