@@ -27,7 +27,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax.losses.sequence import _check, _target_log_probs, token_cross_entropy
+from likelihood_jax.losses.sequence import token_cross_entropy, token_log_probs, token_mask
 
 
 def _check_temperature(temperature):
@@ -104,7 +104,7 @@ def soft_cross_entropy(student_logits: jax.Array, teacher_log_probs: jax.Array,
     if teacher_log_probs.shape != student_logits.shape:
         raise ValueError(f"teacher_log_probs {teacher_log_probs.shape} and student_logits "
                          f"{student_logits.shape} must have the same shape")
-    mask = _check(student_logits, jnp.zeros(student_logits.shape[:-1], jnp.int32), mask)
+    mask = token_mask(student_logits, jnp.zeros(student_logits.shape[:-1], jnp.int32), mask)
     log_p = jax.lax.stop_gradient(teacher_log_probs)
     log_q = tempered_log_softmax(student_logits, temperature)
     p = jnp.exp(log_p)
@@ -448,8 +448,8 @@ def partial_soft_label_squared_logit(student_logits: jax.Array, targets: jax.Arr
     if teacher_target_log_probs.shape != targets.shape:
         raise ValueError(f"teacher_target_log_probs {teacher_target_log_probs.shape} must have "
                          f"the targets' shape {targets.shape}")
-    mask = _check(student_logits, targets, mask)
-    log_q = _target_log_probs(student_logits, targets)[1]
+    mask = token_mask(student_logits, targets, mask)
+    log_q = token_log_probs(student_logits, targets)[1]
     diff = log_q - jax.lax.stop_gradient(teacher_target_log_probs)
     return 0.5 * diff ** 2 * mask
 

@@ -47,7 +47,11 @@ import numpy as np
 _MIN_ONE_MINUS_P = 1e-6
 
 
-def _check(logits, targets, mask):
+def token_mask(logits: jax.Array, targets: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """Checks that ``logits [..., T, V]``, ``targets [..., T]`` and ``mask`` fit; float mask.
+
+    Returns ones when ``mask`` is None. Raises ValueError naming the shapes otherwise.
+    """
     if logits.ndim < 2 or logits.shape[:-1] != targets.shape:
         raise ValueError(f"logits [..., T, V] and targets [..., T] do not fit: "
                          f"{logits.shape} vs {targets.shape}")
@@ -58,7 +62,8 @@ def _check(logits, targets, mask):
     return mask.astype(logits.dtype)
 
 
-def _target_log_probs(logits, targets):
+def token_log_probs(logits: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(log_softmax(logits) [..., T, V], log q(targets) [..., T])``."""
     log_probs = jax.nn.log_softmax(logits, axis=-1)
     return log_probs, jnp.take_along_axis(log_probs, targets[..., None].astype(jnp.int32),
                                           -1)[..., 0]
@@ -80,8 +85,8 @@ def masked_mean(per_token: jax.Array, mask: jax.Array | None = None) -> jax.Arra
 def token_cross_entropy(logits: jax.Array, targets: jax.Array,
                         mask: jax.Array | None = None) -> jax.Array:
     """Per-token negative log-likelihood ``-log q(y_t | y_<t)`` (MLE; forward CE with the data)."""
-    mask = _check(logits, targets, mask)
-    return -_target_log_probs(logits, targets)[1] * mask
+    mask = token_mask(logits, targets, mask)
+    return -token_log_probs(logits, targets)[1] * mask
 
 
 def mixce(logits: jax.Array, targets: jax.Array, mask: jax.Array | None = None, *,
@@ -106,8 +111,8 @@ def mixce(logits: jax.Array, targets: jax.Array, mask: jax.Array | None = None, 
     report :func:`token_cross_entropy` as the likelihood metric. Cost: one softmax,
     like MLE.
     """
-    mask = _check(logits, targets, mask)
-    _, target_log_probs = _target_log_probs(logits, targets)
+    mask = token_mask(logits, targets, mask)
+    _, target_log_probs = token_log_probs(logits, targets)
     weight = eta + (1.0 - eta) * jax.lax.stop_gradient(jnp.exp(target_log_probs))
     return -weight * target_log_probs * mask
 
@@ -148,8 +153,8 @@ def token_unlikelihood(logits: jax.Array, targets: jax.Array, mask: jax.Array | 
     pushes down the probability of repeating context tokens. ``alpha = 0`` is
     exactly MLE. Cost: one softmax plus ``O(T^2 V)`` for the candidate sets.
     """
-    mask = _check(logits, targets, mask)
-    log_probs, target_log_probs = _target_log_probs(logits, targets)
+    mask = token_mask(logits, targets, mask)
+    log_probs, target_log_probs = token_log_probs(logits, targets)
     candidates = previous_token_candidates(targets, logits.shape[-1], mask, window=window)
     unlikelihood = -jnp.sum(jnp.where(candidates, log_one_minus_prob(log_probs), 0.0), -1)
     return (-target_log_probs + alpha * unlikelihood) * mask
@@ -165,9 +170,9 @@ def sequence_unlikelihood(logits: jax.Array, tokens: jax.Array,
     candidates are the tokens of repeated n-grams
     (:func:`likelihood_jax.decoding.ngram_repeat_mask`). Zero where the mask is 0.
     """
-    mask = _check(logits, tokens, candidate_mask)
-    _, token_log_probs = _target_log_probs(logits, tokens)
-    return -log_one_minus_prob(token_log_probs) * jax.lax.stop_gradient(mask)
+    mask = token_mask(logits, tokens, candidate_mask)
+    _, chosen_log_probs = token_log_probs(logits, tokens)
+    return -log_one_minus_prob(chosen_log_probs) * jax.lax.stop_gradient(mask)
 
 
 def policy_gradient(sequence_log_probs: jax.Array, rewards: jax.Array) -> jax.Array:
@@ -227,8 +232,8 @@ def probability_objective(logits: jax.Array, targets: jax.Array, mask: jax.Array
       mask: optional ``[..., T]``.
       alpha: the exponent, ``>= 0``.
     """
-    mask = _check(logits, targets, mask)
-    _, target_log_probs = _target_log_probs(logits, targets)
+    mask = token_mask(logits, targets, mask)
+    _, target_log_probs = token_log_probs(logits, targets)
     return _probability_family(target_log_probs, alpha) * mask
 
 
@@ -255,8 +260,8 @@ def thresholded_probability_objective(logits: jax.Array, targets: jax.Array,
     """
     if keep not in ("above", "below"):
         raise ValueError(f"keep must be 'above' or 'below', got {keep!r}")
-    mask = _check(logits, targets, mask)
-    _, target_log_probs = _target_log_probs(logits, targets)
+    mask = token_mask(logits, targets, mask)
+    _, target_log_probs = token_log_probs(logits, targets)
     p = jax.lax.stop_gradient(jnp.exp(target_log_probs))
     selected = p >= threshold if keep == "above" else p <= threshold
     return _probability_family(target_log_probs, alpha) * mask * selected.astype(mask.dtype)
@@ -310,10 +315,10 @@ def token_smoothing(logits: jax.Array, targets: jax.Array, embeddings: jax.Array
       temperature: ``tau``; smaller keeps more mass on the target.
       weight: ``w``, the weight of the smoothed term.
     """
-    mask = _check(logits, targets, mask)
+    mask = token_mask(logits, targets, mask)
     if embeddings.ndim != 2 or embeddings.shape[0] != logits.shape[-1]:
         raise ValueError(f"embeddings must be [V={logits.shape[-1]}, D], got {embeddings.shape}")
-    log_probs, target_log_probs = _target_log_probs(logits, targets)
+    log_probs, target_log_probs = token_log_probs(logits, targets)
     soft = embedding_similarity_targets(targets, embeddings.astype(logits.dtype), temperature)
     smoothed = -jnp.sum(soft * log_probs, -1)
     return ((1.0 - weight) * -target_log_probs + weight * smoothed) * mask
@@ -395,7 +400,7 @@ def earth_mover_bound(logits: jax.Array, targets: jax.Array, embeddings: jax.Arr
     output embeddings). With a 0/1 cost (orthogonal embeddings) it is ``1 - q(y)``.
     Computed as ``1 - (q @ E_unit) . E_unit[y]``: ``O(V D)`` per token.
     """
-    mask = _check(logits, targets, mask)
+    mask = token_mask(logits, targets, mask)
     if embeddings.ndim != 2 or embeddings.shape[0] != logits.shape[-1]:
         raise ValueError(f"embeddings must be [V={logits.shape[-1]}, D], got {embeddings.shape}")
     unit = _unit_rows(jax.lax.stop_gradient(embeddings).astype(logits.dtype))
@@ -413,7 +418,7 @@ def emo(logits: jax.Array, targets: jax.Array, embeddings: jax.Array,
     ``max_ratio = 3``) and halves the sum; that is ``weight = 1`` here.
     ``weight = 0`` is exactly :func:`token_cross_entropy`.
     """
-    mask = _check(logits, targets, mask)
+    mask = token_mask(logits, targets, mask)
     nll = token_cross_entropy(logits, targets)
     bound = earth_mover_bound(logits, targets, embeddings)
     scale = jax.lax.stop_gradient(jnp.minimum(nll / (bound + 1e-10), max_ratio))
@@ -459,7 +464,7 @@ def semipermeable_cross_entropy(logits: jax.Array, targets: jax.Array,
       vocabulary: optional ``[..., V]`` bool, the allowed set per sequence.
       first_token_mle: full softmax at ``t = 0``.
     """
-    weights = _check(logits, targets, mask)
+    weights = token_mask(logits, targets, mask)
     vocab_size = logits.shape[-1]
     if vocabulary is None:
         vocabulary = reference_vocabulary(targets, vocab_size, mask)
@@ -471,7 +476,7 @@ def semipermeable_cross_entropy(logits: jax.Array, targets: jax.Array,
     if first_token_mle:
         allowed = allowed.at[..., 0, :].set(True)
     restricted = jnp.where(allowed, logits, -jnp.inf)
-    _, target_log_probs = _target_log_probs(restricted, targets)
+    _, target_log_probs = token_log_probs(restricted, targets)
     return -target_log_probs * weights
 
 
@@ -492,8 +497,8 @@ def weighted_token_cross_entropy(logits: jax.Array, targets: jax.Array, weights:
       weights: ``[..., T]`` token weights.
       mask: optional ``[..., T]``.
     """
-    mask = _check(logits, targets, mask)
+    mask = token_mask(logits, targets, mask)
     if weights.shape != targets.shape:
         raise ValueError(f"weights shape {weights.shape} differs from targets shape "
                          f"{targets.shape}")
-    return -weights * _target_log_probs(logits, targets)[1] * mask
+    return -weights * token_log_probs(logits, targets)[1] * mask
