@@ -6,6 +6,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from absl.testing import parameterized
 
 from likelihood_jax import metrics
@@ -86,3 +87,42 @@ def test_frechet_distance_matches_scipy_sqrtm():
         got = frechet_distance(m0, c0, m1, c1)
     np.testing.assert_allclose(got, expected, rtol=1e-8)
     np.testing.assert_allclose(frechet_distance(m0, c0, m0, c0), 0.0, atol=1e-4)
+
+
+def _ece_reference(probs, labels, num_bins):
+    """Guo et al.'s ECE by an explicit loop over bins (numpy)."""
+    probs, labels = np.asarray(probs, np.float64), np.asarray(labels)
+    conf, pred = probs.max(1), probs.argmax(1)
+    edges = np.linspace(0.0, 1.0, num_bins + 1)
+    total = 0.0
+    for b in range(num_bins):
+        lo, hi = edges[b], edges[b + 1]
+        inside = (conf > lo) & (conf <= hi) if b else (conf >= lo) & (conf <= hi)
+        if inside.any():
+            total += inside.mean() * abs((pred[inside] == labels[inside]).mean()
+                                         - conf[inside].mean())
+    return total
+
+
+def test_expected_calibration_error_matches_a_loop_and_known_cases():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(500, 4)) * 2
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = rng.integers(0, 4, size=500)
+    for m in (1, 10, 15):
+        np.testing.assert_allclose(metrics.expected_calibration_error(probs, labels, num_bins=m),
+                                   _ece_reference(probs, labels, m), rtol=1e-5, atol=1e-7)
+    # Calibrated by construction: labels drawn from the predicted probabilities -> ECE ~ 0.
+    drawn = np.array([rng.choice(4, p=p) for p in probs])
+    assert float(metrics.expected_calibration_error(probs, drawn, num_bins=5)) < 0.05
+    # Confident and always wrong: ECE = confidence.
+    confident = np.tile([[0.9, 0.1]], (10, 1))
+    np.testing.assert_allclose(
+        metrics.expected_calibration_error(confident, np.ones(10, int)), 0.9, rtol=1e-6)
+    # A mask drops examples: the masked half changes nothing.
+    mixed = np.concatenate([confident, np.tile([[0.2, 0.8]], (10, 1))])
+    mask = np.r_[np.ones(10), np.zeros(10)]
+    np.testing.assert_allclose(
+        metrics.expected_calibration_error(mixed, np.ones(20, int), mask=mask), 0.9, rtol=1e-6)
+    with pytest.raises(ValueError, match="probs must be"):
+        metrics.expected_calibration_error(probs[0], labels)
