@@ -117,9 +117,17 @@ def guard_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: bo
                     f"workdir {workdir} holds a run of a different config (differs in: "
                     f"{', '.join(differ[:6])}{' ...' if len(differ) > 6 else ''}); "
                     f"pass --overwrite to replace it or choose another --workdir")
+    import jax  # after the distributed set-up of ``run``; not at import time (see the top)
+
     os.makedirs(workdir, exist_ok=True)
-    with open(record, "w") as f:
+    if jax.process_index() != 0:
+        return  # one writer; the other processes of a multi-process run only check
+    # Written to a temporary name and renamed (atomic): a concurrent reader (another
+    # process of the same run checking the workdir) never sees a half-written record.
+    partial = f"{record}.tmp{os.getpid()}"
+    with open(partial, "w") as f:
         json.dump(current, f, indent=1)
+    os.replace(partial, record)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",

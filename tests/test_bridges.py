@@ -20,13 +20,13 @@ def test_bridge_marginal_matches_closed_form_by_monte_carlo(bridge):
     z = bridges.simulate_bridge(bridge, x, z0, jax.random.key(0), num_steps=600, t_end=t)
     c0, c1, s = bridge.marginal(t)
     want = float(c0 * 0.3 + c1 * x)
-    assert float(jnp.mean(z)) == pytest.approx(want, abs=4 * s / n**0.5 + 2e-3)
+    assert float(jnp.mean(z)) == pytest.approx(want, abs=4 * float(s) / n**0.5 + 2e-3)
     assert float(jnp.std(z)) == pytest.approx(float(s), rel=0.03)
     # With z0 ~ N(0, 1): the endpoint marginal N(c1 x, c0^2 + s^2).
     z0 = jax.random.normal(jax.random.key(1), (n,))
     z = bridges.simulate_bridge(bridge, x, z0, jax.random.key(2), num_steps=600, t_end=t)
     mean, std = bridge.endpoint_marginal(t)
-    assert float(jnp.mean(z)) == pytest.approx(float(mean * x), abs=4 * std / n**0.5 + 2e-3)
+    assert float(jnp.mean(z)) == pytest.approx(float(mean * x), abs=4 * float(std) / n**0.5 + 2e-3)
     assert float(jnp.std(z)) == pytest.approx(float(std), rel=0.03)
     # The bridge ends at x.
     z1 = bridges.simulate_bridge(bridge, x, z0[:2000], jax.random.key(3), num_steps=600)
