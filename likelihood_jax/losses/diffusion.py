@@ -130,6 +130,20 @@ def _neg_log_snr(sde: sde_lib.SDE, t) -> Array:
     return -sde.log_snr(t)
 
 
+def _invert_increasing(fn: Callable[[Array], Array], target: Array, lo: Array, hi: Array,
+                       num_bisections: int) -> Array:
+    """The ``t`` in ``[lo, hi]`` with ``fn(t) = target`` for increasing ``fn``, by bisection."""
+
+    def bisect(_, bounds):
+        a, b = bounds
+        mid = 0.5 * (a + b)
+        below = fn(mid) < target
+        return jnp.where(below, mid, a), jnp.where(below, b, mid)
+
+    a, b = jax.lax.fori_loop(0, num_bisections, bisect, (lo, hi))
+    return 0.5 * (a + b)
+
+
 def sample_time(key: Array, sde: sde_lib.SDE, *, t_min: float, sampling: str = "uniform",
                 dtype=jnp.float32, num_bisections: int = 48) -> tuple[Array, Array]:
     """Draws ``t`` on ``[t_min, T]`` and returns ``(t, 1 / density(t))``.
@@ -161,15 +175,7 @@ def sample_time(key: Array, sde: sde_lib.SDE, *, t_min: float, sampling: str = "
         return lo + u * (hi - lo), hi - lo
     lam_lo, lam_hi = _neg_log_snr(sde, lo), _neg_log_snr(sde, hi)
     target = lam_lo + u * (lam_hi - lam_lo)
-
-    def bisect(_, bounds):
-        a, b = bounds
-        mid = 0.5 * (a + b)
-        below = _neg_log_snr(sde, mid) < target
-        return jnp.where(below, mid, a), jnp.where(below, b, mid)
-
-    a, b = jax.lax.fori_loop(0, num_bisections, bisect, (lo, hi))
-    t = 0.5 * (a + b)
+    t = _invert_increasing(lambda s: _neg_log_snr(sde, s), target, lo, hi, num_bisections)
     _, dlam = jax.jvp(lambda s: _neg_log_snr(sde, s), (t,), (jnp.ones_like(t),))
     # The barrier keeps XLA from fusing this into the caller's arithmetic: on XLA:CPU
     # (jax 0.10) that fusion turned whole vmapped batches of the sub-VP bound into NaN
@@ -403,15 +409,8 @@ def velocity_sample_time(key: Array, sde, *, t_min: float = 0.0,
         return t, (hi - lo) * 0.5 * dgamma * alpha**2
     lv_lo, lv_hi = _log_var(sde, lo), _log_var(sde, hi)
     target = lv_lo + u * (lv_hi - lv_lo)
-
-    def bisect(_, bounds):
-        a, b = bounds
-        mid = 0.5 * (a + b)
-        below = _log_var(sde, mid) < target
-        return jnp.where(below, mid, a), jnp.where(below, b, mid)
-
-    a, b = jax.lax.fori_loop(0, num_bisections, bisect, (lo, hi))
-    return jax.lax.optimization_barrier((0.5 * (a + b), 0.5 * (lv_hi - lv_lo)))
+    t = _invert_increasing(lambda s: _log_var(sde, s), target, lo, hi, num_bisections)
+    return jax.lax.optimization_barrier((t, 0.5 * (lv_hi - lv_lo)))
 
 
 def velocity_matching_loss(velocity_fn: ScoreFn, x: Array, key: Array, *, sde,
