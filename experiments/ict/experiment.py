@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import edm, sample_quality, transport
+from likelihood_jax import edm, metrics, sample_quality, transport
 from likelihood_jax.losses import consistency
 from likelihood_jax.models.time_mlp import TimeMLP
 from likelihood_jax.train import Experiment
@@ -80,8 +80,7 @@ class ConsistencyTraining(Experiment):
         """Images: uniform dequantization to ``[-1, 1)``, flattened; vectors unchanged."""
         x = batch["x"]
         if self.num_levels:
-            u = jax.random.uniform(key, x.shape)
-            x = (2.0 * (x.astype(jnp.float32) + u) / self.num_levels - 1.0)
+            x = 2.0 * metrics.uniform_dequantize(key, x, num_levels=self.num_levels) - 1.0
         return dict(batch, x=x.reshape(len(x), self.dim))
 
     def init_params(self, key, batch):

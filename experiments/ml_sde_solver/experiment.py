@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import ode, sample_quality
+from likelihood_jax import metrics, ode, sample_quality
 from likelihood_jax import sde as sde_lib
 from likelihood_jax.losses import diffusion
 from likelihood_jax.models.time_mlp import TimeMLP
@@ -106,9 +106,7 @@ class MLSolverDiffusion(Experiment):
 
     def preprocess(self, batch, key):
         """Uniform dequantization to ``[-1, 1)``, flattened."""
-        x = batch["x"]
-        u = jax.random.uniform(key, x.shape)
-        x = 2.0 * (x.astype(jnp.float32) + u) / self.num_levels - 1.0
+        x = 2.0 * metrics.uniform_dequantize(key, batch["x"], num_levels=self.num_levels) - 1.0
         return dict(batch, x=x.reshape(len(x), self.dim))
 
     def init_params(self, key, batch):
