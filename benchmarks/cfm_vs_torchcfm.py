@@ -32,7 +32,7 @@ import numpy as np
 import optax
 
 from likelihood_jax import data
-from likelihood_jax.losses import flow_matching
+from likelihood_jax.continuous_time import flow_matching
 from likelihood_jax.models.time_mlp import TimeMLP
 
 BATCH = 256

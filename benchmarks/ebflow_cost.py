@@ -54,7 +54,7 @@ import jax
 import jax.numpy as jnp
 
 from likelihood_jax import flows
-from likelihood_jax.losses import ebflow as ebflow_losses
+from likelihood_jax.flows import ebflow as ebflow_losses
 
 OBJECTIVES = ("ml", "ssm", "dsm", "fdssm")
 

@@ -11,8 +11,8 @@ Reports, for :class:`likelihood_jax.models.transformer.TransformerLM` (rotary po
   (forward, backward, update), median over repeats after a warm-up call;
 * generation tokens/s of greedy decoding of ``N`` tokens from a 1-token prompt
   (``--gen-batch`` sequences) for each ``N`` in ``--lengths``, with the KV cache
-  (:func:`likelihood_jax.decoding.greedy`) and without it
-  (:func:`likelihood_jax.decoding.greedy_uncached`, which re-runs the whole
+  (:func:`likelihood_jax.sequence.decoding.greedy`) and without it
+  (:func:`likelihood_jax.sequence.decoding.greedy_uncached`, which re-runs the whole
   buffer every step);
 * the ratio of the generation time at the longest to the shortest length. With the
   cache the projections and MLPs cost the same for every token, so that part grows
@@ -36,8 +36,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from likelihood_jax import decoding
 from likelihood_jax.models.transformer import TransformerLM, num_params
+from likelihood_jax.sequence import decoding
 
 
 def timed(fn, *args, repeats):

@@ -4,7 +4,7 @@ Vaitl et al. 2024 ("Fast and Unified Path Gradient Estimators for Normalizing Fl
 their recursive estimator makes path gradients cost little more than the standard
 reparameterized gradient, where the earlier drop-in estimator needs a second pass through the
 flow. This times one jitted ``value_and_grad`` step (compiled ahead of time,
-``block_until_ready``) of each reverse-KL surrogate of :mod:`likelihood_jax.path_gradients`,
+``block_until_ready``) of each reverse-KL surrogate of :mod:`likelihood_jax.flows.path_gradients`,
 side by side in one process, for the experiment's flows (ActNorm + affine couplings):
 
 * ``standard``: :func:`reverse_kl_standard` (score term included);
@@ -31,7 +31,9 @@ import time
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax import flows, path_gradients, targets
+from likelihood_jax import flows
+from likelihood_jax.data.synthetic import targets
+from likelihood_jax.flows import path_gradients
 
 ESTIMATORS = {
     "standard": path_gradients.reverse_kl_standard,

@@ -11,9 +11,9 @@ simulations (the simulation budget, ``sbi.single_simulations`` and ``sbi.set_sim
   x]) / sigma_t`` of the VP-diffused single-observation posterior, trained by denoising
   score matching on pairs ``(theta_i, x_i)`` (one simulator call each). For ``n``
   observations its scores are composed with the bridge correction of the prior
-  (:func:`likelihood_jax.losses.conditional_score.composed_posterior_score`) and the
+  (:func:`likelihood_jax.continuous_time.conditional_score.composed_posterior_score`) and the
   bridge is sampled by annealed Langevin dynamics
-  (:func:`likelihood_jax.losses.conditional_score.annealed_langevin`) from the ``t = T``
+  (:func:`likelihood_jax.continuous_time.conditional_score.annealed_langevin`) from the ``t = T``
   bridge ``N(0, I / n)``, over ``langevin.num_levels`` equally spaced times from ``T`` down
   to ``langevin.t_end``, with step sizes ``delta_l = langevin.eps (alpha_l^2
   langevin.data_var + sigma_l^2) / n``.
@@ -44,8 +44,8 @@ import numpy as np
 
 from likelihood_jax import data as data_lib
 from likelihood_jax import sde as sde_lib
-from likelihood_jax.losses import conditional_score as cs
-from likelihood_jax.losses import diffusion
+from likelihood_jax.continuous_time import conditional_score as cs
+from likelihood_jax.continuous_time import diffusion
 from likelihood_jax.models.mlp import MLP
 from likelihood_jax.models.time_mlp import TimeMLP, activation_by_name
 from likelihood_jax.train import Experiment

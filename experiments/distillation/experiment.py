@@ -4,7 +4,7 @@
   [P125]: a teacher (a larger model, or an ensemble whose tempered probabilities
   are averaged) is trained first; the student minimizes
   ``alpha T^2 KL(p_T || q_T) + (1 - alpha) CE(y, q)`` per token
-  (:func:`likelihood_jax.losses.distillation.knowledge_distillation`).
+  (:func:`likelihood_jax.sequence.distillation.knowledge_distillation`).
 * Liu, Shen & Lapata (2021), "Noisy self-knowledge distillation for text
   summarization" [P007]: the teacher has the student's own size and was trained
   on the same (noisy) data; the student minimizes ``(1 - alpha) NLL(y) + alpha
@@ -21,7 +21,7 @@ comma-separated ``config.teacher.workdirs`` (the mechanism of the unlikelihood
 experiment's ``objective.init_from``). Training data can be made noisy with
 ``config.source.train_noise`` (each training token replaced by a uniform token
 with that probability, a fixed draw; test data stay clean). Evaluation is
-:class:`likelihood_jax.language_model.LanguageModelExperiment`'s: exact and
+:class:`likelihood_jax.sequence.experiment.LanguageModelExperiment`'s: exact and
 Monte Carlo divergences to the source, or bits/char on text.
 """
 
@@ -33,14 +33,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax.language_model import (
+from likelihood_jax.sequence import distillation as kd
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import (
     LanguageModelExperiment,
     make_model,
     make_source,
     source_dataset,
 )
-from likelihood_jax.losses import distillation as kd
-from likelihood_jax.losses import sequence as seq_losses
 from likelihood_jax.train.checkpoints import load_final_params
 
 OBJECTIVES = ("ce", "kd", "noisy_kd")

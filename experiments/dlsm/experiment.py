@@ -6,13 +6,13 @@ trained side by side, one parameter tree each, on one loss (their gradients do n
 
 * ``score``: the unconditional score ``s_theta(t, x) = net(t, x) / sigma_t`` trained by
   denoising score matching
-  (:func:`likelihood_jax.losses.diffusion.weighted_denoising_score_matching`,
+  (:func:`likelihood_jax.continuous_time.diffusion.weighted_denoising_score_matching`,
   ``lambda = sigma^2``);
 * ``clf_ce``: a time-conditioned classifier trained by cross-entropy on noisy inputs (the
-  baseline, :func:`likelihood_jax.losses.conditional_score.noisy_cross_entropy`);
+  baseline, :func:`likelihood_jax.continuous_time.conditional_score.noisy_cross_entropy`);
 * ``clf_dlsm``: the same architecture trained by DLSM + ``dlsm.ce_weight`` x CE with the
   score frozen (``stop_gradient``;
-  :func:`likelihood_jax.losses.conditional_score.denoising_likelihood_score_matching`).
+  :func:`likelihood_jax.continuous_time.conditional_score.denoising_likelihood_score_matching`).
   The paper trains the score first and the classifier afterwards; here both run at once
   and the classifier always matches the *current* score (the score's own loss never sees
   the classifier).
@@ -21,7 +21,7 @@ Data: ``dataset.name = "gmm2d"`` (built here): a class-conditional 2D Gaussian m
 ``gmm.num_components`` equal-weight components on a circle of radius ``gmm.radius`` with
 std ``gmm.std``, component ``k`` of class ``k % num_classes``; its diffused class-conditional
 score is analytic
-(:func:`likelihood_jax.losses.conditional_score.diffused_gaussian_mixture_log_prob`).
+(:func:`likelihood_jax.continuous_time.conditional_score.diffused_gaussian_mixture_log_prob`).
 Or ``"digits"``: 8x8 digits scaled to ``[-1, 1]^64`` (``2 k / 16 - 1``) with a fourth
 network ``clf_clean`` (CE on clean digits) that judges generated samples.
 
@@ -32,7 +32,8 @@ against the true ``grad log p_t(y | x_t)`` (``clf_grad_err_*``), the score error
 (``score_err_t{i}``), the noisy accuracy of both classifiers, and the sigma^2-weighted
 averages over the times ``cond_err_ce`` / ``cond_err_dlsm`` (headline: the DLSM one).
 ``model_metrics``: ``sample.per_class`` samples per class by the reverse SDE with the
-guided score of each classifier (:func:`likelihood_jax.losses.conditional_score.guided_score`,
+guided score of each classifier
+(:func:`likelihood_jax.continuous_time.conditional_score.guided_score`,
 scale ``sample.guidance_scale``), scored by the Bayes classifier of the mixture (``gmm2d``)
 or by ``clf_clean`` (``digits``): ``sample_acc_ce`` and ``sample_acc_dlsm``.
 """
@@ -47,8 +48,8 @@ import numpy as np
 
 from likelihood_jax import data as data_lib
 from likelihood_jax import sde as sde_lib
-from likelihood_jax.losses import conditional_score as cs
-from likelihood_jax.losses import diffusion
+from likelihood_jax.continuous_time import conditional_score as cs
+from likelihood_jax.continuous_time import diffusion
 from likelihood_jax.models.time_mlp import TimeMLP
 from likelihood_jax.train import Experiment
 

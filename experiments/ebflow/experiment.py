@@ -11,7 +11,7 @@ The flow ``u = g(x) = g_L o ... o g_1(x)`` with base ``N(0, I)`` has
 where ``S_l`` are the layers whose log-det is constant in x (dense linear layers with an
 unconstrained weight, ActNorm) and ``S_n`` the others (couplings, elementwise
 nonlinearities). ``E`` is ``flows.Flow.energy``; ``Z`` holds every dense determinant. The
-objectives "sml", "ssm", "dsm" and "fdssm" (``likelihood_jax.losses.ebflow``) need only ``E``
+objectives "sml", "ssm", "dsm" and "fdssm" (``likelihood_jax.flows.ebflow``) need only ``E``
 and its x-derivatives, so training never computes a determinant; "ml" is the exact NLL
 (``slogdet`` of every dense layer, the baseline). Evaluation always uses the exact
 ``log p`` with ``slogdet``.
@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood_jax import flows, metrics
-from likelihood_jax.losses import ebflow as ebflow_losses
+from likelihood_jax.flows import ebflow as ebflow_losses
 from likelihood_jax.train import Experiment
 from likelihood_jax.train.experiment import load_config_dataset
 

@@ -5,13 +5,13 @@ Language Modeling" (ICLR 2024, arXiv:2310.04691). Per token, the upper bound of
 the earth mover's distance between the model's next-token distribution ``q``
 and the one-hot data token ``y`` with transport cost ``C(i, j) = 1 - cos(e_i,
 e_j)`` is ``sum_i q_i C(i, y)``
-(:func:`likelihood_jax.losses.sequence.earth_mover_bound`); it is combined with
+(:func:`likelihood_jax.sequence.objectives.earth_mover_bound`); it is combined with
 MLE as the authors' implementation does
-(:func:`~likelihood_jax.losses.sequence.emo`, ``config.objective.weight``;
+(:func:`~likelihood_jax.sequence.objectives.emo`, ``config.objective.weight``;
 0 = MLE). The embeddings ``e`` are the model's own output embeddings (the
 columns of the LM head), under stop-gradient, as in the paper.
 
-Data and metrics: :class:`likelihood_jax.language_model.LanguageModelExperiment`
+Data and metrics: :class:`likelihood_jax.sequence.experiment.LanguageModelExperiment`
 (a synthetic source with exact TV and forward/reverse CE, or ``shakespeare_char``
 with bits/char and repetition).
 """
@@ -20,13 +20,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from likelihood_jax.language_model import LanguageModelExperiment
-from likelihood_jax.losses import sequence as seq_losses
-
-
-def output_embeddings(params) -> jnp.ndarray:
-    """``[V, W]`` output embeddings of an LM: the transposed kernel of its ``head`` layer."""
-    return params["head"]["kernel"].T
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import LanguageModelExperiment, output_embeddings
 
 
 class EMO(LanguageModelExperiment):

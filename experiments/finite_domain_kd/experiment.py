@@ -6,7 +6,7 @@ distribution ``rho`` give ``n`` samples ``(s_i, a_i)``; the student is a logit
 table ``z [S, A]`` (``pi = softmax(z)``), initialized at 0 (uniform), trained in
 the shared loop on the full sample (``batch_size = n``) with one privilege
 level's loss, ``objective.name`` in
-:data:`likelihood_jax.losses.distillation.PRIVILEGE_LEVEL_LOSSES`:
+:data:`likelihood_jax.sequence.distillation.PRIVILEGE_LEVEL_LOSSES`:
 ``ce_sgl`` (hard labels, MLE), ``ce_ptl`` (naive CE weighted by
 ``pi*(a_i | s_i)``), ``sel_ptl`` (squared error of normalized logits at the sampled
 label), ``ce_ful`` (KL to the full row ``pi*(. | s_i)``).
@@ -33,7 +33,7 @@ import numpy as np
 
 from experiments.finite_domain_kd import simulation as sim
 from likelihood_jax import data as data_lib
-from likelihood_jax.losses import distillation as kd
+from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.train.experiment import Experiment
 
 

@@ -10,7 +10,8 @@ Data (``config.dataset.name``):
 
 * ``"speech"``: espeak-ng speech at 16 kHz (:mod:`likelihood_jax.data.speech`). The int16
   samples are uniformly dequantized to ``y = (q + u) / 32768`` in ``[-1, 1)``; the conditioning
-  is the log-mel spectrogram (:func:`likelihood_jax.audio.log_mel_spectrogram`, computed once in
+  is the log-mel spectrogram (:func:`likelihood_jax.data.audio.log_mel_spectrogram`,
+  computed once in
   ``__init__`` from the clip, standardized with the train mean and std). Metrics: ``nll`` (nats
   per sample of the continuous ``y``) and ``bits_per_sample``, the dequantization bound on the
   16-bit discrete data, ``(-log p(y) + T log 32768) / (T ln 2)`` (the headline).
@@ -34,8 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import audio, data, flows, metrics
-from likelihood_jax.data import speech
+from likelihood_jax import data, flows, metrics
+from likelihood_jax.data import audio, speech
 from likelihood_jax.train import Experiment
 
 _PCM_SCALE = 32768.0

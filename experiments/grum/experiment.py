@@ -12,7 +12,7 @@ symmetric matrix rebuilt from the vector, with the node mask of the graph.
 
 ``config.method``:
 
-* ``"grum"`` — the mixture of OU bridges of :mod:`likelihood_jax.bridges` (GruM's
+* ``"grum"`` — the mixture of OU bridges of :mod:`likelihood_jax.continuous_time.bridges` (GruM's
   ``type: OU, drift_coeff: 1, sigma_0: 0.4, sigma_1: 0.2`` for the adjacency by default),
   the network predicts the final graph ``D_theta(G_t, t)``; loss
   :func:`bridges.bridge_regression_loss` (``config.grum.weighting``: ``"constant"`` =
@@ -29,7 +29,7 @@ from the training graphs' node counts (as GDSS/GruM do).
 
 Evaluation (``model_metrics``): ``config.eval.num_samples`` generated graphs against the
 test graphs, MMD^2 of degree, clustering and orbit statistics
-(:func:`likelihood_jax.graphs.graph_mmds`, Gaussian-EMD by default, ``config.eval.kernel``),
+(:func:`likelihood_jax.metrics.graphs.graph_mmds`, Gaussian-EMD by default, ``config.eval.kernel``),
 their mean ``mmd_mean`` (the headline metric), and the same MMDs between held-out *training*
 graphs and the test graphs (``ref_*``): the value of a perfect model at this sample size.
 """
@@ -42,8 +42,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import bridges, graphs, sde
 from likelihood_jax import data as data_lib
+from likelihood_jax import sde
+from likelihood_jax.continuous_time import bridges
+from likelihood_jax.data.synthetic import graphs
+from likelihood_jax.metrics import graphs as graph_metrics
 from likelihood_jax.models.graph import GraphNet
 from likelihood_jax.train import Experiment
 
@@ -205,7 +208,7 @@ class GruM(Experiment):
         """MMDs of training graphs (as many as the samples) vs test graphs: the floor."""
         if self._reference is None:
             num = min(int(self.config.eval.num_samples), len(self.train_graphs))
-            ref = graphs.graph_mmds(self.train_graphs[:num], self.test_graphs,
+            ref = graph_metrics.graph_mmds(self.train_graphs[:num], self.test_graphs,
                                     kernel=self.config.eval.kernel)
             self._reference = {f"ref_{k}": v for k, v in ref.items()}
             self._reference["ref_mean"] = float(np.mean([ref[k] for k in STATS]))
@@ -214,7 +217,7 @@ class GruM(Experiment):
     def model_metrics(self, params, key):
         """Degree/clustering/orbit MMD^2 of generated vs test graphs, and the reference."""
         generated = self.generate_graphs(params, key, int(self.config.eval.num_samples))
-        mmds = graphs.graph_mmds(generated, self.test_graphs, kernel=self.config.eval.kernel)
+        mmds = graph_metrics.graph_mmds(generated, self.test_graphs, kernel=self.config.eval.kernel)
         out = {f"mmd_{k}": v for k, v in mmds.items()}
         out["mmd_mean"] = float(np.mean([mmds[k] for k in STATS]))
         out["mean_edges"] = float(np.mean([g.sum() / 2 for g in generated]))

@@ -4,11 +4,12 @@ Song & Dhariwal (2023), "Improved Techniques for Training Consistency Models" (I
 ``config.objective = "ict"`` trains a consistency function ``f(x, sigma)`` from data alone
 (no distillation, no EMA teacher) with the pseudo-Huber metric, the lognormal noise-level
 schedule and the doubling discretization curriculum
-(:func:`likelihood_jax.losses.consistency.consistency_training_loss`, whose ``N(k)`` comes
+(:func:`likelihood_jax.continuous_time.consistency.consistency_training_loss`, whose ``N(k)`` comes
 from the training ``step`` the loop passes to ``loss_fn``); it samples in one network
 evaluation (``f(sigma_max z, sigma_max)``) or two (re-noise to ``config.sample.two_step_sigma``
 and apply ``f`` again). ``config.objective = "edm"`` trains the same network as an EDM
-denoiser (:func:`likelihood_jax.edm.denoising_loss`), the diffusion model iCT is measured
+denoiser (:func:`likelihood_jax.continuous_time.edm.denoising_loss`), the diffusion model iCT is
+measured
 against, sampled with Heun's method (``2N - 1`` evaluations for ``N`` levels).
 
 Data: 2D toys as they are (``sigma_data`` = the training data's standard deviation), or
@@ -17,7 +18,7 @@ CIFAR-10 in the paper). Sample quality (``model_metrics``, every evaluation): th
 2-Wasserstein distance between samples and as many test points
 (:func:`likelihood_jax.transport.empirical_wasserstein2`; images in ``[0, 1]``), and for
 images the classifier-feature Fréchet distance of
-:class:`likelihood_jax.sample_quality.ImageFeatures` (FID-like).
+:class:`likelihood_jax.metrics.sample_quality.ImageFeatures` (FID-like).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import edm, metrics, sample_quality, transport
-from likelihood_jax.losses import consistency
+from likelihood_jax import metrics, transport
+from likelihood_jax.continuous_time import consistency, edm
+from likelihood_jax.metrics import sample_quality
 from likelihood_jax.models.time_mlp import TimeMLP
 from likelihood_jax.train import Experiment
 

@@ -9,13 +9,13 @@ small :class:`UNet`) is trained with ``config.idode.objective``:
 
 * ``"noise"``: the plain noise-prediction loss ``gamma'(t) / 2 |eps - eps_hat|^2``,
   ``t ~ U(0, 1)`` (the diffusion term of the VDM bound,
-  :func:`likelihood_jax.losses.diffusion.vdm_nll_bound`; for the linear schedule
+  :func:`likelihood_jax.continuous_time.diffusion.vdm_nll_bound`; for the linear schedule
   ``gamma'`` is constant, so it is DDPM's unweighted MSE up to a factor);
 * ``"velocity"``: i-DODE's velocity parameterization with the maximum-likelihood weight
-  (:func:`~likelihood_jax.losses.diffusion.velocity_matching_loss`), time drawn
+  (:func:`~likelihood_jax.continuous_time.diffusion.velocity_matching_loss`), time drawn
   ``uniform`` or by ``importance`` (``config.idode.t_sampling``), and, when
   ``config.idode.second_order_weight > 0``, the error-bounded second-order objective
-  (:func:`~likelihood_jax.losses.diffusion.velocity_second_order_loss`), meant for
+  (:func:`~likelihood_jax.continuous_time.diffusion.velocity_second_order_loss`), meant for
   fine-tuning a trained velocity model (``config.idode.init_from``: the workdir of the
   run to start from).
 
@@ -54,7 +54,7 @@ import numpy as np
 from likelihood_jax import data as data_lib
 from likelihood_jax import metrics, ode
 from likelihood_jax import sde as sde_lib
-from likelihood_jax.losses import diffusion
+from likelihood_jax.continuous_time import diffusion
 from likelihood_jax.models.time_mlp import TimeMLP
 from likelihood_jax.models.unet import UNet
 from likelihood_jax.train import Experiment, load_config_dataset

@@ -3,18 +3,19 @@
 Luo, Gustafsson, Zhao, Sjölund & Schön (ICML 2023), "Image Restoration with Mean-Reverting
 Stochastic Differential Equations". One model is trained over all degradations: each
 training image (``[0, 1]``) is degraded by additive Gaussian noise, a Gaussian blur or random
-pixel masking, chosen uniformly per example (:func:`likelihood_jax.restoration.degrade`),
+pixel masking, chosen uniformly per example
+(:func:`likelihood_jax.continuous_time.restoration.degrade`),
 and the degraded image is the SDE's mean ``mu``.
 
 ``config.objective``:
 
 * ``"irsde"``: the noise network ``eps_phi(x_t, mu, t)`` (a :class:`UNet` on the channels
   ``[x_t, mu]``) trained with the paper's maximum-likelihood loss
-  (:func:`likelihood_jax.restoration.ml_loss`, L1), or with the plain noise-matching loss
-  (``config.irsde.loss = "noise"``); ``config.irsde.predict = "x0"`` has the U-Net predict
-  ``x0 - mu`` instead and turns it into the noise through the closed-form marginal (see
-  :meth:`IRSDE.noise_fn`); restoration by the reverse SDE
-  (:func:`likelihood_jax.restoration.reverse_sample`) from ``x_1 = mu + lambda z``.
+  (:func:`likelihood_jax.continuous_time.restoration.ml_loss`, L1), or with the plain
+  noise-matching loss (``config.irsde.loss = "noise"``); ``config.irsde.predict = "x0"`` has the
+  U-Net predict ``x0 - mu`` instead and turns it into the noise through the closed-form marginal
+  (see :meth:`IRSDE.noise_fn`); restoration by the reverse SDE
+  (:func:`likelihood_jax.continuous_time.restoration.reverse_sample`) from ``x_1 = mu + lambda z``.
 * ``"regression"``: the baseline, the same U-Net on ``[mu, mu]`` at ``t = 0`` regressed
   directly onto ``x_0`` (``config.regression.loss``: mean squared or absolute error), one
   network evaluation per image.
@@ -34,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import restoration
+from likelihood_jax.continuous_time import restoration
 from likelihood_jax.models.unet import UNet
 from likelihood_jax.train import Experiment
 

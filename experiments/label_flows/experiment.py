@@ -3,7 +3,7 @@
 The constraint set is the one that weak signals define; training is "inverse" (z -> y).
 
 Lu, Song, Arachie & Huang, "Weakly Supervised Label Learning Flows" (Neural Networks 2025,
-arXiv:2302.09649). The math lives in :mod:`likelihood_jax.weak_supervision` (constraint set,
+arXiv:2302.09649). The math lives in :mod:`likelihood_jax.flows.weak_supervision` (constraint set,
 penalty, majority vote) and :mod:`likelihood_jax.flows.conditional` (the conditional flow).
 
 Data (built in ``__init__`` from ``digits``): the training split is divided into a small
@@ -34,7 +34,7 @@ from sklearn.model_selection import cross_val_predict
 
 from likelihood_jax import data as data_lib
 from likelihood_jax import flows
-from likelihood_jax import weak_supervision as ws
+from likelihood_jax.flows import weak_supervision as ws
 from likelihood_jax.train import Experiment
 
 REGIONS = {  # (rows, columns) of the 8x8 image each weak classifier sees

@@ -6,7 +6,7 @@ BERT-masked input; at the masked positions a small head (Dense, GELU, LayerNorm 
 affine parameters, Dense, as in the author's code) predicts the teacher's final-layer
 contextual embeddings of the *unmasked* input, LayerNorm-ed without affine parameters and
 under ``stop_gradient``; the loss is smooth-L1
-(:func:`likelihood_jax.losses.masked_lm.latent_bootstrapping_loss`). The paper's model
+(:func:`likelihood_jax.sequence.masked_lm.latent_bootstrapping_loss`). The paper's model
 adds this loss to the usual MLM loss; here
 ``loss = objective.mlm_weight * MLM + objective.bootstrap_weight * bootstrap``, so
 ``(1, 0)`` is plain MLM, ``(1, 1)`` the paper's combination and ``(0, 1)`` bootstrapping
@@ -14,7 +14,7 @@ alone (where collapse would show).
 
 **The teacher.** The paper's teacher is an exponential moving average ("mean teacher") of
 the student, ``teacher <- d * teacher + (1 - d) * student`` after every optimizer step
-(:func:`likelihood_jax.losses.masked_lm.ema_update`, ``d = objective.teacher_decay``). It
+(:func:`likelihood_jax.sequence.masked_lm.ema_update`, ``d = objective.teacher_decay``). It
 is kept as the ``params["teacher"]`` subtree, initialized to the student: its loss terms
 sit behind ``stop_gradient``, so its gradient is zero and Adam leaves it unchanged, and
 :meth:`LatentBootstrapping.after_update` (the loop's hook) applies the EMA. ``d = 0``
@@ -22,7 +22,7 @@ makes the teacher the current student (a SimSiam-style stop-gradient target).
 
 Evaluation: the MLM loss under a fixed masking, the bootstrapping loss, the linear probe
 for the mixture component (``probe_acc``, the headline; see
-:class:`experiments.mlm_scoring.experiment.MaskedLMBase`) and ``embedding_var``, the
+:class:`likelihood_jax.sequence.experiment.MaskedLMBase`) and ``embedding_var``, the
 variance over test tokens of the final hidden states (0 = collapse).
 """
 
@@ -32,8 +32,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from experiments.mlm_scoring.experiment import MaskedLMBase
-from likelihood_jax.losses import masked_lm
+from likelihood_jax.sequence import masked_lm
+from likelihood_jax.sequence.experiment import MaskedLMBase
 
 
 class BootstrapHead(nn.Module):

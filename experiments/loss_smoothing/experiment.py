@@ -5,21 +5,21 @@ smoothing for RNN language models" (ACL 2018, arXiv:1805.05062).
 
 * Token level (``config.objective.token_weight`` > 0): the NLL is mixed with the
   cross-entropy to soft targets ``r(w | y_t) ∝ exp(cos(e_w, e_{y_t}) / tau_tok)``
-  (:func:`likelihood_jax.losses.sequence.token_smoothing`). The paper takes
+  (:func:`likelihood_jax.sequence.objectives.token_smoothing`). The paper takes
   ``e`` from pretrained word embeddings; here they are the model's own output
   embeddings (the LM head's columns) under stop-gradient, the only embeddings a
   character or synthetic model has.
 * Sequence level (``config.objective.seq_temperature`` > 0): reward-augmented
   maximum likelihood with the Hamming reward. Each training sequence is replaced
   by a sample of ``q(y | y*) ∝ exp(-Hamming(y, y*) / tau_seq)``
-  (:func:`~likelihood_jax.losses.sequence.sample_hamming_targets`, exact) with a
+  (:func:`~likelihood_jax.sequence.objectives.sample_hamming_targets`, exact) with a
   fresh key every step, and the model is trained on it (by the token-level loss,
   so both can be combined, as the paper does). With probability
   ``config.objective.seq_rate`` a sequence is resampled, else kept (the paper
   mixes MLE on the ground truth with the augmented samples).
 
 Both at zero are MLE. Data and metrics:
-:class:`likelihood_jax.language_model.LanguageModelExperiment`.
+:class:`likelihood_jax.sequence.experiment.LanguageModelExperiment`.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from experiments.emo.experiment import output_embeddings
-from likelihood_jax.language_model import LanguageModelExperiment
-from likelihood_jax.losses import sequence as seq_losses
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import LanguageModelExperiment, output_embeddings
 
 
 class LossSmoothing(LanguageModelExperiment):

@@ -4,7 +4,7 @@ Ye, Hamidi, Tan & Yang (2024), "Bayes conditional distribution estimation for
 knowledge distillation based on conditional mutual information" (ICLR 2024). The
 teacher's job in KD is to estimate the Bayes conditional distribution ``P(y | x)``;
 instead of maximum likelihood (MLE) the paper trains it with the MCMI objective
-``CE - lambda * I(X; Yhat | Y)`` (:func:`likelihood_jax.losses.distillation.mcmi_loss`;
+``CE - lambda * I(X; Yhat | Y)`` (:func:`likelihood_jax.sequence.distillation.mcmi_loss`;
 the CMI is the mean KL of each prediction from its class centroid, computed on the
 batch), then distills it into a student with standard KD (Hinton et al., 2015:
 ``alpha T^2 KL(p_T || q_T) + (1 - alpha) CE``).
@@ -32,9 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood_jax import data as data_lib
-from likelihood_jax.losses import distillation as kd
-from likelihood_jax.losses.sequence import token_cross_entropy
 from likelihood_jax.models.mlp import MLP
+from likelihood_jax.sequence import distillation as kd
+from likelihood_jax.sequence.objectives import token_cross_entropy
 from likelihood_jax.train.checkpoints import load_final_params
 from likelihood_jax.train.experiment import Experiment, load_config_dataset
 

@@ -7,7 +7,7 @@ The sampler is a masked diffusion model over the ``D`` sites of a periodic
 Ising lattice (tokens ``0 -> -1``, ``1 -> +1``, ``2`` = mask): an MLP reads the
 one-hot partially masked lattice and gives the factorized conditionals
 ``p_theta(x_d | z)`` of every site; sampling unmasks a random order of sites in
-``config.num_steps`` groups (:mod:`likelihood_jax.losses.masked_diffusion`).
+``config.num_steps`` groups (:mod:`likelihood_jax.continuous_time.masked_diffusion`).
 Nothing is read from data: every training step draws ``batch_size`` fresh
 configurations from a stop-gradient copy of the sampler and computes the
 path importance weights ``log w = log pi~(x) - log q_theta(x | sigma)``.
@@ -40,8 +40,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import data, discrete_targets
-from likelihood_jax.losses import masked_diffusion as md
+from likelihood_jax import data
+from likelihood_jax.continuous_time import masked_diffusion as md
+from likelihood_jax.data.synthetic import ising as discrete_targets
 from likelihood_jax.models.mlp import MLP
 from likelihood_jax.train import Experiment
 

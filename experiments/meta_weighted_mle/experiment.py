@@ -5,7 +5,7 @@ as Training Data Generators for Augmentation-Enhanced Few-Shot Learning" (ICML
 2023, arXiv:2211.03044). FewGen tunes a pretrained LM on the few-shot samples
 as a label-conditioned generator with token-weighted MLE, the token weights
 meta-learned so that one step on the weighted loss makes the generator more
-label-discriminative (:mod:`likelihood_jax.meta_weighting`); it then samples
+label-discriminative (:mod:`likelihood_jax.sequence.meta_weighting`); it then samples
 synthetic labelled data and trains the few-shot classifier on both.
 
 Here, on US census first names (``names``, subset ``first``: female 0 / male 1):
@@ -47,10 +47,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood_jax import data as data_lib
-from likelihood_jax import decoding
-from likelihood_jax import meta_weighting as mw
-from likelihood_jax.losses import sequence as seq_losses
 from likelihood_jax.models.transformer import TransformerLM
+from likelihood_jax.sequence import decoding
+from likelihood_jax.sequence import meta_weighting as mw
+from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train.experiment import Experiment
 
 OBJECTIVES = ("mle", "meta")

@@ -9,12 +9,12 @@ a model ``Q`` for missing data but not for putting mass where the data has none
 ("over-generalization"). MixCE targets ``eta * CE(P, Q) + (1 - eta) * CE(Q, P)``
 and trains with the paper's data-only approximation of the reverse term: the
 per-token loss ``-(eta + (1 - eta) * sg(q_t)) log q_t``
-(:func:`likelihood_jax.losses.sequence.mixce`); ``eta = 1`` is MLE.
+(:func:`likelihood_jax.sequence.objectives.mixce`); ``eta = 1`` is MLE.
 
 Data (``config.dataset.name``):
 
 * ``"markov"`` / ``"hmm"``: a synthetic source ``P`` with a known distribution
-  (``config.source``; :mod:`likelihood_jax.sources`); train and test sequences of
+  (``config.source``; :mod:`likelihood_jax.data.synthetic.sources`); train and test sequences of
   length ``L`` are sampled from it with fixed seeds. The model reads
   ``[BOS, x_1..x_{L-1}]`` (BOS = token ``V``) and predicts ``x_1..x_L``. Evaluation
   reports, per token and in nats: the forward CE on source samples ``fwd_ce``,
@@ -30,14 +30,14 @@ Data (``config.dataset.name``):
   continuations (:class:`LanguageModelExperiment`).
 
 The data, the model factory and the evaluation are the library's
-:class:`likelihood_jax.language_model.LanguageModelExperiment`, shared with the
+:class:`likelihood_jax.sequence.experiment.LanguageModelExperiment`, shared with the
 other sequence-objective experiments.
 """
 
 from __future__ import annotations
 
-from likelihood_jax.language_model import LanguageModelExperiment
-from likelihood_jax.losses import sequence as seq_losses
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import LanguageModelExperiment
 
 
 class MixCE(LanguageModelExperiment):

@@ -10,9 +10,9 @@ probability-flow ODE solved with Euler steps (:func:`likelihood_jax.ode.solve`).
 The model: a VP-SDE diffusion (``beta`` from 0.1 to 20, Song et al. 2021) on flattened 8x8
 digits uniformly dequantized to ``[-1, 1)``, a time-conditioned MLP predicting the noise
 (``score = -eps_hat / sigma_t``), trained by denoising score matching with the ``sigma_t^2``
-weighting (:func:`likelihood_jax.losses.diffusion.weighted_denoising_score_matching`).
+weighting (:func:`likelihood_jax.continuous_time.diffusion.weighted_denoising_score_matching`).
 Sample quality (``model_metrics``, every evaluation): the classifier-feature Fréchet distance
-(:class:`likelihood_jax.sample_quality.ImageFeatures`) between ``config.eval.num_samples``
+(:class:`likelihood_jax.metrics.sample_quality.ImageFeatures`) between ``config.eval.num_samples``
 samples and the test digits, ``frechet_<solver>_<steps>`` for solver in ``em``, ``ml``,
 ``ode``; ``frechet_data`` is the same distance for as many held-out *training* digits (the
 floor).
@@ -31,9 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import metrics, ode, sample_quality
+from likelihood_jax import metrics, ode
 from likelihood_jax import sde as sde_lib
-from likelihood_jax.losses import diffusion
+from likelihood_jax.continuous_time import diffusion
+from likelihood_jax.metrics import sample_quality
 from likelihood_jax.models.time_mlp import TimeMLP
 from likelihood_jax.train import Experiment
 

@@ -7,7 +7,7 @@ hence the same tokens), pretrain one transformer with
 * ``objective.kind = "clm"``: causal language modelling only (causal attention mask,
   next-token NLL of every token);
 * ``"mlm"``: masked language modelling only (bidirectional attention, BERT masking,
-  NLL of the masked tokens, :func:`likelihood_jax.losses.masked_lm.masked_lm_loss`);
+  NLL of the masked tokens, :func:`likelihood_jax.sequence.masked_lm.masked_lm_loss`);
 * ``"clm_then_mlm"``: CLM for the first ``objective.switch_fraction`` of the steps, then
   MLM on the **same parameters** (the paper's biphasic schedule continues training the
   CLM weights with the MLM objective and bidirectional attention; here the two phases
@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from experiments.mlm_scoring.experiment import MaskedLMBase
+from likelihood_jax.sequence.experiment import MaskedLMBase
 
 OBJECTIVES = ("clm", "mlm", "clm_then_mlm")
 

@@ -3,7 +3,7 @@
 Tran, Franzese, Michiardi & Filippone (2023), "One-Line-of-Code Data Mollification
 Improves Optimization of Likelihood-based Generative Models". The mollification
 itself is not here: it is the shared loop's ``config.mollify`` switch
-(:mod:`likelihood_jax.mollification`), usable by any likelihood experiment. This
+(:mod:`likelihood_jax.flows.mollification`), usable by any likelihood experiment. This
 experiment is :class:`experiments.mle_flow.experiment.MLEFlow` plus the
 paper's other axis of evaluation, sample quality:
 
@@ -11,7 +11,7 @@ paper's other axis of evaluation, sample quality:
   points (``transport.empirical_wasserstein2``);
 * images: a Fréchet distance in the feature space of a small digit classifier
   trained here (an MLP; "FID-like"), between model samples and the test set
-  (:class:`likelihood_jax.sample_quality.ImageFeatures`).
+  (:class:`likelihood_jax.metrics.sample_quality.ImageFeatures`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from experiments.mle_flow.experiment import MLEFlow
-from likelihood_jax import sample_quality, transport
+from likelihood_jax import transport
+from likelihood_jax.flows.experiment import MLEFlow
+from likelihood_jax.metrics import sample_quality
 
 
 class MollifiedFlow(MLEFlow):

@@ -5,7 +5,7 @@ generalizing flow-based generative models with minibatch optimal transport" (TML
 
 A vector field ``v_theta(t, x)`` (:class:`likelihood_jax.models.time_mlp.TimeMLP`) is
 regressed onto conditional velocities
-(:func:`likelihood_jax.losses.flow_matching.flow_matching_loss`) for pairs ``(x0, x1)``
+(:func:`likelihood_jax.continuous_time.flow_matching.flow_matching_loss`) for pairs ``(x0, x1)``
 of a source sample (``config.source``: ``"normal"`` or a 2D toy such as
 ``"8gaussians"``) and a target sample (``config.dataset.name``), coupled per minibatch
 by ``config.cfm.variant`` in {icfm, otcfm, otcfm_sinkhorn, sbcfm, target} with path
@@ -48,7 +48,7 @@ import numpy as np
 
 from likelihood_jax import data as data_lib
 from likelihood_jax import metrics, ode, transport
-from likelihood_jax.losses import flow_matching
+from likelihood_jax.continuous_time import flow_matching
 from likelihood_jax.models.time_mlp import TimeMLP
 from likelihood_jax.models.unet import UNet
 from likelihood_jax.train import Experiment, load_config_dataset

@@ -8,7 +8,7 @@ lines, e.g. ``KING.`` and, on the next line, ``Wherefore hast thou accus'd him
 all this while?``), each
 prefixed with a BOS token (id ``V``, an input that is never predicted). The
 training rows of ``config.packing.window`` tokens are built by
-:func:`likelihood_jax.packing.pack` with ``config.packing.method``:
+:func:`likelihood_jax.sequence.packing.pack` with ``config.packing.method``:
 
 * ``"concat"``: concatenate all documents and cut every ``window`` tokens
   (the usual pipeline; a document cut by a row boundary is trained in pieces,
@@ -20,7 +20,7 @@ In both, ``segment_ids`` keep the documents of a row apart
 (``config.packing.attention = "segment"``: a token attends only within its
 document and positions restart; ``"causal"`` lets it attend across, as a plain
 causal LM on concatenated text does), and the next-token loss counts only
-targets inside one document (:func:`likelihood_jax.packing.next_token_mask`).
+targets inside one document (:func:`likelihood_jax.sequence.packing.next_token_mask`).
 The per-row loss is the row's summed NLL over ``window - 1``, so the batch mean
 weights every target token equally.
 
@@ -43,9 +43,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood_jax import data as data_lib
-from likelihood_jax import packing
-from likelihood_jax.language_model import make_model
-from likelihood_jax.losses import sequence as seq_losses
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence import packing
+from likelihood_jax.sequence.experiment import make_model
 from likelihood_jax.train import Experiment
 
 ATTENTION = ("segment", "causal")

@@ -5,9 +5,10 @@ Normalizing Flows", ICLR 2024 (arXiv:2403.15881).
 
 A RealNVP-style flow (``likelihood_jax.flows``: ActNorm + affine couplings with alternating
 masks for vectors, checkerboard masks for lattices) is trained against an unnormalized target
-(``config.target``, :mod:`likelihood_jax.targets`): the 2D multimodal Gaussian mixture
+(``config.target``, :mod:`likelihood_jax.data.synthetic.targets`): the 2D multimodal Gaussian
+mixture
 (``gmm``) or ``phi^4`` on an ``L x L`` periodic lattice (``phi4``). ``config.objective`` picks
-the per-example surrogate of :mod:`likelihood_jax.path_gradients` whose gradient the loop
+the per-example surrogate of :mod:`likelihood_jax.flows.path_gradients` whose gradient the loop
 follows:
 
 * ``reverse_standard``: reparameterized reverse KL, score term included;
@@ -46,7 +47,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood_jax import data as data_lib
-from likelihood_jax import flows, path_gradients, targets
+from likelihood_jax import flows
+from likelihood_jax.data.synthetic import targets
+from likelihood_jax.flows import path_gradients
 from likelihood_jax.train import Experiment
 
 OBJECTIVES = {

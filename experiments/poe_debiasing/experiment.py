@@ -3,7 +3,7 @@
 Sanh, Wolf, Belinkov & Rush (ICLR 2021), "Learning from others' mistakes: Avoiding dataset
 biases without modeling them". The main model is trained with the cross-entropy of
 ``log_softmax(log p_weak + log p_main)``
-(:func:`likelihood_jax.losses.debiasing.product_of_experts_loss`), the weak learner frozen;
+(:func:`likelihood_jax.sequence.debiasing.product_of_experts_loss`), the weak learner frozen;
 at test time the main model is used alone. ``config.objective = "ce"`` is the plain
 cross-entropy baseline on the same network and data.
 
@@ -33,8 +33,8 @@ import numpy as np
 import optax
 
 from likelihood_jax import data as data_lib
-from likelihood_jax.losses import debiasing
 from likelihood_jax.models.mlp import MLP
+from likelihood_jax.sequence import debiasing
 from likelihood_jax.train import Experiment
 
 OBJECTIVES = ("ce", "poe")

@@ -4,16 +4,16 @@ Li, Qiu, Chen, Ji & Tong (2025), "Beyond Log Likelihood: Probability-Based
 Objectives for Supervised Fine-Tuning across the Model Capability Continuum"
 (arXiv:2510.00526). Fine-tuning with ``f_alpha(p) = -(p^alpha - 1) / alpha``
 (``alpha = 0``: NLL; ``1``: ``-p``; ``10``: ``-p^10``;
-:func:`likelihood_jax.losses.sequence.probability_objective`), optionally only on
+:func:`likelihood_jax.sequence.objectives.probability_objective`), optionally only on
 tokens with ``p >= threshold``
-(:func:`~likelihood_jax.losses.sequence.thresholded_probability_objective`).
+(:func:`~likelihood_jax.sequence.objectives.thresholded_probability_objective`).
 The paper's claim: when the model already fits the task well ("model-strong"),
 prior-leaning objectives (``alpha > 0``, thresholds) beat NLL, because they
 ignore tokens the model finds unlikely (noisy supervision); when it does not
 ("model-weak"), NLL wins.
 
 Setting, on a synthetic source ``P`` with exact metrics
-(:class:`likelihood_jax.language_model.LanguageModelExperiment`): the model is
+(:class:`likelihood_jax.sequence.experiment.LanguageModelExperiment`): the model is
 first pretrained by MLE on clean samples of ``P`` for
 ``config.objective.pretrain_steps`` steps (0: a model-weak start; many: a
 model-strong start), then fine-tuned with the objective for the remaining
@@ -32,8 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood_jax import data as data_lib
-from likelihood_jax.language_model import LanguageModelExperiment, make_source, source_dataset
-from likelihood_jax.losses import sequence as seq_losses
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import LanguageModelExperiment, make_source, source_dataset
 
 
 def corrupt_tokens(x: np.ndarray, vocab_size: int, noise: float, seed: int) -> np.ndarray:

@@ -23,9 +23,9 @@ model) by MLE. ``role = "student"`` trains ``config.model`` with
   subset (``objective.select_fraction`` of the training sequences, scored with
   ``objective.select_top_k``).
 
-The per-token loss is :func:`likelihood_jax.losses.distillation.knowledge_distillation`
+The per-token loss is :func:`likelihood_jax.sequence.distillation.knowledge_distillation`
 with ``alpha = w(step)``; ``w = 0`` is exactly the CE baseline. Evaluation is
-:class:`~likelihood_jax.language_model.LanguageModelExperiment`'s on a synthetic
+:class:`~likelihood_jax.sequence.experiment.LanguageModelExperiment`'s on a synthetic
 Markov source; the headline is the held-out NLL per token ``fwd_ce``.
 """
 
@@ -38,9 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax.language_model import LanguageModelExperiment, make_model
-from likelihood_jax.losses import distillation as kd
-from likelihood_jax.losses import sequence as seq_losses
+from likelihood_jax.sequence import distillation as kd
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import LanguageModelExperiment, make_model
 from likelihood_jax.train.checkpoints import load_final_params
 
 OBJECTIVES = ("ce", "kd", "salt", "salt_ds")

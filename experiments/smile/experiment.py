@@ -2,7 +2,7 @@
 
 Yue, Hu, Zhang & Jin (2023), "Learning Descriptive Image Captioning via Semipermeable
 Maximum Likelihood Estimation" (ICCV 2023, arXiv:2306.13460). The loss is
-:func:`likelihood_jax.losses.sequence.semipermeable_cross_entropy`: the softmax at
+:func:`likelihood_jax.sequence.objectives.semipermeable_cross_entropy`: the softmax at
 every position restricted to ``V(y)``, the tokens of the reference caption.
 
 The task (:func:`make_captions`): an "image" is a set of present attributes
@@ -35,8 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood_jax import data as data_lib
-from likelihood_jax.losses import sequence as seq_losses
 from likelihood_jax.models.seq2seq import Seq2Seq, greedy_decode
+from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train.experiment import Experiment
 
 PAD, BOS, EOS, FIRST_ATTRIBUTE = 0, 1, 2, 3

@@ -49,9 +49,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood_jax import data as data_lib
-from likelihood_jax.language_model import make_model
-from likelihood_jax.losses import distillation as kd
-from likelihood_jax.losses import sequence as seq_losses
+from likelihood_jax.sequence import distillation as kd
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import make_model
 from likelihood_jax.train import Experiment
 from likelihood_jax.train.checkpoints import load_final_params
 

@@ -3,24 +3,24 @@
 * Welleck, Kulikov, Roller, Dinan, Cho & Weston (2019), "Neural text generation with
   unlikelihood training": token-level unlikelihood (UL-token) adds
   ``-alpha * sum_{c in C_t} log(1 - q(c | x_<t))`` with ``C_t`` the previous context
-  tokens (:func:`likelihood_jax.losses.sequence.token_unlikelihood`); sequence-level
+  tokens (:func:`likelihood_jax.sequence.objectives.token_unlikelihood`); sequence-level
   unlikelihood (UL-seq) fine-tunes on the model's own greedy continuations of
   prefixes, pushing down ``q`` of every token of a repeated n-gram
-  (:func:`~likelihood_jax.losses.sequence.sequence_unlikelihood` with
-  :func:`likelihood_jax.decoding.ngram_repeat_mask`), on a random fraction
+  (:func:`~likelihood_jax.sequence.objectives.sequence_unlikelihood` with
+  :func:`likelihood_jax.sequence.decoding.ngram_repeat_mask`), on a random fraction
   ``objective.seq_rate`` of the updates (the others are the token-level objective).
 * Lagutin, Gavrilov & Kalaidin (2021), "Implicit unlikelihood training: improving
   neural text generation with reinforcement learning" (P055): adds policy-gradient
   updates (a fraction ``objective.pg_rate``) on sampled continuations with reward
   ``1 - seq_rep_n`` (REINFORCE, leave-one-out baseline,
-  :func:`~likelihood_jax.losses.sequence.policy_gradient`), combined with UL.
+  :func:`~likelihood_jax.sequence.objectives.policy_gradient`), combined with UL.
 
 Each step draws which update it makes from the step's key (``lax.switch``, so a
 step pays only for its own branch). Fine-tuning starts from another run's final
 parameters with ``objective.init_from=<workdir>`` (the paper fine-tunes a
 pretrained model). Data: ``shakespeare_char`` windows; evaluation: bits/char,
 accuracy, next-character repetition ``rep``/``wrep`` and the repetition of greedy
-and sampled continuations (:class:`likelihood_jax.language_model.LanguageModelExperiment`).
+and sampled continuations (:class:`likelihood_jax.sequence.experiment.LanguageModelExperiment`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax import decoding
-from likelihood_jax.language_model import LanguageModelExperiment
-from likelihood_jax.losses import sequence as seq_losses
+from likelihood_jax.sequence import decoding
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import LanguageModelExperiment
 from likelihood_jax.train.checkpoints import load_final_params
 
 

@@ -1,7 +1,7 @@
 r"""UNO: unlearning one class of a maximum-likelihood flow by gradient orthogonalization.
 
 Mandal & Gottwald (2025), "UNO: Unlearning via Orthogonalization in Generative Models",
-arXiv:2506.04712. The update rules are in :mod:`likelihood_jax.unlearning`.
+arXiv:2506.04712. The update rules are in :mod:`likelihood_jax.flows.unlearning`.
 
 Two phases:
 
@@ -35,8 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.mle_flow.experiment import MLEFlow
-from likelihood_jax import unlearning
+from likelihood_jax.flows import unlearning
+from likelihood_jax.flows.experiment import MLEFlow
 from likelihood_jax.train import loop
 from likelihood_jax.train.checkpoints import Checkpoints
 

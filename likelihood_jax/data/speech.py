@@ -100,8 +100,7 @@ def render_lines(lines: list[str], cache_dir: str, voice: str = ESPEAK_VOICE,
         likelihood_jax.data.espeak.SpeechSynthesisError: no espeak-ng could be used (the
             message says how to get one).
     """
-    from likelihood_jax import audio
-    from likelihood_jax.data import espeak
+    from likelihood_jax.data import audio, espeak
 
     pcm, rate, engine = espeak.synthesize(lines, cache_dir, voice=voice, rate=speed)
     waves = []

@@ -10,7 +10,7 @@ Top-level fields the tools rely on: ``experiment``, ``seed``, ``total_steps``,
 groups ``dataset``, ``model``, ``optim``. Optional: ``eval_batch_size``,
 ``ema_decay`` (0 disables EMA; evaluation then uses the raw parameters),
 ``checkpoints_to_keep``, ``num_plot_samples``, and the ``mollify`` group (data
-mollification, :mod:`likelihood_jax.mollification`: ``enabled``, ``fraction`` of
+mollification, :mod:`likelihood_jax.flows.mollification`: ``enabled``, ``fraction`` of
 ``total_steps`` over which the noise anneals to zero, and the sigmoid schedule's
 ``start``, ``end``, ``tau``).
 """

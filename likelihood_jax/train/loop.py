@@ -30,7 +30,7 @@ import numpy as np
 import optax
 
 from likelihood_jax import data as data_lib
-from likelihood_jax import mollification
+from likelihood_jax.flows import mollification
 from likelihood_jax.train import parallel, plots
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.experiment import Experiment

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.compositional_sbi.experiment import CompositionalSBI, diffused_gaussian_score
-from likelihood_jax.losses import conditional_score as cs
+from likelihood_jax.continuous_time import conditional_score as cs
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines

@@ -12,7 +12,7 @@ import pytest
 
 from experiments.ebflow.experiment import EBFlow, kde_log_prob_and_score
 from likelihood_jax import data, flows
-from likelihood_jax.losses import ebflow as ebflow_losses
+from likelihood_jax.flows import ebflow as ebflow_losses
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines

@@ -13,8 +13,8 @@ import scipy.optimize
 
 from experiments.finite_domain_kd import simulation as sim
 from experiments.finite_domain_kd.experiment import FiniteDomainKD
-from likelihood_jax.losses import distillation as kd
 from likelihood_jax.main import load_config
+from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
 

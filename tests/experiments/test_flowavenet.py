@@ -10,7 +10,7 @@ import pytest
 
 from experiments.flowavenet.experiment import FloWaveNetExperiment
 from experiments.flowavenet.synthesize import synthesize
-from likelihood_jax import audio
+from likelihood_jax.data import audio
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from experiments.grum.experiment import GruM
-from likelihood_jax import bridges, graphs
+from likelihood_jax.continuous_time import bridges
 from likelihood_jax.main import load_config
+from likelihood_jax.metrics import graphs as graph_metrics
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
 
@@ -39,7 +40,7 @@ def _assert_copies_of_training_graphs(experiment, generated):
     hits = [[i for i, g in enumerate(train) if np.array_equal(g, h)] for h in generated]
     assert all(hits), "a generated graph is not a training graph"
     assert len({h[0] for h in hits}) >= 5  # the mixture covers many endpoints
-    mmds = graphs.graph_mmds(generated, train)
+    mmds = graph_metrics.graph_mmds(generated, train)
     assert max(mmds.values()) < 0.05, mmds
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.ir_sde.experiment import IRSDE
-from likelihood_jax import restoration
+from likelihood_jax.continuous_time import restoration
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines

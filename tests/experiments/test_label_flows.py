@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.label_flows.experiment import LabelFlows
-from likelihood_jax import weak_supervision as ws
+from likelihood_jax.flows import weak_supervision as ws
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from experiments.latent_bootstrapping.experiment import LatentBootstrapping
-from likelihood_jax.losses import masked_lm
 from likelihood_jax.main import load_config
+from likelihood_jax.sequence import masked_lm
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
 

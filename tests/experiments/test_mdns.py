@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from experiments.mdns.experiment import MASK, MDNS
-from likelihood_jax import discrete_targets
-from likelihood_jax.losses import masked_diffusion as md
+from likelihood_jax.continuous_time import masked_diffusion as md
+from likelihood_jax.data.synthetic import ising as discrete_targets
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines

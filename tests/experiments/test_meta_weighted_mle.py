@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from experiments.meta_weighted_mle.experiment import MetaWeightedMLE, decode_names, few_shot_split
-from likelihood_jax import meta_weighting as mw
 from likelihood_jax.main import load_config
+from likelihood_jax.sequence import meta_weighting as mw
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, train_lines
 

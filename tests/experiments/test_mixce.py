@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from experiments.mixce.experiment import MixCE
-from likelihood_jax import sources
+from likelihood_jax.data.synthetic import sources
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines

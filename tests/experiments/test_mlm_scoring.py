@@ -16,7 +16,7 @@ from experiments.mlm_scoring.experiment import (
     replace_tokens,
     swap_adjacent,
 )
-from likelihood_jax import sources
+from likelihood_jax.data.synthetic import sources
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from experiments.mlm_vs_clm.experiment import MLMvsCLM
-from likelihood_jax.losses import masked_lm
 from likelihood_jax.main import load_config
+from likelihood_jax.sequence import masked_lm
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
 

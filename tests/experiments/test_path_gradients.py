@@ -9,7 +9,7 @@ import pytest
 from scipy import special
 
 from experiments.path_gradients.experiment import PathGradients
-from likelihood_jax import path_gradients
+from likelihood_jax.flows import path_gradients
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines

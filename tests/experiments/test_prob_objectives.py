@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from experiments.prob_objectives.experiment import ProbObjectives, corrupt_tokens
-from likelihood_jax.losses import sequence as seq_losses
 from likelihood_jax.main import load_config
+from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, train_lines
 

@@ -16,8 +16,8 @@ from experiments.slm_kd.experiment import (
     select_top_fraction,
     steps_to_target,
 )
-from likelihood_jax.losses import distillation as kd
 from likelihood_jax.main import load_config
+from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.train import train_and_evaluate
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.optimizers import make_optimizer

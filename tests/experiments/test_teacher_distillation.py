@@ -17,8 +17,8 @@ from experiments.teacher_distillation.experiment import (
     task_response,
     true_response_log_probs,
 )
-from likelihood_jax import decoding
 from likelihood_jax.main import load_config
+from likelihood_jax.sequence import decoding
 from likelihood_jax.train import train_and_evaluate
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.optimizers import make_optimizer

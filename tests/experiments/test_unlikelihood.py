@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from experiments.unlikelihood.experiment import Unlikelihood
-from likelihood_jax import decoding
-from likelihood_jax.losses import sequence as seq_losses
 from likelihood_jax.main import load_config
+from likelihood_jax.sequence import decoding
+from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train import TrainState, train_and_evaluate
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.optimizers import make_optimizer

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments.uno.experiment import UNOFlow, restore_params, run_unlearning
-from likelihood_jax import unlearning
+from likelihood_jax.flows import unlearning
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO

@@ -6,7 +6,7 @@ from likelihood_jax.train.config import base_config
 
 
 def grum_config(dataset: str, num_train: int, num_test: int, options: dict):
-    """The shared part of a GruM config for a graph dataset of likelihood_jax.graphs."""
+    """The shared part of a GruM config for a graph dataset (data.synthetic.graphs)."""
     config = base_config("grum", dataset=dataset)
     config.method = "grum"  # or "diffusion" (the VP-SDE baseline, same network)
     config.dataset = ml_collections.ConfigDict({

@@ -1,0 +1,39 @@
+"""Metrics: bits/dim and dequantization, distances between distributions, calibration.
+
+Every public name lives in a submodule and is re-exported here, so
+``from likelihood_jax import metrics; metrics.bits_per_dim(...)`` is the one way to
+call them:
+
+* :mod:`~likelihood_jax.metrics.dequantization`: bits/dim, uniform and truncated-normal
+  dequantization (the conventions of likelihood numbers, spelled out once);
+* :mod:`~likelihood_jax.metrics.distances`: the Fréchet distance between Gaussians;
+* :mod:`~likelihood_jax.metrics.calibration`: expected calibration error.
+
+Heavier, model-based measures are submodules imported on their own:
+:mod:`likelihood_jax.metrics.sample_quality` (an FID-like distance on a small fitted
+classifier, scikit-learn).
+"""
+
+from likelihood_jax.metrics.calibration import expected_calibration_error
+from likelihood_jax.metrics.dequantization import (
+    bits_per_dim,
+    cell_centers,
+    dequantized_bits_per_dim,
+    truncated_normal_bits_per_dim,
+    truncated_normal_dequantize,
+    truncated_normal_entropy,
+    uniform_dequantize,
+)
+from likelihood_jax.metrics.distances import frechet_distance
+
+__all__ = [
+    "bits_per_dim",
+    "cell_centers",
+    "dequantized_bits_per_dim",
+    "expected_calibration_error",
+    "frechet_distance",
+    "truncated_normal_bits_per_dim",
+    "truncated_normal_dequantize",
+    "truncated_normal_entropy",
+    "uniform_dequantize",
+]

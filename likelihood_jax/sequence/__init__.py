@@ -1,0 +1,21 @@
+"""Sequence models (catalog families SEQ-A, SEQ-B, SEQ-C): objectives, distillation, decoding.
+
+Pure modules (import core, ``data`` and ``models`` only):
+
+* :mod:`.objectives`: token- and sequence-level training objectives of autoregressive
+  models: MixCE [P023], unlikelihood [P055], EMO [P032], probability-based objectives
+  [P053], loss smoothing [P056], SMILE [P016];
+* :mod:`.distillation`: knowledge distillation [P125, P007], MCMI teachers [P034],
+  finite-domain transfer [P050], SALT [P153], teacher distillation [P193];
+* :mod:`.masked_lm`: MLM loss, pseudo-log-likelihood scoring [P239, P192], latent
+  bootstrapping [P185];
+* :mod:`.meta_weighting`: meta-learned token weights (FewGen) [P021];
+* :mod:`.debiasing`: product-of-experts debiasing [P069];
+* :mod:`.decoding`: greedy, sampled and nucleus decoding in ``lax.scan``, text metrics;
+* :mod:`.packing`: best-fit packing of documents into windows [P152].
+
+:mod:`.experiment` holds the family's Experiment bases (the only module that imports
+``likelihood_jax.train``): :class:`~.experiment.LanguageModelExperiment` and
+:class:`~.experiment.MaskedLMBase`. Config blocks shared by several experiments are in
+:mod:`.presets`.
+"""

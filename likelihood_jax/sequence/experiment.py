@@ -1,0 +1,461 @@
+"""Autoregressive language-model experiments: data helpers and a shared base class.
+
+The base of the sequence-objective papers (MixCE [P023], unlikelihood [P055],
+probability-based objectives [P053], loss smoothing [P056], EMO [P032], packing
+[P152]): an autoregressive LM (:class:`~likelihood_jax.models.transformer.TransformerLM`
+or :class:`~likelihood_jax.models.gru.GRULM`) trained on
+
+* a synthetic source ``P`` with a known distribution (``config.dataset.name`` in
+  ``"markov"``, ``"hmm"``; ``config.source`` as in :func:`make_source`): train and
+  test sequences of length ``L`` are sampled with fixed seeds; the model reads
+  ``[BOS, x_1..x_{L-1}]`` (BOS = token ``V``, never predicted) and predicts
+  ``x_1..x_L``. Evaluation (per token, nats): forward CE ``fwd_ce`` on source
+  samples, reverse CE ``rev_ce`` (one model sample per test row scored by ``P``),
+  Monte Carlo entropies ``src_entropy`` and ``model_entropy``, their differences
+  ``fwd_kl`` / ``rev_kl``, and exact values over all ``V^l`` sequences of length
+  ``l = config.eval.enum_length``: total variation ``tv`` (the headline),
+  ``fwd_ce_enum``, ``rev_ce_enum``, and the mass ``q_mass_rare`` / ``p_mass_rare``
+  on sequences that use a transition of source probability below
+  ``config.eval.rare_threshold``;
+* character windows of a token-stream dataset (``"shakespeare_char"``):
+  non-overlapping windows of ``config.model.context + 1`` tokens; evaluation:
+  ``bits_per_char`` (the headline), next-character accuracy, next-token
+  repetition (``rep``/``wrep``) and the repetition of greedy and sampled
+  continuations (:func:`continuation_metrics`).
+
+:class:`LanguageModelExperiment` trains by MLE; a paper overrides
+:meth:`LanguageModelExperiment.token_loss` (one objective of
+:mod:`likelihood_jax.sequence.objectives`) or :meth:`~LanguageModelExperiment.loss_fn`.
+The helpers (:func:`make_source`, :func:`source_dataset`, :func:`token_windows`,
+:func:`text_dataset`, :func:`make_model`, :func:`continuation_metrics`) are pure
+functions of their arguments.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from likelihood_jax import data as data_lib
+from likelihood_jax.data.synthetic import sources
+from likelihood_jax.models.gru import GRULM
+from likelihood_jax.models.transformer import TransformerLM
+from likelihood_jax.sequence import decoding, masked_lm
+from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.train import Experiment
+
+SYNTHETIC = ("markov", "hmm")
+TEXT = ("shakespeare_char",)
+MODELS = ("transformer", "gru")
+
+
+# -- Data ------------------------------------------------------------------------------------
+
+
+def make_source(options: ml_collections.ConfigDict) -> sources.Source:
+    """The synthetic source described by ``config.source``."""
+    kind = options.get("kind", "markov")
+    if kind == "markov":
+        return sources.random_markov_source(
+            options.seed, options.vocab_size, order=options.get("order", 1),
+            concentration=options.get("concentration", 0.5),
+            zero_fraction=options.get("zero_fraction", 0.0), floor=options.get("floor", 0.0))
+    if kind == "hmm":
+        return sources.random_hmm_source(
+            options.seed, options.num_states, options.vocab_size,
+            transition_concentration=options.get("transition_concentration", 0.5),
+            emission_concentration=options.get("emission_concentration", 0.5))
+    raise ValueError(f"unknown source kind {kind!r}; choose 'markov' or 'hmm'")
+
+
+def source_dataset(source: sources.Source, options: ml_collections.ConfigDict,
+                   name: str) -> data_lib.Dataset:
+    """Train/test sequences ``x [N, L]`` sampled from ``source`` with fixed seeds."""
+    key = jax.random.key(options.data_seed)
+    train_key, test_key = jax.random.split(key)
+    length = options.length
+    train = np.asarray(source.sample(train_key, options.num_train, length))
+    test = np.asarray(source.sample(test_key, options.num_test, length))
+    info = data_lib.DatasetInfo(
+        kind="text", event_shape=(length,),
+        vocab=tuple(str(i) for i in range(source.vocab_size)),
+        description=f"{name} source {options.to_dict()}: {options.num_train} train and "
+                    f"{options.num_test} test sequences of length {length}")
+    return data_lib.Dataset(name, {"x": train}, {"x": test}, info)
+
+
+def token_windows(stream: np.ndarray, length: int) -> np.ndarray:
+    """Non-overlapping windows ``[N, length]`` of a token stream (the tail is dropped)."""
+    n = len(stream) // length
+    if n < 1:
+        raise ValueError(f"a stream of {len(stream)} tokens has no window of {length}")
+    return np.asarray(stream[:n * length]).reshape(n, length)
+
+
+def text_dataset(name: str, context: int, num_test_windows: int | None) -> data_lib.Dataset:
+    """Windows of ``context + 1`` tokens of a token-stream dataset (train and test splits).
+
+    ``num_test_windows`` evenly spaced test windows are kept (None: all).
+    """
+    stream = data_lib.load_dataset(name)
+    train = token_windows(stream.train["x"], context + 1)
+    test = token_windows(stream.test["x"], context + 1)
+    if num_test_windows and num_test_windows < len(test):
+        test = test[np.linspace(0, len(test) - 1, num_test_windows).astype(int)]
+    info = data_lib.DatasetInfo(
+        kind="text", event_shape=(context + 1,), vocab=stream.info.vocab,
+        description=f"{name} cut into non-overlapping windows of {context + 1} tokens")
+    return data_lib.Dataset(name, {"x": train}, {"x": test}, info)
+
+
+def make_model(options: ml_collections.ConfigDict, vocab_size: int, output_size: int):
+    """A :class:`TransformerLM` or :class:`GRULM` from ``config.model``."""
+    kind = options.get("kind", "transformer")
+    if kind == "transformer":
+        return TransformerLM(vocab_size=vocab_size, output_size=output_size,
+                             num_layers=options.num_layers, width=options.width,
+                             num_heads=options.num_heads, mlp_ratio=options.get("mlp_ratio", 4),
+                             max_len=options.get("max_len", 1024),
+                             position=options.get("position", "rotary"))
+    if kind == "gru":
+        return GRULM(vocab_size=vocab_size, output_size=output_size, width=options.width,
+                     num_layers=options.num_layers)
+    raise ValueError(f"unknown model kind {kind!r}; choose one of {MODELS}")
+
+
+# -- The shared LM experiment ----------------------------------------------------------------
+
+
+class LanguageModelExperiment(Experiment):
+    """Autoregressive LM on a synthetic source or on character windows; MLE by default.
+
+    Subclasses override :meth:`token_loss` (the per-token objective) and may
+    override :meth:`loss_fn`.
+    """
+
+    def __init__(self, config, dataset=None):
+        name = config.dataset.name
+        self.synthetic = name in SYNTHETIC
+        if self.synthetic:
+            self.source = make_source(config.source)
+            if dataset is None:
+                dataset = source_dataset(self.source, config.source, name)
+            self.vocab_size = self.source.vocab_size
+            self.bos = self.vocab_size  # an input id that is never predicted
+            input_vocab = self.vocab_size + 1
+            self.headline_metric = "tv"
+        elif name in TEXT:
+            if dataset is None:
+                dataset = text_dataset(name, config.model.context,
+                                       config.dataset.get("num_test_windows", None))
+            self.vocab_size = len(dataset.info.vocab)
+            input_vocab = self.vocab_size
+            self.headline_metric = "bits_per_char"
+        else:
+            raise ValueError(f"unknown dataset {name!r}; choose one of {SYNTHETIC + TEXT}")
+        super().__init__(config, dataset)
+        self.model = make_model(config.model, input_vocab, self.vocab_size)
+        self.eval_config = config.get("eval", ml_collections.ConfigDict())
+        if self.synthetic:
+            self._init_exact_source_metrics()
+
+    # -- inputs and targets ----------------------------------------------------------------
+
+    def inputs_and_targets(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Synthetic ``x [B, L]``: ``([BOS, x_<L], x)``; text windows ``[B, T+1]``: shift by one."""
+        if self.synthetic:
+            bos = jnp.full(x.shape[:1] + (1,), self.bos, x.dtype)
+            return jnp.concatenate([bos, x[:, :-1]], 1), x
+        return x[:, :-1], x[:, 1:]
+
+    def logits(self, params, inputs: jax.Array) -> jax.Array:
+        """Next-token logits ``[B, T, V]``."""
+        return self.model.apply({"params": params}, inputs)
+
+    def init_params(self, key, batch):
+        """Fresh model parameters."""
+        inputs, _ = self.inputs_and_targets(jnp.asarray(batch["x"][:1]))
+        return self.model.init(key, inputs)["params"]
+
+    # -- training ------------------------------------------------------------------------
+
+    def token_loss(self, logits: jax.Array, targets: jax.Array) -> jax.Array:
+        """Per-token training loss ``[B, T]`` (MLE here)."""
+        return seq_losses.token_cross_entropy(logits, targets)
+
+    def loss_fn(self, params, batch, key, step):
+        """Mean per-token objective ``[B]``; logs the per-token NLL (nats)."""
+        inputs, targets = self.inputs_and_targets(batch["x"])
+        logits = self.logits(params, inputs)
+        loss = jnp.mean(self.token_loss(logits, targets), -1)
+        nll = jnp.mean(seq_losses.token_cross_entropy(logits, targets), -1)
+        return loss, {"nll": nll}
+
+    def sample_fn(self, params, key, num_samples):
+        """No samples plot for token sequences (see the evaluation metrics instead)."""
+        return None
+
+    # -- evaluation ----------------------------------------------------------------------
+
+    def eval_fn(self, params, batch, key):
+        """Per-example test metrics (see the module docstring)."""
+        if self.synthetic:
+            return self.synthetic_metrics(params, batch["x"], key)
+        return self.text_metrics(params, batch["x"], key)
+
+    def _init_exact_source_metrics(self):
+        """Source log-probabilities of all ``V^l`` short sequences, and which are rare."""
+        length = self.eval_config.get("enum_length", 3)
+        self.enum_length = length
+        seqs = sources.enumerate_sequences(self.vocab_size, length)
+        cond = jax.vmap(self.source.conditional_log_probs)(seqs)  # [N, l, V]
+        steps = jnp.take_along_axis(cond, seqs[..., None], -1)[..., 0]
+        self.enum_log_p = np.asarray(jnp.sum(steps, -1))
+        threshold = math.log(self.eval_config.get("rare_threshold", 1e-3))
+        self.enum_rare = np.asarray(jnp.min(steps, -1) < threshold)
+
+    def model_conditional_log_probs(self, params, x: jax.Array) -> jax.Array:
+        """``[N, L, V]`` teacher-forced ``log q(x_t = v | x_<t)`` of synthetic sequences."""
+        inputs, _ = self.inputs_and_targets(x)
+        return jax.nn.log_softmax(self.logits(params, inputs), -1)
+
+    def model_log_prob(self, params, x: jax.Array) -> jax.Array:
+        """``[N]`` log ``Q(x)`` of synthetic sequences ``x [N, L]``."""
+        cond = self.model_conditional_log_probs(params, x)
+        return jnp.sum(jnp.take_along_axis(cond, x[..., None], -1), (1, 2))
+
+    def sample_sequences(self, params, key, num: int, length: int) -> jax.Array:
+        """``[num, length]`` ancestral samples of the model (synthetic: after BOS)."""
+        prompt = jnp.full((num, 1), self.bos, jnp.int32)
+        return decoding.sample(self.model, params, key, prompt, length)
+
+    def synthetic_metrics(self, params, x, key) -> dict[str, jax.Array]:
+        """Forward/reverse CE and entropies per token (Monte Carlo), exact TV on short prefixes."""
+        batch, length = x.shape
+        log_p_data = jax.vmap(self.source.log_prob)(x)
+        log_q_data = self.model_log_prob(params, x)
+        samples = self.sample_sequences(params, key, batch, length)
+        log_p_samples = jax.vmap(self.source.log_prob)(samples)
+        log_q_samples = self.model_log_prob(params, samples)
+        out = {
+            "fwd_ce": -log_q_data / length, "src_entropy": -log_p_data / length,
+            "rev_ce": -log_p_samples / length, "model_entropy": -log_q_samples / length,
+        }
+        out["fwd_kl"] = out["fwd_ce"] - out["src_entropy"]
+        out["rev_kl"] = out["rev_ce"] - out["model_entropy"]
+        enum_q = sources.all_sequence_log_probs(
+            lambda s: self.model_conditional_log_probs(params, s), self.vocab_size,
+            self.enum_length)
+        enum_p = jnp.asarray(self.enum_log_p)
+        exact = sources.exact_metrics(enum_p, enum_q)
+        rare = jnp.asarray(self.enum_rare)
+        constants = {
+            "tv": exact["tv"], "fwd_ce_enum": exact["forward_ce"] / self.enum_length,
+            "rev_ce_enum": exact["reverse_ce"] / self.enum_length,
+            "q_mass_rare": jnp.sum(jnp.where(rare, jnp.exp(enum_q), 0.0)),
+            "p_mass_rare": jnp.sum(jnp.where(rare, jnp.exp(enum_p), 0.0)),
+        }
+        out.update({k: jnp.full((batch,), v) for k, v in constants.items()})
+        return out
+
+    def text_metrics(self, params, windows, key) -> dict[str, jax.Array]:
+        """Bits/char, accuracy, next-token repetition, and repetition of continuations."""
+        cfg = self.eval_config
+        inputs, targets = self.inputs_and_targets(windows)
+        logits = self.logits(params, inputs)
+        nll = seq_losses.token_cross_entropy(logits, targets)
+        predictions = jnp.argmax(logits, -1)
+        out = {"bits_per_char": jnp.mean(nll, -1) / math.log(2),
+               "accuracy": jnp.mean((predictions == targets).astype(jnp.float32), -1)}
+        for window in cfg.get("rep_windows", (16,)):
+            reps = jax.vmap(lambda p, t, c: decoding.repeat_at_1(p, t, c, window=window))(
+                predictions, targets, inputs)
+            for name, value in reps.items():
+                out[f"{name}{window}"] = jnp.mean(value.astype(jnp.float32), -1)
+        out.update(continuation_metrics(self.model, params, windows, key,
+                                        prefix_len=cfg.get("prefix_len", 32),
+                                        num_steps=cfg.get("continuation_len", 96),
+                                        ngram=cfg.get("ngram", 4)))
+        return out
+
+
+def continuation_metrics(model, params, windows, key, *, prefix_len: int, num_steps: int,
+                         ngram: int) -> dict[str, jax.Array]:
+    """Repetition of greedy and sampled continuations of each window's prefix, per example.
+
+    ``seq_rep_{n}_greedy`` / ``_sample``: fraction of repeated n-grams of the
+    continuation (Welleck et al. 2019); ``_human``: the same for the true text that
+    follows the prefix; ``distinct1_*``: distinct tokens over continuation length;
+    ``sample_bits``: the model's own bits/char on its samples (its entropy rate).
+    """
+    num_steps = min(num_steps, windows.shape[1] - prefix_len)
+    prompt = windows[:, :prefix_len]
+    human = windows[:, prefix_len:prefix_len + num_steps]
+    greedy = decoding.greedy(model, params, prompt, num_steps)
+    sampled = decoding.sample(model, params, key, prompt, num_steps)
+    out = {}
+    for name, tokens in [("greedy", greedy), ("sample", sampled), ("human", human)]:
+        out[f"seq_rep_{ngram}_{name}"] = jax.vmap(lambda s: decoding.seq_rep_n(s, ngram))(tokens)
+        out[f"distinct1_{name}"] = jax.vmap(lambda s: decoding.distinct_n(s, 1))(tokens)
+    full = jnp.concatenate([prompt, sampled], 1)
+    logits = model.apply({"params": params}, full[:, :-1])[:, prefix_len - 1:]
+    out["sample_bits"] = jnp.mean(seq_losses.token_cross_entropy(logits, sampled), -1) / math.log(2)
+    return out
+
+
+# -- Masked LMs on a mixture of sources (MLM scoring [P239], MLM vs CLM [P192], latent
+#    bootstrapping [P185]) ------------------------------------------------------------
+
+
+def make_mixture(options: ml_collections.ConfigDict) -> sources.MixtureSource:
+    """``options.num_components`` sources of ``make_source`` with seeds ``seed + k``."""
+    comps = []
+    for k in range(options.get("num_components", 1)):
+        opts = ml_collections.ConfigDict(options.to_dict())
+        opts.seed = options.seed + k
+        comps.append(make_source(opts))
+    return sources.MixtureSource(comps)
+
+
+def mixture_dataset(source: sources.MixtureSource, options: ml_collections.ConfigDict,
+                    name: str) -> data_lib.Dataset:
+    """Train/test ``x [N, L]`` and component ``label [N]``, equal numbers per component."""
+    key = jax.random.key(options.data_seed)
+    rng = np.random.default_rng(options.data_seed)
+    num_k = len(source.components)
+    splits = {}
+    for split, n, split_key in zip(("train", "test"), (options.num_train, options.num_test),
+                                   jax.random.split(key)):
+        xs, labels = [], []
+        for k, comp in enumerate(source.components):
+            count = n // num_k + (1 if k < n % num_k else 0)
+            xs.append(np.asarray(comp.sample(jax.random.fold_in(split_key, k), count,
+                                             options.length)))
+            labels.append(np.full(count, k, np.int32))
+        order = rng.permutation(n)
+        splits[split] = {"x": np.concatenate(xs)[order].astype(np.int32),
+                         "label": np.concatenate(labels)[order]}
+    info = data_lib.DatasetInfo(
+        kind="text", event_shape=(options.length,), num_classes=num_k,
+        vocab=tuple(str(i) for i in range(source.vocab_size)),
+        description=f"{name}: equal mixture of {num_k} sources {options.to_dict()}; label = "
+                    f"component")
+    return data_lib.Dataset(name, splits["train"], splits["test"], info)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two vectors (float64)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+class MaskedLMBase(Experiment):
+    """Source, dataset, the bidirectional/causal transformer pair and shared metrics."""
+
+    def __init__(self, config, dataset=None):
+        if config.dataset.name != "markov_mixture":
+            raise ValueError(f"unknown dataset {config.dataset.name!r}; these experiments use "
+                             f"'markov_mixture' (config.source)")
+        self.source = make_mixture(config.source)
+        if dataset is None:
+            dataset = mixture_dataset(self.source, config.source, config.dataset.name)
+        super().__init__(config, dataset)
+        self.vocab_size = self.source.vocab_size
+        self.mask_id, self.bos = self.vocab_size, self.vocab_size + 1
+        opts = config.model
+        kwargs = dict(vocab_size=self.vocab_size + 2, output_size=self.vocab_size,
+                      num_layers=opts.num_layers, width=opts.width, num_heads=opts.num_heads,
+                      mlp_ratio=opts.get("mlp_ratio", 4), max_len=opts.get("max_len", 64),
+                      position=opts.get("position", "rotary"))
+        self.encoder = TransformerLM(causal=False, **kwargs)
+        self.decoder = TransformerLM(causal=True, **kwargs)
+        self.masking = config.get("masking", ml_collections.ConfigDict())
+        self.eval_config = config.get("eval", ml_collections.ConfigDict())
+        probe_x = jnp.asarray(self.dataset.test["x"])
+        comp = np.asarray(jax.jit(jax.vmap(self.source.component_log_probs))(probe_x))
+        self.bayes_accuracy = float(np.mean(comp.argmax(-1) == self.dataset.test["label"]))
+
+    def init_model(self, key, x):
+        """Parameters of the transformer (the same tree for both attention modes)."""
+        return self.encoder.init(key, jnp.asarray(x[:1]))["params"]
+
+    # -- objectives ----------------------------------------------------------------------
+
+    def mask(self, key, x):
+        """BERT masking of ``x [B, L]`` (``config.masking``): ``(inputs, target_mask)``."""
+        m = self.masking
+        return masked_lm.mask_tokens(key, x, self.mask_id, self.vocab_size,
+                                     rate=m.get("rate", 0.15), mask_prob=m.get("mask_prob", 0.8),
+                                     random_prob=m.get("random_prob", 0.1))
+
+    def mlm_loss(self, params, x, key):
+        """``[B]`` MLM loss (mean NLL over the masked positions)."""
+        inputs, target = self.mask(key, x)
+        logits = self.encoder.apply({"params": params}, inputs)
+        return masked_lm.masked_lm_loss(logits, x, target)
+
+    def clm_inputs(self, x):
+        """``[BOS, x_<L]``: the causal model predicts ``x_t`` at position ``t``."""
+        bos = jnp.full(x.shape[:1] + (1,), self.bos, x.dtype)
+        return jnp.concatenate([bos, x[:, :-1]], 1)
+
+    def clm_token_nll(self, params, x):
+        """``[B, L]`` ``-log Q(x_t | x_<t)`` under the causal attention mask."""
+        logits = self.decoder.apply({"params": params}, self.clm_inputs(x))
+        return seq_losses.token_cross_entropy(logits, x)
+
+    def pll_terms(self, params, x):
+        r"""``[B, L]`` ``log P_MLM(x_t | x_{\t})`` (``L`` masked copies per sequence)."""
+        def logits_fn(seq):
+            return self.encoder.apply({"params": params}, seq[None])[0]
+
+        return jax.vmap(lambda s: masked_lm.pseudo_log_likelihood_terms(
+            logits_fn, s, self.mask_id))(x)
+
+    def hidden(self, params, x, causal=False):
+        """``[B, L, W]`` contextual embeddings of the unmasked input."""
+        model = self.decoder if causal else self.encoder
+        return model.apply({"params": params}, x,
+                           method=lambda m, t: m.hidden_states(m.token_embeddings(t)))
+
+    # -- set-level evaluation helpers ------------------------------------------------------
+
+    def probe_accuracy(self, params, causal=False) -> float:
+        """Test accuracy of a logistic-regression probe on mean-pooled hidden states.
+
+        Trained on the first ``eval.probe_train`` training sequences to predict the
+        mixture component (``label``); the Bayes accuracy from the true component
+        likelihoods is ``bayes_accuracy``.
+        """
+        n = self.eval_config.get("probe_train", 2000)
+        feats = jax.jit(lambda p, x: jnp.mean(self.hidden(p, x, causal), 1))
+        train_x = jnp.asarray(self.dataset.train["x"][:n])
+        test_x = jnp.asarray(self.dataset.test["x"])
+        f_train, f_test = np.asarray(feats(params, train_x)), np.asarray(feats(params, test_x))
+        mean, std = f_train.mean(0), f_train.std(0) + 1e-6
+        clf = LogisticRegression(max_iter=2000, C=self.eval_config.get("probe_c", 1.0))
+        clf.fit((f_train - mean) / std, self.dataset.train["label"][:n])
+        return float(clf.score((f_test - mean) / std, self.dataset.test["label"]))
+
+    def embedding_variance(self, params) -> float:
+        """Mean over features of the variance over test tokens of the hidden states.
+
+        Near 0 means collapse (every token mapped to the same embedding).
+        """
+        h = jax.jit(self.hidden)(params, jnp.asarray(self.dataset.test["x"]))
+        h = np.asarray(h).reshape(-1, h.shape[-1])
+        return float(h.var(0).mean())
+
+    def sample_fn(self, params, key, num_samples):
+        """No samples plot for token sequences."""
+        return None
+
+
+def output_embeddings(params) -> jnp.ndarray:
+    """``[V, W]`` output embeddings of an LM: the transposed kernel of its ``head`` layer."""
+    return params["head"]["kernel"].T
