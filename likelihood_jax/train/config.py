@@ -17,7 +17,12 @@ mollification, :mod:`likelihood_jax.flows.mollification`: ``enabled``, ``fractio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import ml_collections
+
+MODES = ("runlocal", "default", "full")
 
 
 def base_config(experiment: str, dataset: str) -> ml_collections.ConfigDict:
@@ -46,9 +51,68 @@ def base_config(experiment: str, dataset: str) -> ml_collections.ConfigDict:
     return config
 
 
-def check_mode(arg: str | None, modes: tuple[str, ...] = ("runlocal", "default", "full")) -> str:
+def check_mode(arg: str | None, modes: tuple[str, ...] = MODES) -> str:
     """The config mode named by ``arg`` (None means "default"); unknown modes raise."""
     mode = arg or "default"
     if mode not in modes:
         raise ValueError(f"unknown config mode {mode!r}; choose one of {modes}")
+    return mode
+
+
+def set_fields(config: ml_collections.ConfigDict, fields: Mapping[str, Any]) -> None:
+    """Sets ``config.<dotted key> = value`` for each item; every key must name a field.
+
+    A value that is a dict replaces the field with a ``ConfigDict``; a key whose last
+    part is new to an existing group raises (a typo would otherwise be ignored
+    silently). Add new fields to the base config, not in a mode.
+    """
+    for dotted, value in fields.items():
+        *parents, leaf = dotted.split(".")
+        node = config
+        for i, part in enumerate(parents):
+            if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+                raise KeyError(f"config has no group {'.'.join(parents[:i + 1])!r} "
+                               f"(setting {dotted!r})")
+            node = node[part]
+        if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+            raise KeyError(f"config has no field {dotted!r}; add it to the base config first")
+        if isinstance(value, Mapping):
+            value = ml_collections.ConfigDict(dict(value))
+        with node.ignore_type():
+            node[leaf] = value
+
+
+def apply_mode(config: ml_collections.ConfigDict, arg: str | None,
+               modes: Mapping[str, Mapping[str, Any]]) -> str:
+    """Applies the overrides of the mode named by ``arg`` and returns the mode.
+
+    ``modes`` maps a mode name (``runlocal``, ``default``, ``full``; a missing one
+    changes nothing) to dotted-key overrides of ``config``::
+
+        def get_config(arg=None):
+            config = base_config("mle_flow", dataset="checkerboard")
+            ...  # the default (small-scale reproduction) settings
+            apply_mode(config, arg, {
+                "runlocal": {"total_steps": 300, "model.hidden_dims": (32, 32)},
+                "full": {"total_steps": 50000, "batch_size": 1024},
+            })
+            return config
+
+    Args:
+      config: the config, changed in place.
+      arg: the mode from the command line (``FILE:ARG``); None means ``default``.
+      modes: overrides per mode, as :func:`set_fields` takes them.
+
+    Returns:
+      The mode's name.
+
+    Raises:
+      ValueError: an unknown mode (in ``arg`` or as a key of ``modes``).
+      KeyError: an override names a field the config does not have.
+    """
+    mode = check_mode(arg)
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        raise ValueError(f"unknown config mode(s) {unknown}; modes are {MODES}")
+    set_fields(config, modes.get(mode, {}))
     return mode

@@ -1,6 +1,13 @@
 """The ``Experiment`` base class: what a paper supplies, and nothing more.
 
-A paper's experiment subclasses :class:`Experiment` and writes
+A paper's experiment subclasses :class:`Experiment` and writes, where the defaults
+do not fit,
+
+* ``make_dataset(config) -> Dataset`` and ``make_model(config, info) -> model``,
+  called when the loop first reads ``experiment.dataset`` / ``experiment.model``
+  (construction itself does no work);
+
+and
 
 * ``init_params(key, batch) -> params``;
 * ``loss_fn(params, batch, key, step) -> (per_example_loss [B], metrics)`` where
@@ -46,10 +53,14 @@ Batch = dict[str, jax.Array]
 class Experiment:
     """Base class of every experiment module.
 
+    Construction does no work: the dataset and the model are built by
+    :meth:`make_dataset` and :meth:`make_model` when first used, so an experiment is
+    cheap to construct and to unit-test (``experiment.loss_fn`` on a hand-made batch
+    needs no dataset unless it reads one).
+
     Args:
-      config: the run's config (see DESIGN.md, "Config fields").
-      dataset: an already loaded dataset; by default ``config.dataset.name`` is
-        loaded with the other ``config.dataset`` fields as options.
+      config: the run's config (fields: :mod:`likelihood_jax.train.config`).
+      dataset: an already loaded dataset, used instead of :meth:`make_dataset`.
     """
 
     headline_metric: str = "loss"
@@ -57,8 +68,54 @@ class Experiment:
     def __init__(self, config: ml_collections.ConfigDict,
                  dataset: data_lib.Dataset | None = None):
         self.config = config
-        self.dataset = dataset if dataset is not None else load_config_dataset(config)
-        self.check_data(self.dataset.info)
+        self._dataset = dataset
+        self._model = None
+        self._checked = False
+
+    # -- Built when first used: construction does no work ---------------------------
+
+    def make_dataset(self, config: ml_collections.ConfigDict) -> data_lib.Dataset:
+        """The run's data (default: ``config.dataset.name`` with the group's options).
+
+        Called once, when the loop (or a test) first reads :attr:`dataset`. Override
+        it for data that is not a registered dataset, e.g. one drawn from a source
+        the experiment also needs for its metrics.
+        """
+        return load_config_dataset(config)
+
+    def make_model(self, config: ml_collections.ConfigDict, info: data_lib.DatasetInfo) -> Any:
+        """The run's model (a flax module, a flow, a tuple of them...), given the data's info.
+
+        Called once, when :attr:`model` is first read. Default: None (an experiment
+        that builds its model elsewhere needs nothing here).
+        """
+        del config, info
+        return None
+
+    @property
+    def dataset(self) -> data_lib.Dataset:
+        """The run's dataset: the one passed in, else :meth:`make_dataset` (checked once)."""
+        if self._dataset is None:
+            self._dataset = self.make_dataset(self.config)
+        if not self._checked:
+            self._checked = True
+            self.check_data(self._dataset.info)
+        return self._dataset
+
+    @dataset.setter
+    def dataset(self, value: data_lib.Dataset) -> None:
+        self._dataset, self._checked = value, False
+
+    @property
+    def model(self) -> Any:
+        """The run's model: :meth:`make_model` of the config and the dataset's info."""
+        if self._model is None:
+            self._model = self.make_model(self.config, self.dataset.info)
+        return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._model = value
 
     # -- What a paper supplies ------------------------------------------------
 

@@ -23,7 +23,7 @@ def _fresh_cache(monkeypatch):
 
 
 def test_dataset_names():
-    assert data.list_datasets() == data.DATASETS
+    assert data.list_datasets()[:len(data.DATASETS)] == data.DATASETS
     for name in ("digits", "mnist5k", "shakespeare_char", "names", *toys.TOY_NAMES):
         assert name in data.DATASETS
 
@@ -267,3 +267,28 @@ def test_concurrent_builds_of_one_dataset_agree(tmp_path):
         first, second = pool.map(_load_moons_in_child, [str(tmp_path)] * 2)
     np.testing.assert_array_equal(first, second)
     assert len(first) == 300
+
+
+def test_registered_dataset_takes_the_loader_keyword_options(tmp_path):
+    calls = []
+
+    def loader(name, data_dir, size=3, seed=0):
+        calls.append((size, seed))
+        x = np.arange(size, dtype=np.float32)[:, None] + seed
+        info = data.DatasetInfo(kind="continuous", event_shape=(1,), description=name)
+        return data.Dataset(name, {"x": x}, {"x": x[:1]}, info)
+
+    data.register_dataset("_test_registered", loader)
+    try:
+        ds = data.load_dataset("_test_registered", data_dir=tmp_path, size=4, seed=2)
+        assert ds.train["x"][:, 0].tolist() == [2.0, 3.0, 4.0, 5.0]
+        assert "_test_registered" in data.list_datasets()
+        data.load_dataset("_test_registered", data_dir=tmp_path, size=4, seed=2)
+        assert calls == [(4, 2)]  # cached
+        with pytest.raises(TypeError, match="accepted: \\['size', 'seed'\\]"):
+            data.load_dataset("_test_registered", data_dir=tmp_path, width=2)
+        with pytest.raises(ValueError, match="registered already"):
+            data.register_dataset("_test_registered", loader)
+    finally:
+        data.loader._OFFLINE.pop("_test_registered")
+        data.clear_cache()
