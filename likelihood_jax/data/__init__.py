@@ -17,7 +17,7 @@ loaded dataset is cached in memory per ``(name, data_dir, options)``.
 
 Offline datasets (:data:`DATASETS`)
 -----------------------------------
-They are tensorflow-datasets builders (``builders.py``) that write
+They are tensorflow-datasets builders (``builders/``, one module each) that write
 ``array_record`` files and are read with ``builder.as_data_source()``; no
 TensorFlow is needed.
 

@@ -126,45 +126,8 @@ def _quiet_tfds() -> Iterator[None]:
         absl_logging.set_verbosity(verbosity)
 
 
-def _read_split(builder, split: str) -> list[dict[str, Any]]:
-    source = builder.as_data_source(split=split)
-    n = len(source)
-    return list(source.__getitems__(list(range(n)))) if n else []
-
-
 def _stack(examples: list[dict[str, Any]], key: str, dtype) -> np.ndarray:
     return np.stack([np.asarray(ex[key]) for ex in examples]).astype(dtype, copy=False)
-
-
-@contextlib.contextmanager
-def _build_lock(data_dir: str, name: str) -> Iterator[None]:
-    """Serializes the building of one dataset across processes sharing ``data_dir``.
-
-    Parallel test workers or several training jobs on one host may ask for a dataset that
-    is not built yet at the same moment; tfds' ``download_and_prepare`` is not safe against
-    that. The lock is an exclusive ``flock`` on ``<data_dir>/.<name>.lock`` (POSIX; elsewhere
-    no lock is taken).
-    """
-    os.makedirs(data_dir, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover (Windows)
-        yield
-        return
-    with open(os.path.join(data_dir, f".{name}.lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _prepared(builder_cls, data_dir: str, config=None):
-    kwargs = {} if config is None else {"config": config}
-    with _build_lock(data_dir, builder_cls.name):  # the builder reads what exists on creation
-        builder = builder_cls(data_dir=data_dir, file_format="array_record", **kwargs)
-        builder.download_and_prepare()
-    return builder
 
 
 def _check_count(value, what: str) -> int:
@@ -185,9 +148,9 @@ def _load_toy(name: str, data_dir: str, num_train: int = 20000, num_test: int = 
     config = builders.toy_config(name, num_train, num_test)
     if config.name == name:  # A predefined config: pass its name.
         config = name
-    builder = _prepared(builders.LikelihoodJaxToy2d, data_dir, config)
+    builder = builders.prepare(builders.LikelihoodJaxToy2d, data_dir, config)
     splits = {
-        split: {"x": _stack(_read_split(builder, split), "x", np.float32)}
+        split: {"x": _stack(builders.read_split(builder, split), "x", np.float32)}
         for split in ("train", "test")
     }
     info = DatasetInfo(
@@ -205,10 +168,10 @@ def _load_toy(name: str, data_dir: str, num_train: int = 20000, num_test: int = 
 def _load_labeled_images(name: str, data_dir: str, num_levels: int) -> Dataset:
     from likelihood_jax.data import builders
 
-    builder = _prepared(builders.BUILDERS[name], data_dir)
+    builder = builders.prepare(builders.BUILDERS[name], data_dir)
     splits = {}
     for split in ("train", "test"):
-        examples = _read_split(builder, split)
+        examples = builders.read_split(builder, split)
         splits[split] = {
             "x": _stack(examples, "x", np.uint8),
             "label": _stack(examples, "label", np.int32),
@@ -235,10 +198,10 @@ def _load_mnist5k(name: str, data_dir: str) -> Dataset:
 def _load_shakespeare_char(name: str, data_dir: str) -> Dataset:
     from likelihood_jax.data import builders
 
-    builder = _prepared(builders.LikelihoodJaxShakespeareChar, data_dir)
+    builder = builders.prepare(builders.LikelihoodJaxShakespeareChar, data_dir)
     raw = {}
     for split in ("train", "test"):
-        examples = sorted(_read_split(builder, split), key=lambda ex: int(ex["play"]))
+        examples = sorted(builders.read_split(builder, split), key=lambda ex: int(ex["play"]))
         raw[split] = np.concatenate([np.asarray(ex["text"], np.uint8) for ex in examples])
     codes = np.unique(np.concatenate([raw["train"], raw["test"]]))
     lookup = np.full(256, -1, np.int32)
@@ -276,8 +239,8 @@ def _load_names(name: str, data_dir: str, subset: str = "all") -> Dataset:
         description = full.info.description.replace("subset='all'", f"subset={subset!r}")
         info = dataclasses.replace(full.info, description=description)
         return Dataset(name, splits["train"], splits["test"], info)
-    builder = _prepared(builders.LikelihoodJaxNames, data_dir)
-    examples = {split: _read_split(builder, split) for split in ("train", "test")}
+    builder = builders.prepare(builders.LikelihoodJaxNames, data_dir)
+    examples = {split: builders.read_split(builder, split) for split in ("train", "test")}
     letters = {
         split: [np.asarray(ex["name"], np.uint8) for ex in exs] for split, exs in examples.items()
     }
@@ -329,6 +292,8 @@ def _load_tfds_catalog(
 ) -> Dataset:
     import tensorflow_datasets as tfds
 
+    from likelihood_jax.data import builders
+
     try:
         builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
         builder.download_and_prepare()
@@ -371,7 +336,7 @@ def _load_tfds_catalog(
         )
     splits = {}
     for out, split in (("train", train_split), ("test", test_split)):
-        examples = _read_split(builder, split)
+        examples = builders.read_split(builder, split)
         splits[out] = {
             new: _stack(examples, key, features[key].np_dtype) for key, new in keep.items()
         }
@@ -400,6 +365,21 @@ _OFFLINE: dict[str, _Loader | str] = {
     "shakespeare_char": _load_shakespeare_char,
     "names": _load_names,
     "speech": "likelihood_jax.data.speech:load_speech",
+    "community_small": "likelihood_jax.data.synthetic.graphs:load_community_small",
+    "grid": "likelihood_jax.data.synthetic.graphs:load_grid",
+    "sbm": "likelihood_jax.data.synthetic.graphs:load_sbm",
+    "ising": "likelihood_jax.data.synthetic.ising:load_sampler_rows",
+    "gmm_circle": "likelihood_jax.data.synthetic.class_mixture:load_gmm_circle",
+    "gaussian_linear": "likelihood_jax.data.synthetic.simulators:load_gaussian_linear",
+    "digits_weak_signals": "likelihood_jax.data.synthetic.weak_signals:load_digits_weak_signals",
+    "conditional_ar1": "likelihood_jax.data.synthetic.conditional_audio:load_conditional_ar1",
+    "speech_mel": "likelihood_jax.data.synthetic.conditional_audio:load_speech_mel",
+    "markov": "likelihood_jax.data.synthetic.sources:load_markov",
+    "hmm": "likelihood_jax.data.synthetic.sources:load_hmm",
+    "markov_mixture": "likelihood_jax.data.synthetic.sources:load_markov_mixture",
+    "attribute_captions": "likelihood_jax.data.synthetic.captions:load_captions",
+    "shortcut_digits": "likelihood_jax.data.synthetic.shortcut_digits:load_shortcut_digits",
+    "finite_domain": "likelihood_jax.data.synthetic.finite_domain:load_finite_domain",
 }
 
 #: Names of the datasets this project can always build (no TensorFlow needed).

@@ -38,6 +38,8 @@ import logging
 
 import numpy as np
 
+from likelihood_jax.data import loader
+
 __all__ = [
     "ESPEAK_SPEED",
     "ESPEAK_VOICE",
@@ -114,9 +116,10 @@ def _builder_class():
     """The tfds builder, defined lazily (tfds is slow to import)."""
     import tensorflow_datasets as tfds
 
-    from likelihood_jax.data import builders, espeak
+    from likelihood_jax.data import espeak
+    from likelihood_jax.data.builders.base import QuietBuilder
 
-    class LikelihoodJaxSpeech(builders._QuietBuilder):
+    class LikelihoodJaxSpeech(QuietBuilder):
         """Shakespeare lines spoken by espeak-ng at 16 kHz (int16), one record per line."""
 
         VERSION = tfds.core.Version("1.1.0")
@@ -145,8 +148,6 @@ def _builder_class():
             )
 
         def _split_generators(self, dl_manager):
-            from likelihood_jax.data import loader
-
             text = loader.load_dataset("shakespeare_char", data_dir=self._data_dir_root)
             vocab = np.array(text.info.vocab)
             cache_dir = self._artifact_dir(dl_manager)
@@ -190,15 +191,15 @@ def load_speech(name: str, data_dir: str, clip_length: int = 4096, min_rms: floa
         likelihood_jax.data.espeak.SpeechSynthesisError: the dataset is not built and no
             espeak-ng can be used.
     """
-    from likelihood_jax.data import loader
+    from likelihood_jax.data.builders.base import prepare, read_split
 
     if int(clip_length) < 1:
         raise ValueError(f"clip_length must be >= 1, got {clip_length}.")
-    builder = loader._prepared(builder_class(), data_dir)
+    builder = prepare(builder_class(), data_dir)
     splits = {}
     for split in ("train", "test"):
         clips, utt, offsets = [], [], []
-        for ex in loader._read_split(builder, split):
+        for ex in read_split(builder, split):
             wave = np.asarray(ex["audio"], np.int16)
             for start in range(0, wave.size - clip_length + 1, clip_length):
                 clip = wave[start:start + clip_length]
