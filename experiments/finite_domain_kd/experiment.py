@@ -2,7 +2,9 @@
 
 Zhao & Zhu (2024), "Towards the fundamental limits of knowledge transfer over
 finite domains". A teacher ``pi*(a | s)`` over finite ``S x A`` and an input
-distribution ``rho`` give ``n`` samples ``(s_i, a_i)``; the student is a logit
+distribution ``rho`` give ``n`` samples ``(s_i, a_i)`` (the registered dataset
+``"finite_domain"``, :mod:`likelihood_jax.data.synthetic.finite_domain`; options in
+``config.dataset``); the student is a logit
 table ``z [S, A]`` (``pi = softmax(z)``), initialized at 0 (uniform), trained in
 the shared loop on the full sample (``batch_size = n``) with one privilege
 level's loss, ``objective.name`` in
@@ -24,6 +26,7 @@ many repeats per ``n``, for the teachers in ``config.sweep.kinds``) and writes
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -32,22 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.finite_domain_kd import simulation as sim
-from likelihood_jax import data as data_lib
+from likelihood_jax.data.synthetic import finite_domain
 from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.train.experiment import Experiment
-
-
-def sample_dataset(rho: np.ndarray, pi: np.ndarray, n: int, seed: int) -> data_lib.Dataset:
-    """``n`` samples ``s ~ rho, a ~ pi*(. | s)`` (train split); the inputs (test split)."""
-    rng = np.random.default_rng(seed)
-    num_s, num_a = pi.shape
-    cells = rng.choice(num_s * num_a, size=n, p=(rho[:, None] * pi).ravel() / np.sum(
-        rho[:, None] * pi))
-    train = {"s": (cells // num_a).astype(np.int32), "a": (cells % num_a).astype(np.int32)}
-    test = {"s": np.arange(num_s, dtype=np.int32), "rho": rho.astype(np.float32)}
-    info = data_lib.DatasetInfo(kind="tabular", event_shape=(), num_classes=num_a,
-                                description=f"{n} samples of a finite S x A teacher")
-    return data_lib.Dataset("finite_domain", train, test, info)
 
 
 class FiniteDomainKD(Experiment):
@@ -60,17 +50,32 @@ class FiniteDomainKD(Experiment):
         if self.objective not in kd.PRIVILEGE_LEVEL_LOSSES:
             raise ValueError(f"unknown objective {self.objective!r}; choose one of "
                              f"{kd.PRIVILEGE_LEVEL_LOSSES}")
-        s = config.sim
-        if int(config.batch_size) != int(s.n):
-            raise ValueError(f"batch_size ({config.batch_size}) must equal sim.n ({s.n}): the "
-                             "student minimizes the empirical loss of the whole sample")
-        self.rho, self.pi = sim.make_teacher(s.kind, s.num_s, s.num_a, s.n, s.teacher_seed,
-                                             s.concentration)
-        if dataset is None:
-            dataset = sample_dataset(self.rho, self.pi, s.n, s.data_seed)
+        if int(config.batch_size) != int(config.dataset.n):
+            raise ValueError(f"batch_size ({config.batch_size}) must equal dataset.n "
+                             f"({config.dataset.n}): the student minimizes the empirical loss "
+                             "of the whole sample")
         super().__init__(config, dataset)
+
+    @functools.cached_property
+    def teacher(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rho [S], pi* [S, A])``: the teacher of the dataset's options."""
+        return finite_domain.dataset_teacher(**self.config.dataset)
+
+    @property
+    def rho(self) -> np.ndarray:
+        """``[S]`` the input distribution."""
+        return self.teacher[0]
+
+    @property
+    def pi(self) -> np.ndarray:
+        """``[S, A]`` the teacher's rows ``pi*(. | s)``."""
+        return self.teacher[1]
+
+    @functools.cached_property
+    def teacher_log_probs(self) -> np.ndarray:
+        """``[S, A]`` ``log pi*`` (float32; ``-inf`` at zero mass)."""
         with np.errstate(divide="ignore"):
-            self.teacher_log_probs = np.log(self.pi).astype(np.float32)
+            return np.log(self.pi).astype(np.float32)
 
     def check_data(self, info):
         """The tabular data carries no event shape to check."""
@@ -114,7 +119,7 @@ class FiniteDomainKD(Experiment):
         sweep = self.config.get("sweep", None)
         if sweep is None or not sweep.get("enabled", True):
             return
-        s = self.config.sim
+        s = self.config.dataset
         ns = [int(n) for n in sweep.ns]
         results = [sim.rate_sweep(kind, s.num_s, s.num_a, ns, int(sweep.repeats),
                                   int(sweep.seed), s.concentration)

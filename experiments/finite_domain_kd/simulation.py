@@ -26,41 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from likelihood_jax.data.synthetic.finite_domain import KINDS, make_teacher  # noqa: F401 (re-export)
+
 LEARNERS = ("ce_sgl", "ce_ptl", "sel_ptl", "ce_ful")
-KINDS = ("random", "instance0", "instance1", "instance2", "instance3")
-
-
-def make_teacher(kind: str, num_s: int, num_a: int, n: int = 1000, seed: int = 0,
-                 concentration: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """``(rho [S], pi* [S, A])`` of a teacher instance (adversarial ones depend on ``n``)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown teacher kind {kind!r}; choose one of {KINDS}")
-    rho = np.full(num_s, 1.0 / num_s)
-    pi = np.zeros((num_s, num_a))
-    if kind == "random":
-        rng = np.random.default_rng(seed)
-        pi = rng.dirichlet(np.full(num_a, concentration), num_s)
-    elif kind == "instance0":
-        pi[:] = 0.5 / num_a
-        pi[np.arange(num_s), np.arange(num_s) % num_a] += 0.5
-    elif kind == "instance1":  # +-eps around uniform on label pairs, eps = 0.25 sqrt(SA / n)
-        a = num_a - num_a % 2  # an odd last label gets zero mass
-        eps = 0.25 * np.sqrt(num_s * a / n)
-        if eps > 1:
-            raise ValueError(f"instance1 needs n >= |S||A| / 16, got n={n}")
-        pi[:, 0:a:2] = (1 + eps) / a
-        pi[:, 1:a:2] = (1 - eps) / a
-    else:  # instance2 / instance3: S / (n + 1) on odd labels (1-based), rest on the last
-        a = num_a - (1 - num_a % 2)  # an even |A| leaves the last label at zero mass
-        small = num_s / (n + 1)
-        pi[:, 0:a - 1:2] = small
-        pi[:, a - 1] = 1.0 - small * len(range(0, a - 1, 2))
-        if pi[0, a - 1] < 0:
-            raise ValueError(f"{kind} needs n + 1 > |S| (|A| - 1) / 2, got n={n}")
-        if kind == "instance3":  # rare inputs: rho = 1 / (n + 1) except the last
-            rho = np.full(num_s, 1.0 / (n + 1))
-            rho[-1] = 1.0 - (num_s - 1) / (n + 1)
-    return rho, pi
 
 
 def sample_counts(rng: np.random.Generator, rho: np.ndarray, pi: np.ndarray, n: int,

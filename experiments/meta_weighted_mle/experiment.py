@@ -42,6 +42,8 @@ Here, on US census first names (``names``, subset ``first``: female 0 / male 1):
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,7 +53,7 @@ from likelihood_jax.models.transformer import TransformerLM
 from likelihood_jax.sequence import decoding
 from likelihood_jax.sequence import meta_weighting as mw
 from likelihood_jax.sequence import objectives as seq_losses
-from likelihood_jax.train.experiment import Experiment
+from likelihood_jax.train.experiment import Experiment, load_config_dataset
 
 OBJECTIVES = ("mle", "meta")
 TUNE = ("prompt", "all")
@@ -110,26 +112,68 @@ class MetaWeightedMLE(Experiment):
         if not 0 <= g.pretrain_steps < config.total_steps:
             raise ValueError(f"generator.pretrain_steps must be in [0, total_steps), got "
                              f"{g.pretrain_steps}")
-        full = data_lib.load_dataset("names", subset=config.task.subset)
-        self.vocab = full.info.vocab
-        labels = np.asarray(full.train["label"])
-        self.num_classes = int(labels.max()) + 1
-        shots = few_shot_split(labels, config.task.k_shot, config.task.few_shot_seed)
-        pool = np.setdiff1d(np.arange(len(labels)), shots)
-        self.fewshot = {k: np.asarray(v[shots]) for k, v in full.train.items()}
-        self.all_train = {k: np.asarray(v) for k, v in full.train.items()}
-        if dataset is None:
-            train = {"x": np.asarray(full.train["x"][pool]),
-                     "length": np.asarray(full.train["length"][pool])}
-            test = {k: np.asarray(full.test[k]) for k in ("x", "length", "label")}
-            dataset = data_lib.Dataset("names_fewshot", train, test, full.info)
         super().__init__(config, dataset=dataset)
-        self.letters = len(self.vocab)  # output classes: <pad>, <end>, a..z
-        self.unlabeled_token = self.letters + self.num_classes
+
+    # -- data and model, built when first used ------------------------------------------------
+
+    @functools.cached_property
+    def labelled(self) -> data_lib.Dataset:
+        """The labelled names (``config.dataset``: ``names`` with its ``subset``)."""
+        return load_config_dataset(self.config)
+
+    @functools.cached_property
+    def _shots(self) -> np.ndarray:
+        """Indices of the few-shot set in the labelled training split."""
+        task = self.config.task
+        return few_shot_split(np.asarray(self.labelled.train["label"]), task.k_shot,
+                              task.few_shot_seed)
+
+    @property
+    def vocab(self) -> tuple[str, ...]:
+        """The names' characters: ``<pad>``, ``<end>``, ``a..z``."""
+        return self.labelled.info.vocab
+
+    @functools.cached_property
+    def num_classes(self) -> int:
+        """Number of labels (female 0 / male 1)."""
+        return int(np.asarray(self.labelled.train["label"]).max()) + 1
+
+    @functools.cached_property
+    def fewshot(self) -> dict[str, np.ndarray]:
+        """The ``k_shot`` labelled names per class the generator is tuned on."""
+        return {k: np.asarray(v[self._shots]) for k, v in self.labelled.train.items()}
+
+    @functools.cached_property
+    def all_train(self) -> dict[str, np.ndarray]:
+        """Every labelled training name (the oracle classifier's data)."""
+        return {k: np.asarray(v) for k, v in self.labelled.train.items()}
+
+    @property
+    def letters(self) -> int:
+        """Output classes: ``<pad>``, ``<end>``, ``a..z``."""
+        return len(self.vocab)
+
+    @property
+    def unlabeled_token(self) -> int:
+        """The "no label" prompt id (label ``c`` is ``letters + c``)."""
+        return self.letters + self.num_classes
+
+    def make_dataset(self, config):
+        """Pretraining pool (the training names minus the few-shot set, unlabelled); test names."""
+        full = self.labelled
+        pool = np.setdiff1d(np.arange(len(full.train["label"])), self._shots)
+        train = {"x": np.asarray(full.train["x"][pool]),
+                 "length": np.asarray(full.train["length"][pool])}
+        test = {k: np.asarray(full.test[k]) for k in ("x", "length", "label")}
+        return data_lib.Dataset("names_fewshot", train, test, full.info)
+
+    def make_model(self, config, info):
+        """The causal transformer over letters, label prompts and the "no label" prompt."""
+        del info
         m = config.model
-        self.model = TransformerLM(vocab_size=self.letters + self.num_classes + 1,
-                                   output_size=self.letters, num_layers=m.num_layers,
-                                   width=m.width, num_heads=m.num_heads, max_len=32)
+        return TransformerLM(vocab_size=self.letters + self.num_classes + 1,
+                             output_size=self.letters, num_layers=m.num_layers,
+                             width=m.width, num_heads=m.num_heads, max_len=32)
 
     # -- generator pieces ----------------------------------------------------------------------
 

@@ -13,9 +13,10 @@ per-token loss ``-(eta + (1 - eta) * sg(q_t)) log q_t``
 
 Data (``config.dataset.name``):
 
-* ``"markov"`` / ``"hmm"``: a synthetic source ``P`` with a known distribution
-  (``config.source``; :mod:`likelihood_jax.data.synthetic.sources`); train and test sequences of
-  length ``L`` are sampled from it with fixed seeds. The model reads
+* ``"markov"`` / ``"hmm"``: a synthetic source ``P`` with a known distribution (a
+  registered dataset, options in ``config.dataset``;
+  :mod:`likelihood_jax.data.synthetic.sources`); train and test sequences of length ``L``
+  are sampled from it with fixed seeds. The model reads
   ``[BOS, x_1..x_{L-1}]`` (BOS = token ``V``) and predicts ``x_1..x_L``. Evaluation
   reports, per token and in nats: the forward CE on source samples ``fwd_ce``,
   the reverse CE ``rev_ce`` (one model sample per test row scored by ``P``), the

@@ -21,8 +21,10 @@ evaluation compares it with the causal LM's ``log Q(W)`` and with the truth ``lo
 * set-level (``model_metrics``): Pearson correlations of PLL with ``log P`` and with the
   true PLL, and of the causal ``log Q`` with ``log P``, on ``eval.num_corr`` test sequences.
 
-The module also holds the shared data and model plumbing of the masked-LM experiments
-(:class:`MaskedLMBase`; MLM vs CLM [P192] subclasses it): a source that is a mixture of
+The shared data and model plumbing of the masked-LM experiments is
+:class:`likelihood_jax.sequence.experiment.MaskedLMBase` (MLM vs CLM [P192] and latent
+bootstrapping [P185] subclass it too): the registered dataset ``"markov_mixture"``, a
+mixture of
 ``num_components`` random Markov chains (the component is the example's ``label``, the
 target of the probe), a bidirectional :class:`TransformerLM` whose input vocabulary has
 ``[MASK] = V`` and ``[BOS] = V + 1`` beyond the ``V`` output tokens, and the same module

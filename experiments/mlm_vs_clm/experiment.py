@@ -24,6 +24,8 @@ parameters under the causal mask; ``bayes_acc`` is the accuracy of the true post
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,13 +52,16 @@ class MLMvsCLM(MaskedLMBase):
         super().__init__(config, dataset)
         self.kind = objective.kind
         self.switch_step = int(round(fraction * config.total_steps))
+
+    @functools.cached_property
+    def counts_accuracy(self) -> float:
+        """Test accuracy of a logistic-regression probe on token counts (bag of tokens)."""
         counts = lambda x: np.stack([np.bincount(r, minlength=self.vocab_size)  # noqa: E731
                                      for r in x]).astype(np.float64)
         n = self.eval_config.get("probe_train", 2000)
         clf = LogisticRegression(max_iter=2000)
         clf.fit(counts(self.dataset.train["x"][:n]), self.dataset.train["label"][:n])
-        self.counts_accuracy = float(clf.score(counts(self.dataset.test["x"]),
-                                               self.dataset.test["label"]))
+        return float(clf.score(counts(self.dataset.test["x"]), self.dataset.test["label"]))
 
     def init_params(self, key, batch):
         """One parameter tree for both attention modes."""

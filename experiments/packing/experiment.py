@@ -69,14 +69,27 @@ class Packing(Experiment):
         if options.attention not in ATTENTION:
             raise ValueError(f"unknown packing.attention {options.attention!r}; choose one of "
                              f"{ATTENTION}")
+        del dataset  # the rows are the packing under study: always built by make_dataset
+        super().__init__(config)
         self.window = int(options.window)
         self.head = int(options.head)
         self.segment_attention = options.attention == "segment"
-        stream = data_lib.load_dataset(config.dataset.name)
+        self._packing = None  # statistics of the packing, set by make_dataset
+
+    def make_dataset(self, config):
+        """Speeches of ``config.dataset.name``: training rows packed by ``packing.method``.
+
+        Train: ``x`` and ``segment_ids`` ``[R, window]`` of the packed BOS-prefixed
+        training speeches; test: the first ``window`` tokens of ``packing.num_test_docs``
+        evenly spaced held-out speeches, one per row. Also sets :attr:`stats` and the
+        mean token counts that normalize the evaluation.
+        """
+        options = config.packing
+        stream = data_lib.load_dataset(config.dataset.name,
+                                       data_dir=config.dataset.get("data_dir", None))
         vocab = stream.info.vocab
-        self.vocab_size = len(vocab)
-        self.bos = self.vocab_size
-        with_bos = lambda docs: [np.concatenate([[self.bos], d]).astype(np.int32)  # noqa: E731
+        bos = len(vocab)
+        with_bos = lambda docs: [np.concatenate([[bos], d]).astype(np.int32)  # noqa: E731
                                  for d in docs]
         train_docs = with_bos(paragraph_documents(stream.train["x"], vocab))
         if options.get("num_train_docs", None):
@@ -85,13 +98,12 @@ class Packing(Experiment):
         if options.num_test_docs and options.num_test_docs < len(test_docs):
             picks = np.linspace(0, len(test_docs) - 1, options.num_test_docs).astype(int)
             test_docs = [test_docs[i] for i in picks]
-        self.train_lengths = np.array([len(d) for d in train_docs])
+        train_lengths = np.array([len(d) for d in train_docs])
         packed = packing.pack(train_docs, self.window, options.method)
-        self.stats = packing.packing_stats(packed, self.train_lengths)
-        self.stats["num_documents"] = float(len(train_docs))
-        self.stats["needless_truncation_fraction"] = (
-            self.stats["truncated_fitting"] / max(float(np.sum(self.train_lengths
-                                                                <= self.window)), 1.0))
+        stats = packing.packing_stats(packed, train_lengths)
+        stats["num_documents"] = float(len(train_docs))
+        stats["needless_truncation_fraction"] = (
+            stats["truncated_fitting"] / max(float(np.sum(train_lengths <= self.window)), 1.0))
         test_rows = np.zeros((len(test_docs), self.window), np.int32)
         test_segments = np.zeros((len(test_docs), self.window), np.int32)
         for r, doc in enumerate(test_docs):
@@ -99,18 +111,57 @@ class Packing(Experiment):
             test_rows[r, :len(doc)] = doc
             test_segments[r, :len(doc)] = 1
         mask = packing.next_token_mask(test_segments)
-        self.mean_test_tokens = float(mask.sum(1).mean())
-        self.mean_head_tokens = float(np.minimum(mask.sum(1), self.head).mean())
+        self._packing = {"stats": stats, "train_lengths": train_lengths,
+                         "mean_test_tokens": float(mask.sum(1).mean()),
+                         "mean_head_tokens": float(np.minimum(mask.sum(1), self.head).mean())}
         info = data_lib.DatasetInfo(
             kind="text", event_shape=(self.window,), vocab=vocab,
             description=f"{config.dataset.name} speeches packed by {options.method} into "
-                        f"{self.window}-token rows: {self.stats}")
-        dataset = data_lib.Dataset(
+                        f"{self.window}-token rows: {stats}")
+        return data_lib.Dataset(
             config.dataset.name,
             {"x": packed.tokens, "segment_ids": packed.segment_ids},
             {"x": test_rows, "segment_ids": test_segments}, info)
-        super().__init__(config, dataset)
-        self.model = make_model(config.model, self.vocab_size + 1, self.vocab_size)
+
+    def make_model(self, config, info):
+        """The causal transformer of ``config.model``; inputs have one more id (BOS)."""
+        vocab_size = len(info.vocab)
+        return make_model(config.model, vocab_size + 1, vocab_size)
+
+    def _packing_value(self, name):
+        if self._packing is None:
+            self.dataset  # noqa: B018 (building the dataset packs the documents)
+        return self._packing[name]
+
+    @property
+    def vocab_size(self) -> int:
+        """``V``: the characters (the output size)."""
+        return len(self.dataset.info.vocab)
+
+    @property
+    def bos(self) -> int:
+        """The BOS input id ``V`` that starts every document (never predicted)."""
+        return self.vocab_size
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """The training packing's statistics (rows, fill, truncations)."""
+        return self._packing_value("stats")
+
+    @property
+    def train_lengths(self) -> np.ndarray:
+        """``[D]`` lengths of the BOS-prefixed training documents."""
+        return self._packing_value("train_lengths")
+
+    @property
+    def mean_test_tokens(self) -> float:
+        """Mean number of scored targets per test row."""
+        return self._packing_value("mean_test_tokens")
+
+    @property
+    def mean_head_tokens(self) -> float:
+        """Mean number of scored targets among the first ``packing.head`` of a test row."""
+        return self._packing_value("mean_head_tokens")
 
     def init_params(self, key, batch):
         """Fresh transformer parameters."""

@@ -7,15 +7,17 @@ biases without modeling them". The main model is trained with the cross-entropy 
 at test time the main model is used alone. ``config.objective = "ce"`` is the plain
 cross-entropy baseline on the same network and data.
 
-Data (:func:`shortcut_digits`): 8x8 digits with one planted bright pixel in the empty border
-(column 0, rows 0-7, and column 7, rows 0-1: ten positions). In the training split and the
+Data (the registered dataset ``"shortcut_digits"``,
+:mod:`likelihood_jax.data.synthetic.shortcut_digits`; options in ``config.dataset``): 8x8
+digits with one planted bright pixel in the empty border (column 0, rows 0-7, and column 7,
+rows 0-1: ten positions). In the training split and the
 in-distribution test set (``x``) the pixel sits at the position of the true class with
-probability ``config.shortcut.correlation`` and at one of the nine other positions otherwise;
+probability ``config.dataset.correlation`` and at one of the nine other positions otherwise;
 in the shortcut-free test sets it is at a uniformly random position (``x_random``) or always
 at a wrong class's position (``x_flipped``).
 
 The weak learner is trained with plain cross-entropy on the same training data, full-batch for
-``config.weak.steps`` Adam steps in ``__init__``, then frozen: a small MLP
+``config.weak.steps`` Adam steps when the dataset is built, then frozen: a small MLP
 (``config.weak.hidden_dims``; ``()`` is a linear classifier). ``config.weak.inputs`` says what
 it sees: ``"image"``, the whole image, as in the paper (a limited-capacity model that knows
 nothing of the bias; the paper uses TinyBERT), or ``"border"``, only the 16 border pixels
@@ -33,68 +35,14 @@ import numpy as np
 import optax
 
 from likelihood_jax import data as data_lib
+from likelihood_jax.data.synthetic.shortcut_digits import BORDER
 from likelihood_jax.models.mlp import MLP
 from likelihood_jax.sequence import debiasing
 from likelihood_jax.train import Experiment
+from likelihood_jax.train.experiment import load_config_dataset
 
 OBJECTIVES = ("ce", "poe")
 WEAK_INPUTS = ("image", "border")
-BORDER = tuple((r, 0) for r in range(8)) + tuple((r, 7) for r in range(8))
-"""The 16 pixels of the border columns, nearly always empty in the digits."""
-
-
-def patch_code(k: int, num_pixels: int) -> tuple[tuple[int, int], ...]:
-    """The border pixels lit for class ``k``: ``BORDER[(k + 5 j) % 16]``, ``j < num_pixels``."""
-    return tuple(BORDER[(k + 5 * j) % 16] for j in range(num_pixels))
-
-
-def _patch(x: np.ndarray, codes: np.ndarray, value: int, num_pixels: int) -> np.ndarray:
-    x = np.array(x, copy=True)
-    for k in range(10):
-        for r, c in patch_code(k, num_pixels):
-            x[codes == k, r, c, 0] = value
-    return x
-
-
-def _biased_positions(rng, labels, correlation):
-    """The label's position with probability ``correlation``, else one of the other nine."""
-    other = (labels + rng.integers(1, 10, len(labels))) % 10
-    return np.where(rng.random(len(labels)) < correlation, labels, other)
-
-
-def shortcut_digits(correlation: float = 0.9, patch_value: int = 16, num_pixels: int = 1,
-                    seed: int = 0) -> data_lib.Dataset:
-    """Digits with a planted shortcut pixel (see the module docstring).
-
-    Returns:
-      A dataset with ``train = {x, label}`` and ``test = {x (in-distribution), x_random,
-      x_flipped, label}``; images uint8 ``(N, 8, 8, 1)`` in ``0..16``.
-    """
-    if not 0.0 <= correlation <= 1.0:
-        raise ValueError(f"correlation must be in [0, 1], got {correlation}")
-    if not 1 <= num_pixels <= 3:
-        raise ValueError(f"num_pixels must be 1, 2 or 3, got {num_pixels}")
-    raw = data_lib.load_dataset("digits")
-    rng = np.random.default_rng(seed)
-    train_label, test_label = raw.train["label"], raw.test["label"]
-    train = {"x": _patch(raw.train["x"], _biased_positions(rng, train_label, correlation),
-                         patch_value, num_pixels), "label": train_label}
-    n = len(test_label)
-    test = {
-        "x": _patch(raw.test["x"], _biased_positions(rng, test_label, correlation),
-                    patch_value, num_pixels),
-        "x_random": _patch(raw.test["x"], rng.integers(0, 10, n), patch_value, num_pixels),
-        "x_flipped": _patch(raw.test["x"], _biased_positions(rng, test_label, 0.0),
-                            patch_value, num_pixels),
-        "label": test_label,
-    }
-    info = data_lib.DatasetInfo(
-        kind="image", event_shape=(8, 8, 1), num_levels=17, num_classes=10,
-        description=f"digits with a shortcut pixel at the label's border position for "
-                    f"{correlation:.0%} of the training images")
-    return data_lib.Dataset("shortcut_digits", train, test, info)
-
-
 def _flat(x):
     return jnp.asarray(x, jnp.float32).reshape(len(x), -1) / 16.0
 
@@ -133,13 +81,22 @@ class ProductOfExpertsDebiasing(Experiment):
         if config.objective not in OBJECTIVES:
             raise ValueError(f"unknown config.objective {config.objective!r}; choose one of "
                              f"{OBJECTIVES}")
-        w = config.weak
-        if w.inputs not in WEAK_INPUTS:
-            raise ValueError(f"unknown config.weak.inputs {w.inputs!r}; choose one of "
+        if config.weak.inputs not in WEAK_INPUTS:
+            raise ValueError(f"unknown config.weak.inputs {config.weak.inputs!r}; choose one of "
                              f"{WEAK_INPUTS}")
-        if dataset is None:
-            s = config.shortcut
-            dataset = shortcut_digits(s.correlation, s.patch_value, s.num_pixels, s.seed)
+        super().__init__(config)
+        self._shortcut_data = dataset  # the raw data; make_dataset adds the weak learner's view
+        self._weak_metrics = None
+
+    def make_dataset(self, config):
+        """The shortcut digits (``config.dataset``) with the frozen weak learner's log-probs.
+
+        Trains the weak learner (full batch, ``config.weak``) on the training split and
+        stores its training log-probabilities as ``weak_log_probs`` and its accuracies
+        as :attr:`weak_metrics`.
+        """
+        dataset = self._shortcut_data or load_config_dataset(config)
+        w = config.weak
         mask = np.ones((1, 8, 8, 1), np.uint8)
         if w.inputs == "border":
             mask[:] = 0
@@ -154,15 +111,25 @@ class ProductOfExpertsDebiasing(Experiment):
 
         train = dict(dataset.train,
                      weak_log_probs=np.asarray(weak(dataset.train["x"]), np.float32))
-        dataset = data_lib.Dataset(dataset.name, train, dataset.test, dataset.info)
-        super().__init__(config, dataset)
         test = dataset.test
-        self.weak_metrics = {"weak_acc_train": _accuracy(train["weak_log_probs"],
-                                                         train["label"])}
+        self._weak_metrics = {"weak_acc_train": _accuracy(train["weak_log_probs"],
+                                                          train["label"])}
         for name in ("x", "x_random", "x_flipped"):
-            self.weak_metrics[f"weak_acc_{_suffix(name)}"] = _accuracy(weak(test[name]),
-                                                                       test["label"])
-        self.model = MLP(tuple(config.model.hidden_dims), 10)
+            self._weak_metrics[f"weak_acc_{_suffix(name)}"] = _accuracy(weak(test[name]),
+                                                                        test["label"])
+        return data_lib.Dataset(dataset.name, train, test, dataset.info)
+
+    def make_model(self, config, info):
+        """The main MLP classifier (``config.model.hidden_dims``)."""
+        del info
+        return MLP(tuple(config.model.hidden_dims), 10)
+
+    @property
+    def weak_metrics(self) -> dict[str, float]:
+        """The frozen weak learner's accuracies (train, and the three test sets)."""
+        if self._weak_metrics is None:
+            self.dataset  # noqa: B018 (building the dataset trains the weak learner)
+        return self._weak_metrics
 
     def init_params(self, key, batch):
         """The main classifier's parameters."""

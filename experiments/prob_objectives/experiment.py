@@ -17,7 +17,7 @@ Setting, on a synthetic source ``P`` with exact metrics
 first pretrained by MLE on clean samples of ``P`` for
 ``config.objective.pretrain_steps`` steps (0: a model-weak start; many: a
 model-strong start), then fine-tuned with the objective for the remaining
-steps on *noisy* samples of ``P``, where a fraction ``config.objective.noise``
+steps on *noisy* samples of ``P``, where a fraction ``config.dataset.noisy_copy``
 of the tokens is replaced by uniform random tokens (the long, noisy supervision
 of the paper's SFT setting). The schedule is a function of the traced training
 ``step``. Evaluation against the clean ``P``: exact TV on short sequences
@@ -29,43 +29,32 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from likelihood_jax import data as data_lib
 from likelihood_jax.sequence import objectives as seq_losses
-from likelihood_jax.sequence.experiment import LanguageModelExperiment, make_source, source_dataset
-
-
-def corrupt_tokens(x: np.ndarray, vocab_size: int, noise: float, seed: int) -> np.ndarray:
-    """Replaces each token of ``x`` with probability ``noise`` by a uniform random token."""
-    rng = np.random.default_rng(seed)
-    flip = rng.random(x.shape) < noise
-    return np.where(flip, rng.integers(0, vocab_size, x.shape), x).astype(x.dtype)
+from likelihood_jax.sequence.experiment import LanguageModelExperiment
 
 
 class ProbObjectives(LanguageModelExperiment):
-    """MLE pretraining on clean data, then ``f_alpha`` fine-tuning on noisy data."""
+    """MLE pretraining on clean data, then ``f_alpha`` fine-tuning on noisy data.
+
+    The data is a registered source dataset whose option ``noisy_copy`` (the fraction of
+    replaced tokens) adds the noisy fine-tuning sequences ``x_noisy`` to the train split
+    (:func:`likelihood_jax.data.synthetic.sources.source_dataset`).
+    """
 
     def __init__(self, config, dataset=None):
         obj = config.objective
         self.alpha = float(obj.alpha)
         self.threshold = float(obj.get("threshold", 0.0))
         self.pretrain_steps = int(obj.pretrain_steps)
-        self.noise = float(obj.noise)
-        if self.alpha < 0 or not 0.0 <= self.threshold <= 1.0 or not 0.0 <= self.noise <= 1.0:
-            raise ValueError(f"need alpha >= 0, threshold and noise in [0, 1]; got {self.alpha}, "
-                             f"{self.threshold}, {self.noise}")
+        if self.alpha < 0 or not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"need objective.alpha >= 0 and objective.threshold in [0, 1]; "
+                             f"got {self.alpha}, {self.threshold}")
         if config.dataset.name not in ("markov", "hmm"):
             raise ValueError("prob_objectives runs on a synthetic source (dataset.name='markov')")
-        if dataset is None:
-            source = make_source(config.source)
-            clean = source_dataset(source, config.source, config.dataset.name)
-            noisy_options = config.source.copy_and_resolve_references()
-            noisy_options.data_seed = config.source.data_seed + 1000
-            noisy = source_dataset(source, noisy_options, config.dataset.name).train["x"]
-            noisy = corrupt_tokens(noisy, source.vocab_size, self.noise, config.source.data_seed)
-            dataset = data_lib.Dataset(clean.name, {"x": clean.train["x"], "x_noisy": noisy},
-                                       clean.test, clean.info)
+        if config.dataset.get("noisy_copy", None) is None:
+            raise ValueError("prob_objectives fine-tunes on noisy data: set dataset.noisy_copy "
+                             "(the fraction of replaced tokens)")
         super().__init__(config, dataset)
 
     def loss_fn(self, params, batch, key, step):

@@ -5,7 +5,8 @@ Maximum Likelihood Estimation" (ICCV 2023, arXiv:2306.13460). The loss is
 :func:`likelihood_jax.sequence.objectives.semipermeable_cross_entropy`: the softmax at
 every position restricted to ``V(y)``, the tokens of the reference caption.
 
-The task (:func:`make_captions`): an "image" is a set of present attributes
+The task (the registered dataset ``"attribute_captions"``,
+:mod:`likelihood_jax.data.synthetic.captions`): an "image" is a set of present attributes
 among ``A`` (each present with probability ``p_present``, at least 2), given to
 the encoder as ``A`` tokens ``2 a + present_a``. Its reference captions are
 *concise*: each mentions a random subset of the present attributes (each with
@@ -32,45 +33,13 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from likelihood_jax import data as data_lib
+from likelihood_jax.data.synthetic.captions import BOS, EOS, FIRST_ATTRIBUTE, PAD
 from likelihood_jax.models.seq2seq import Seq2Seq, greedy_decode
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train.experiment import Experiment
 
-PAD, BOS, EOS, FIRST_ATTRIBUTE = 0, 1, 2, 3
 OBJECTIVES = ("mle", "smile")
-
-
-def make_captions(num_images: int, num_attributes: int, p_present: float, p_mention: float,
-                  refs_per_image: int, seed: int) -> dict[str, np.ndarray]:
-    """Synthetic images with concise reference captions (one row per reference).
-
-    Returns:
-      ``source`` int32 ``[N, A]`` (token ``2 a + present``), ``present`` bool
-      ``[N, A]``, ``caption`` int32 ``[N, A + 1]`` (attribute ``a`` is token
-      ``a + 3``, then ``<eos>``=2, then ``<pad>``=0), ``image`` int32 ``[N]``;
-      ``N = num_images * refs_per_image``.
-    """
-    rng = np.random.default_rng(seed)
-    present = rng.random((num_images, num_attributes)) < p_present
-    for row in present:  # at least two present attributes
-        while row.sum() < 2:
-            row[rng.integers(num_attributes)] = True
-    present = np.repeat(present, refs_per_image, axis=0)
-    mention = present & (rng.random(present.shape) < p_mention)
-    for i, row in enumerate(mention):  # at least one mention
-        if not row.any():
-            row[rng.choice(np.flatnonzero(present[i]))] = True
-    caption = np.zeros((len(present), num_attributes + 1), np.int32)
-    for i, row in enumerate(mention):
-        words = np.flatnonzero(row) + FIRST_ATTRIBUTE
-        caption[i, :len(words)] = words
-        caption[i, len(words)] = EOS
-    source = (2 * np.arange(num_attributes) + present).astype(np.int32)
-    return {"source": source, "present": present, "caption": caption,
-            "image": np.repeat(np.arange(num_images), refs_per_image).astype(np.int32)}
 
 
 def caption_metrics(tokens: jax.Array, present: jax.Array) -> dict[str, jax.Array]:
@@ -104,9 +73,6 @@ class Smile(Experiment):
     headline_metric = "recall"
 
     def __init__(self, config, dataset=None):
-        task = config.task
-        self.num_attributes = int(task.num_attributes)
-        self.max_len = self.num_attributes + 1
         objective = config.objective
         if objective.name not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective.name!r}; choose one of {OBJECTIVES}")
@@ -114,26 +80,19 @@ class Smile(Experiment):
             raise ValueError(f"objective.mle_weight must be in [0, 1], got {objective.mle_weight}")
         if objective.mle_steps < 0:
             raise ValueError(f"objective.mle_steps must be >= 0, got {objective.mle_steps}")
-        if dataset is None:
-            args = (self.num_attributes, task.p_present, task.p_mention)
-            train = make_captions(task.num_train_images, *args, task.refs_per_image,
-                                  task.data_seed)
-            test = make_captions(task.num_test_images, *args, 1, task.data_seed + 1)
-            for split in (train, test):
-                split["x"] = split.pop("caption")
-            info = data_lib.DatasetInfo(
-                kind="text", event_shape=(self.max_len,),
-                vocab=("<pad>", "<bos>", "<eos>") + tuple(f"a{i}" for i in
-                                                          range(self.num_attributes)),
-                description="synthetic attribute captioning with concise references (SMILE)")
-            dataset = data_lib.Dataset("attribute_captions", train, test, info)
         super().__init__(config, dataset=dataset)
+        self.num_attributes = int(config.dataset.num_attributes)
+        self.max_len = self.num_attributes + 1
+
+    def make_model(self, config, info):
+        """The encoder-decoder of ``config.model`` over the task's vocabularies."""
+        del info
         m = config.model
-        self.model = Seq2Seq(source_vocab_size=2 * self.num_attributes,
-                             target_vocab_size=self.num_attributes + FIRST_ATTRIBUTE,
-                             num_encoder_layers=m.num_encoder_layers,
-                             num_decoder_layers=m.num_decoder_layers, width=m.width,
-                             num_heads=m.num_heads)
+        return Seq2Seq(source_vocab_size=2 * self.num_attributes,
+                       target_vocab_size=self.num_attributes + FIRST_ATTRIBUTE,
+                       num_encoder_layers=m.num_encoder_layers,
+                       num_decoder_layers=m.num_decoder_layers, width=m.width,
+                       num_heads=m.num_heads)
 
     def _inputs(self, captions):
         return jnp.concatenate([jnp.full_like(captions[:, :1], BOS), captions[:, :-1]], axis=1)

@@ -25,6 +25,8 @@ and sampled continuations (:class:`likelihood_jax.sequence.experiment.LanguageMo
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -60,12 +62,17 @@ class Unlikelihood(LanguageModelExperiment):
         self.ngram = obj.ngram
         if self.prefix_len + self.continuation_len > config.model.context + 1:
             raise ValueError("objective.prefix_len + continuation_len exceeds the window")
-        self.pretrained = None
-        if obj.get("init_from", ""):
-            inputs, _ = self.inputs_and_targets(jnp.asarray(self.dataset.train["x"][:1]))
-            template = jax.jit(self.model.init)(jax.random.key(0), inputs)["params"]
-            self.pretrained = load_final_params(obj.init_from, template, config.optim,
-                                                config.total_steps)
+
+    @functools.cached_property
+    def pretrained(self):
+        """The final parameters of the run in ``objective.init_from`` (None: from scratch)."""
+        init_from = self.config.objective.get("init_from", "")
+        if not init_from:
+            return None
+        inputs, _ = self.inputs_and_targets(jnp.asarray(self.dataset.train["x"][:1]))
+        template = jax.jit(self.model.init)(jax.random.key(0), inputs)["params"]
+        return load_final_params(init_from, template, self.config.optim,
+                                 self.config.total_steps)
 
     def init_params(self, key, batch):
         """Fresh parameters, or those of ``objective.init_from``."""

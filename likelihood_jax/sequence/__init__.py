@@ -11,11 +11,14 @@ Pure modules (import core, ``data`` and ``models`` only):
   bootstrapping [P185];
 * :mod:`.meta_weighting`: meta-learned token weights (FewGen) [P021];
 * :mod:`.debiasing`: product-of-experts debiasing [P069];
-* :mod:`.decoding`: greedy, sampled and nucleus decoding in ``lax.scan``, text metrics;
+* :mod:`.decoding`: greedy, sampled and nucleus decoding in ``lax.scan``, text metrics
+  (repetition of unlikelihood training [P055]);
 * :mod:`.packing`: best-fit packing of documents into windows [P152].
 
 :mod:`.experiment` holds the family's Experiment bases (the only module that imports
 ``likelihood_jax.train``): :class:`~.experiment.LanguageModelExperiment` and
 :class:`~.experiment.MaskedLMBase`. Config blocks shared by several experiments are in
-:mod:`.presets`.
+:mod:`.presets` (functions returning ConfigDicts: the Markov source, the small LMs, the
+shakespeare and masked-LM groups, with their modes). The synthetic sources are registered
+datasets (``markov``, ``hmm``, ``markov_mixture``; :mod:`likelihood_jax.data.synthetic.sources`).
 """

@@ -1,4 +1,4 @@
-r"""Product-of-experts debiasing with a frozen weak learner (Sanh et al. 2021).
+r"""Product-of-experts debiasing with a frozen weak learner (Sanh et al. 2021) [P069].
 
 Sanh, Wolf, Belinkov & Rush (ICLR 2021), "Learning from others' mistakes: Avoiding dataset
 biases without modeling them". A *weak learner* (a model of limited capacity, trained on the

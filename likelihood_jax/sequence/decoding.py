@@ -1,5 +1,8 @@
 """Decoding from autoregressive LMs in ``lax.scan``, and metrics of generated text.
 
+Shared by the sequence experiments; the repetition metrics are those of unlikelihood
+training [P055] (``seq_rep_n``, ``rep``/``wrep``), also reported by MixCE [P023].
+
 Every decoder works with any flax model that has the interface of
 :class:`~likelihood_jax.models.transformer.TransformerLM` and
 :class:`~likelihood_jax.models.gru.GRULM`:

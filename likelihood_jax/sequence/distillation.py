@@ -13,6 +13,13 @@
   KL(p_teacher || q_student)`` at temperature 1, where noise is injected into the
   teacher (dropout when it produces the soft targets) and into the student's
   input (token perturbation) while the targets stay clean.
+* MCMI teachers [P034]: the conditional mutual information of a classifier's
+  outputs given the label (:func:`conditional_mutual_information`, :func:`mcmi_loss`).
+* Knowledge transfer over finite domains [P050]: the losses of the three privilege
+  levels (:func:`privilege_level_loss`).
+
+The tempered soft-target losses also serve SALT [P153] and teacher distillation
+[P193] (the experiments ``slm_kd`` and ``teacher_distillation``).
 
 All functions take per-token logits ``[..., T, V]``, integer targets ``[..., T]``
 and an optional 0/1 mask ``[..., T]``, and return per-token losses ``[..., T]``

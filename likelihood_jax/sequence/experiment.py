@@ -5,11 +5,13 @@ probability-based objectives [P053], loss smoothing [P056], EMO [P032], packing
 [P152]): an autoregressive LM (:class:`~likelihood_jax.models.transformer.TransformerLM`
 or :class:`~likelihood_jax.models.gru.GRULM`) trained on
 
-* a synthetic source ``P`` with a known distribution (``config.dataset.name`` in
-  ``"markov"``, ``"hmm"``; ``config.source`` as in :func:`make_source`): train and
-  test sequences of length ``L`` are sampled with fixed seeds; the model reads
-  ``[BOS, x_1..x_{L-1}]`` (BOS = token ``V``, never predicted) and predicts
-  ``x_1..x_L``. Evaluation (per token, nats): forward CE ``fwd_ce`` on source
+* a synthetic source ``P`` with a known distribution: ``config.dataset`` names a
+  registered source dataset (``"markov"``, ``"hmm"``; options: the source's and the
+  sampling's, :mod:`likelihood_jax.data.synthetic.sources`), whose train and test
+  sequences of length ``L`` are sampled with fixed seeds; the experiment rebuilds the
+  same source from the same options (:func:`config_source`) for the exact metrics.
+  The model reads ``[BOS, x_1..x_{L-1}]`` (BOS = token ``V``, never predicted) and
+  predicts ``x_1..x_L``. Evaluation (per token, nats): forward CE ``fwd_ce`` on source
   samples, reverse CE ``rev_ce`` (one model sample per test row scored by ``P``),
   Monte Carlo entropies ``src_entropy`` and ``model_entropy``, their differences
   ``fwd_kl`` / ``rev_kl``, and exact values over all ``V^l`` sequences of length
@@ -26,14 +28,21 @@ or :class:`~likelihood_jax.models.gru.GRULM`) trained on
 :class:`LanguageModelExperiment` trains by MLE; a paper overrides
 :meth:`LanguageModelExperiment.token_loss` (one objective of
 :mod:`likelihood_jax.sequence.objectives`) or :meth:`~LanguageModelExperiment.loss_fn`.
-The helpers (:func:`make_source`, :func:`source_dataset`, :func:`token_windows`,
-:func:`text_dataset`, :func:`make_model`, :func:`continuation_metrics`) are pure
-functions of their arguments.
+Construction does no work: the source, the dataset, the model and the exact
+source tables are built when first used. The helpers (:func:`config_source`,
+:func:`token_windows`, :func:`text_dataset`, :func:`make_model`,
+:func:`continuation_metrics`) are pure functions of their arguments.
+
+Masked LMs (MLM scoring [P239], MLM vs CLM [P192], latent bootstrapping [P185]) share
+:class:`MaskedLMBase`: the ``"markov_mixture"`` dataset and a bidirectional / causal
+transformer pair.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +57,7 @@ from likelihood_jax.models.transformer import TransformerLM
 from likelihood_jax.sequence import decoding, masked_lm
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train import Experiment
+from likelihood_jax.train.experiment import load_config_dataset
 
 SYNTHETIC = ("markov", "hmm")
 TEXT = ("shakespeare_char",)
@@ -57,36 +67,53 @@ MODELS = ("transformer", "gru")
 # -- Data ------------------------------------------------------------------------------------
 
 
+def source_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The options of the run's source dataset: ``config.dataset`` without name and data_dir.
+
+    A config of the earlier layout, with the options in a ``config.source`` group
+    (``kind`` = the dataset name), is read the same way.
+    """
+    if "source" in config:
+        return {k: v for k, v in config.source.items() if k != "kind"}
+    return {k: v for k, v in config.dataset.items() if k not in ("name", "data_dir")}
+
+
+def config_source(config: ml_collections.ConfigDict) -> sources.Source | sources.MixtureSource:
+    """The source whose samples the run's dataset holds (same name, same options)."""
+    return sources.make_source(config.dataset.name, **source_options(config))
+
+
+def load_source_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
+    """The run's registered source dataset (``config.dataset``, or the ``config.source`` layout)."""
+    if "source" not in config:
+        return load_config_dataset(config)
+    return data_lib.load_dataset(config.dataset.name, data_dir=config.dataset.get("data_dir"),
+                                 **source_options(config))
+
+
 def make_source(options: ml_collections.ConfigDict) -> sources.Source:
-    """The synthetic source described by ``config.source``."""
-    kind = options.get("kind", "markov")
-    if kind == "markov":
-        return sources.random_markov_source(
-            options.seed, options.vocab_size, order=options.get("order", 1),
-            concentration=options.get("concentration", 0.5),
-            zero_fraction=options.get("zero_fraction", 0.0), floor=options.get("floor", 0.0))
-    if kind == "hmm":
-        return sources.random_hmm_source(
-            options.seed, options.num_states, options.vocab_size,
-            transition_concentration=options.get("transition_concentration", 0.5),
-            emission_concentration=options.get("emission_concentration", 0.5))
-    raise ValueError(f"unknown source kind {kind!r}; choose 'markov' or 'hmm'")
+    """The source of a ``config.source`` group of the earlier layout (``kind``: the dataset name).
+
+    Kept for configs not yet moved to ``config.dataset``; new code calls
+    :func:`config_source` (or :func:`likelihood_jax.data.synthetic.sources.make_source`).
+    """
+    opts = dict(options.items())
+    kind = opts.pop("kind", "markov")
+    if kind not in SYNTHETIC:
+        raise ValueError(f"unknown source kind {kind!r}; choose 'markov' or 'hmm'")
+    return sources.make_source(kind, **opts)
 
 
 def source_dataset(source: sources.Source, options: ml_collections.ConfigDict,
                    name: str) -> data_lib.Dataset:
-    """Train/test sequences ``x [N, L]`` sampled from ``source`` with fixed seeds."""
-    key = jax.random.key(options.data_seed)
-    train_key, test_key = jax.random.split(key)
-    length = options.length
-    train = np.asarray(source.sample(train_key, options.num_train, length))
-    test = np.asarray(source.sample(test_key, options.num_test, length))
-    info = data_lib.DatasetInfo(
-        kind="text", event_shape=(length,),
-        vocab=tuple(str(i) for i in range(source.vocab_size)),
-        description=f"{name} source {options.to_dict()}: {options.num_train} train and "
-                    f"{options.num_test} test sequences of length {length}")
-    return data_lib.Dataset(name, {"x": train}, {"x": test}, info)
+    """Train/test sequences ``x [N, L]`` of ``source`` (the ``config.source`` layout).
+
+    The same draws as the registered dataset of these options
+    (:func:`likelihood_jax.data.synthetic.sources.source_dataset`), without its noise options.
+    """
+    return sources.source_dataset(name, source, length=options.length,
+                                  num_train=options.num_train, num_test=options.num_test,
+                                  data_seed=options.data_seed)
 
 
 def token_windows(stream: np.ndarray, length: int) -> np.ndarray:
@@ -135,34 +162,56 @@ class LanguageModelExperiment(Experiment):
     """Autoregressive LM on a synthetic source or on character windows; MLE by default.
 
     Subclasses override :meth:`token_loss` (the per-token objective) and may
-    override :meth:`loss_fn`.
+    override :meth:`loss_fn`. Attributes, each built when first read: ``source``
+    (synthetic only), ``vocab_size`` (``V``, the output size), ``bos`` (synthetic:
+    the input id ``V``), ``enum_length``, ``enum_log_p``, ``enum_rare`` (the exact
+    source tables); ``synthetic``, ``eval_config`` and ``headline_metric`` are set
+    by the constructor, which does no other work.
     """
 
     def __init__(self, config, dataset=None):
         name = config.dataset.name
-        self.synthetic = name in SYNTHETIC
-        if self.synthetic:
-            self.source = make_source(config.source)
-            if dataset is None:
-                dataset = source_dataset(self.source, config.source, name)
-            self.vocab_size = self.source.vocab_size
-            self.bos = self.vocab_size  # an input id that is never predicted
-            input_vocab = self.vocab_size + 1
-            self.headline_metric = "tv"
-        elif name in TEXT:
-            if dataset is None:
-                dataset = text_dataset(name, config.model.context,
-                                       config.dataset.get("num_test_windows", None))
-            self.vocab_size = len(dataset.info.vocab)
-            input_vocab = self.vocab_size
-            self.headline_metric = "bits_per_char"
-        else:
+        if name not in SYNTHETIC + TEXT:
             raise ValueError(f"unknown dataset {name!r}; choose one of {SYNTHETIC + TEXT}")
         super().__init__(config, dataset)
-        self.model = make_model(config.model, input_vocab, self.vocab_size)
+        self.synthetic = name in SYNTHETIC
+        self.headline_metric = "tv" if self.synthetic else "bits_per_char"
         self.eval_config = config.get("eval", ml_collections.ConfigDict())
+
+    # -- built when first used ---------------------------------------------------------------
+
+    @functools.cached_property
+    def source(self) -> sources.Source:
+        """The synthetic source ``P`` of the run's dataset (:func:`config_source`)."""
+        if not self.synthetic:
+            raise AttributeError(f"dataset {self.config.dataset.name!r} has no source")
+        with jax.ensure_compile_time_eval():  # concrete tables even if first read in a trace
+            return config_source(self.config)
+
+    @functools.cached_property
+    def vocab_size(self) -> int:
+        """``V``: the number of output tokens."""
         if self.synthetic:
-            self._init_exact_source_metrics()
+            return self.source.vocab_size
+        return len(self.dataset.info.vocab)
+
+    @property
+    def bos(self) -> int:
+        """The BOS input id ``V`` of synthetic sequences (never predicted)."""
+        return self.vocab_size
+
+    def make_dataset(self, config):
+        """The registered source dataset, or the text windows of ``config.model.context + 1``."""
+        if self.synthetic:
+            return load_source_dataset(config)
+        return text_dataset(config.dataset.name, config.model.context,
+                            config.dataset.get("num_test_windows", None))
+
+    def make_model(self, config, info):
+        """The LM of ``config.model`` (synthetic inputs have one more id: BOS)."""
+        del info
+        input_vocab = self.vocab_size + 1 if self.synthetic else self.vocab_size
+        return make_model(config.model, input_vocab, self.vocab_size)
 
     # -- inputs and targets ----------------------------------------------------------------
 
@@ -208,16 +257,37 @@ class LanguageModelExperiment(Experiment):
             return self.synthetic_metrics(params, batch["x"], key)
         return self.text_metrics(params, batch["x"], key)
 
-    def _init_exact_source_metrics(self):
-        """Source log-probabilities of all ``V^l`` short sequences, and which are rare."""
+    @functools.cached_property
+    def _exact_source_tables(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """``(l, log P [V^l], rare [V^l])`` of all ``V^l`` sequences of length ``l``.
+
+        ``rare``: the sequence uses a transition of source probability below
+        ``eval.rare_threshold``. Computed eagerly even when first read inside a trace.
+        """
         length = self.eval_config.get("enum_length", 3)
-        self.enum_length = length
-        seqs = sources.enumerate_sequences(self.vocab_size, length)
-        cond = jax.vmap(self.source.conditional_log_probs)(seqs)  # [N, l, V]
-        steps = jnp.take_along_axis(cond, seqs[..., None], -1)[..., 0]
-        self.enum_log_p = np.asarray(jnp.sum(steps, -1))
-        threshold = math.log(self.eval_config.get("rare_threshold", 1e-3))
-        self.enum_rare = np.asarray(jnp.min(steps, -1) < threshold)
+        with jax.ensure_compile_time_eval():
+            seqs = sources.enumerate_sequences(self.vocab_size, length)
+            cond = jax.vmap(self.source.conditional_log_probs)(seqs)  # [N, l, V]
+            steps = jnp.take_along_axis(cond, seqs[..., None], -1)[..., 0]
+            log_p = np.asarray(jnp.sum(steps, -1))
+            threshold = math.log(self.eval_config.get("rare_threshold", 1e-3))
+            rare = np.asarray(jnp.min(steps, -1) < threshold)
+        return length, log_p, rare
+
+    @property
+    def enum_length(self) -> int:
+        """``l``: the length of the enumerated sequences (``eval.enum_length``, default 3)."""
+        return self._exact_source_tables[0]
+
+    @property
+    def enum_log_p(self) -> np.ndarray:
+        """``[V^l]`` exact source log-probabilities of all length-``l`` sequences."""
+        return self._exact_source_tables[1]
+
+    @property
+    def enum_rare(self) -> np.ndarray:
+        """``[V^l]`` whether each length-``l`` sequence uses a rare source transition."""
+        return self._exact_source_tables[2]
 
     def model_conditional_log_probs(self, params, x: jax.Array) -> jax.Array:
         """``[N, L, V]`` teacher-forced ``log q(x_t = v | x_<t)`` of synthetic sequences."""
@@ -312,42 +382,6 @@ def continuation_metrics(model, params, windows, key, *, prefix_len: int, num_st
 #    bootstrapping [P185]) ------------------------------------------------------------
 
 
-def make_mixture(options: ml_collections.ConfigDict) -> sources.MixtureSource:
-    """``options.num_components`` sources of ``make_source`` with seeds ``seed + k``."""
-    comps = []
-    for k in range(options.get("num_components", 1)):
-        opts = ml_collections.ConfigDict(options.to_dict())
-        opts.seed = options.seed + k
-        comps.append(make_source(opts))
-    return sources.MixtureSource(comps)
-
-
-def mixture_dataset(source: sources.MixtureSource, options: ml_collections.ConfigDict,
-                    name: str) -> data_lib.Dataset:
-    """Train/test ``x [N, L]`` and component ``label [N]``, equal numbers per component."""
-    key = jax.random.key(options.data_seed)
-    rng = np.random.default_rng(options.data_seed)
-    num_k = len(source.components)
-    splits = {}
-    for split, n, split_key in zip(("train", "test"), (options.num_train, options.num_test),
-                                   jax.random.split(key)):
-        xs, labels = [], []
-        for k, comp in enumerate(source.components):
-            count = n // num_k + (1 if k < n % num_k else 0)
-            xs.append(np.asarray(comp.sample(jax.random.fold_in(split_key, k), count,
-                                             options.length)))
-            labels.append(np.full(count, k, np.int32))
-        order = rng.permutation(n)
-        splits[split] = {"x": np.concatenate(xs)[order].astype(np.int32),
-                         "label": np.concatenate(labels)[order]}
-    info = data_lib.DatasetInfo(
-        kind="text", event_shape=(options.length,), num_classes=num_k,
-        vocab=tuple(str(i) for i in range(source.vocab_size)),
-        description=f"{name}: equal mixture of {num_k} sources {options.to_dict()}; label = "
-                    f"component")
-    return data_lib.Dataset(name, splits["train"], splits["test"], info)
-
-
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two vectors (float64)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -355,30 +389,75 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class MaskedLMBase(Experiment):
-    """Source, dataset, the bidirectional/causal transformer pair and shared metrics."""
+    """Mixture source, dataset, the bidirectional/causal transformer pair and shared metrics.
+
+    ``config.dataset`` is the registered ``"markov_mixture"`` dataset (its options are
+    those of :func:`likelihood_jax.data.synthetic.sources.load_markov_mixture`); the
+    experiment rebuilds its source from the same options (:func:`config_source`).
+    Input ids: the ``V`` tokens, ``[MASK] = V``, ``[BOS] = V + 1``. Attributes built when
+    first read: ``source``, ``vocab_size``, ``encoder`` / ``decoder`` (one transformer,
+    bidirectional / causal: identical parameter trees; :attr:`model` is the encoder)
+    and ``bayes_accuracy`` (the true posterior's accuracy at the mixture component).
+    """
 
     def __init__(self, config, dataset=None):
         if config.dataset.name != "markov_mixture":
             raise ValueError(f"unknown dataset {config.dataset.name!r}; these experiments use "
-                             f"'markov_mixture' (config.source)")
-        self.source = make_mixture(config.source)
-        if dataset is None:
-            dataset = mixture_dataset(self.source, config.source, config.dataset.name)
+                             f"'markov_mixture' (config.dataset)")
         super().__init__(config, dataset)
-        self.vocab_size = self.source.vocab_size
-        self.mask_id, self.bos = self.vocab_size, self.vocab_size + 1
-        opts = config.model
-        kwargs = dict(vocab_size=self.vocab_size + 2, output_size=self.vocab_size,
-                      num_layers=opts.num_layers, width=opts.width, num_heads=opts.num_heads,
-                      mlp_ratio=opts.get("mlp_ratio", 4), max_len=opts.get("max_len", 64),
-                      position=opts.get("position", "rotary"))
-        self.encoder = TransformerLM(causal=False, **kwargs)
-        self.decoder = TransformerLM(causal=True, **kwargs)
         self.masking = config.get("masking", ml_collections.ConfigDict())
         self.eval_config = config.get("eval", ml_collections.ConfigDict())
+
+    @functools.cached_property
+    def source(self) -> sources.MixtureSource:
+        """The mixture ``P`` whose samples the dataset holds."""
+        with jax.ensure_compile_time_eval():  # concrete tables even if first read in a trace
+            return config_source(self.config)
+
+    @functools.cached_property
+    def vocab_size(self) -> int:
+        """``V``: the number of output tokens."""
+        return self.source.vocab_size
+
+    @property
+    def mask_id(self) -> int:
+        """The ``[MASK]`` input id ``V``."""
+        return self.vocab_size
+
+    @property
+    def bos(self) -> int:
+        """The ``[BOS]`` input id ``V + 1`` of the causal model."""
+        return self.vocab_size + 1
+
+    def _transformer(self, causal: bool) -> TransformerLM:
+        opts = self.config.model
+        return TransformerLM(vocab_size=self.vocab_size + 2, output_size=self.vocab_size,
+                             num_layers=opts.num_layers, width=opts.width,
+                             num_heads=opts.num_heads, mlp_ratio=opts.get("mlp_ratio", 4),
+                             max_len=opts.get("max_len", 64),
+                             position=opts.get("position", "rotary"), causal=causal)
+
+    @functools.cached_property
+    def encoder(self) -> TransformerLM:
+        """The transformer with bidirectional attention."""
+        return self._transformer(causal=False)
+
+    @functools.cached_property
+    def decoder(self) -> TransformerLM:
+        """The same transformer with the causal attention mask."""
+        return self._transformer(causal=True)
+
+    def make_model(self, config, info):
+        """The bidirectional transformer (:attr:`encoder`)."""
+        del config, info
+        return self.encoder
+
+    @functools.cached_property
+    def bayes_accuracy(self) -> float:
+        """Test accuracy of the true posterior ``argmax_k P_k(x)`` at the component label."""
         probe_x = jnp.asarray(self.dataset.test["x"])
         comp = np.asarray(jax.jit(jax.vmap(self.source.component_log_probs))(probe_x))
-        self.bayes_accuracy = float(np.mean(comp.argmax(-1) == self.dataset.test["label"]))
+        return float(np.mean(comp.argmax(-1) == self.dataset.test["label"]))
 
     def init_model(self, key, x):
         """Parameters of the transformer (the same tree for both attention modes)."""

@@ -1,5 +1,7 @@
 r"""Masked language modelling: MLM loss, pseudo-log-likelihood, latent bootstrapping.
 
+Used by MLM scoring [P239], MLM vs CLM pretraining [P192] and latent bootstrapping [P185].
+
 * :func:`mask_tokens`: BERT's corruption (Devlin et al. 2019): each position is
   chosen with probability ``rate``; a chosen position becomes ``[MASK]`` with
   probability ``mask_prob`` (0.8), a uniformly random token with probability

@@ -1,4 +1,4 @@
-"""Meta-learned token weights for weighted MLE: the bilevel objective of FewGen, pure.
+"""Meta-learned token weights for weighted MLE: the bilevel objective of FewGen [P021], pure.
 
 Meng, Michalski, Huang, Zhang, Abdelzaher & Han (2023), "Tuning Language Models
 as Training Data Generators for Augmentation-Enhanced Few-Shot Learning" (ICML

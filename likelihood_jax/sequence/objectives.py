@@ -9,28 +9,29 @@ objective returns **per-token** losses ``[..., T]``, zero where ``mask`` is 0;
 batch.
 
 * :func:`token_cross_entropy`: MLE, ``-log q(y_t | y_<t)``.
-* :func:`mixce`: MixCE (Zhang et al. 2023), its data-only approximation of
+* :func:`mixce`: MixCE [P023] (Zhang et al. 2023), its data-only approximation of
   ``eta * CE(P, Q) + (1 - eta) * CE(Q, P)``.
 * :func:`token_unlikelihood`: MLE plus token-level unlikelihood on the previous
-  context tokens (Welleck et al. 2019).
+  context tokens (Welleck et al. 2019) [P055].
 * :func:`sequence_unlikelihood`: unlikelihood of the given candidate tokens of a
   model's own continuation (Welleck et al. 2019; candidates from
   :func:`likelihood_jax.sequence.decoding.ngram_repeat_mask`).
 * :func:`policy_gradient`: the REINFORCE surrogate with a leave-one-out baseline
-  (the policy-gradient part of implicit unlikelihood training, Lagutin et al. 2021).
+  (the policy-gradient part of implicit unlikelihood training, Lagutin et al. 2021)
+  [P055].
 * :func:`probability_objective` and :func:`thresholded_probability_objective`:
   the ``-(p^alpha - 1) / alpha`` family (``alpha -> 0``: NLL; ``1``: ``-p``) and
-  its restriction to tokens above/below a probability threshold (Li et al. 2025).
+  its restriction to tokens above/below a probability threshold (Li et al. 2025) [P053].
 * :func:`embedding_similarity_targets` and :func:`token_smoothing`: token-level
   loss smoothing with soft targets from embedding similarity;
   :func:`hamming_edit_distance_distribution` and :func:`sample_hamming_targets`:
   sequence-level (reward-augmented, RAML) smoothing with the Hamming reward
-  (Elbayad, Besacier & Verbeek 2018).
+  (Elbayad, Besacier & Verbeek 2018) [P056].
 * :func:`transport_cost_bound`, :func:`earth_mover_bound` and :func:`emo`: the
   earth mover's upper bound with an embedding cosine cost, combined with MLE
-  (EMO, Ren, Wu & Zhu 2024).
+  (EMO, Ren, Wu & Zhu 2024) [P032].
 * :func:`semipermeable_cross_entropy`: SMILE, the softmax restricted to the
-  reference's own tokens (Yue, Hu, Zhang & Jin 2023).
+  reference's own tokens (Yue, Hu, Zhang & Jin 2023) [P016].
 * :func:`weighted_token_cross_entropy`: token-weighted MLE ``-w_t log q`` (the
   FewGen generator objective, Meng et al. 2023; weights from
   :mod:`likelihood_jax.sequence.meta_weighting`).

@@ -6,7 +6,7 @@ Two layouts of a list of token documents into rows of exactly ``window`` tokens:
   documents into one stream and cut it every ``window`` tokens. No padding, but
   every document that straddles a cut is *truncated*: its pieces land in
   different rows and the later piece is trained without its beginning.
-* :func:`best_fit_pack`: Best-fit Packing of Ding, Wang, Paolini, Kumar, Deoras,
+* :func:`best_fit_pack`: Best-fit Packing [P152] of Ding, Wang, Paolini, Kumar, Deoras,
   Roth & Soatto (2024), "Fewer Truncations Improve Language Modeling" (ICML
   2024, arXiv:2404.10830). Documents longer than ``window`` are first split into
   pieces of ``window`` tokens (the only truncations, and unavoidable), then the

@@ -130,3 +130,21 @@ def test_runlocal_end_to_end(tmp_path):
         rates = json.load(f)
     assert [r["kind"] for r in rates] == list(config.sweep.kinds)
     assert len(rates[0]["risk"]["ce_sgl"]) == len(config.sweep.ns)
+
+
+def test_registered_dataset_samples_the_teacher_of_its_options():
+    from likelihood_jax import data as data_lib
+    from likelihood_jax.data.synthetic import finite_domain
+
+    options = {"kind": "instance2", "num_s": 4, "num_a": 5, "n": 300, "data_seed": 2}
+    ds = data_lib.load_dataset("finite_domain", **options)
+    rho, pi = finite_domain.dataset_teacher(**options)
+    np.testing.assert_array_equal(pi, sim.make_teacher("instance2", 4, 5, n=300)[1])
+    direct = finite_domain.sample_dataset(rho, pi, 300, seed=2)
+    np.testing.assert_array_equal(ds.train["s"], direct.train["s"])
+    np.testing.assert_array_equal(ds.train["a"], direct.train["a"])
+    np.testing.assert_allclose(ds.test["rho"], rho)
+    # Samples follow rho(s) pi*(a | s): no zero-mass cell is ever drawn.
+    assert np.all(pi[ds.train["s"], ds.train["a"]] > 0)
+    with pytest.raises(TypeError, match="no option"):
+        finite_domain.dataset_teacher(bogus=1)

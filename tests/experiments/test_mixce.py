@@ -31,7 +31,7 @@ def test_monte_carlo_metrics_agree_with_exact_enumeration():
     """With sequence length = enumeration length, the per-example MC estimates of forward and
     reverse CE average to the exact values, and TV equals an independent enumeration."""
     config = get_config("synthetic")
-    config.source.update({"vocab_size": 5, "length": 3, "num_train": 64, "num_test": 3000})
+    config.dataset.update({"vocab_size": 5, "length": 3, "num_train": 64, "num_test": 3000})
     config.eval.enum_length = 3
     experiment = MixCE(config)
     params = jax.jit(experiment.init_params)(jax.random.key(0), experiment.dataset.train)

@@ -10,12 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.mlm_scoring.experiment import (
-    MixtureSource,
-    MLMScoring,
-    replace_tokens,
-    swap_adjacent,
-)
+from experiments.mlm_scoring.experiment import MLMScoring, replace_tokens, swap_adjacent
 from likelihood_jax.data.synthetic import sources
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
@@ -36,7 +31,7 @@ def get_experiment():
 def test_true_conditionals_match_enumeration_of_the_mixture():
     """log P(x_t | x_without_t) of a 2-component mixture equals the normalized joint."""
     comps = [sources.random_markov_source(s, 3, concentration=0.7) for s in (0, 1)]
-    mixture = MixtureSource(comps)
+    mixture = sources.MixtureSource(comps)
     seqs = sources.enumerate_sequences(3, 4)
     joint = np.exp(np.asarray(jax.vmap(mixture.log_prob)(seqs))).reshape(3, 3, 3, 3)
     np.testing.assert_allclose(joint.sum(), 1.0, rtol=1e-5)

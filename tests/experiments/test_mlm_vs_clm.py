@@ -83,4 +83,4 @@ def test_runlocal_trains_end_to_end(tmp_path):
     assert eval_lines(tmp_path)[-1]["probe_acc"] == pytest.approx(metrics["probe_acc"])
     assert 0.0 <= metrics["probe_acc"] <= 1.0 and 0.5 <= metrics["bayes_acc"] <= 1.0
     assert metrics["embedding_var"] > 0.0
-    assert metrics["mlm_loss"] < np.log(config.source.vocab_size)  # better than uniform
+    assert metrics["mlm_loss"] < np.log(config.dataset.vocab_size)  # better than uniform

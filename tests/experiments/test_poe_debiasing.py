@@ -7,13 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.poe_debiasing.experiment import (
-    BORDER,
-    ProductOfExpertsDebiasing,
-    patch_code,
-    shortcut_digits,
-)
+from experiments.poe_debiasing.experiment import ProductOfExpertsDebiasing
 from likelihood_jax import data as data_lib
+from likelihood_jax.data.synthetic.shortcut_digits import BORDER, patch_code, shortcut_digits
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, train_lines
@@ -96,3 +92,12 @@ def test_bad_config_is_refused():
     config.weak.inputs = "patch"
     with pytest.raises(ValueError, match="unknown config.weak.inputs 'patch'"):
         ProductOfExpertsDebiasing(config)
+
+
+def test_registered_dataset_is_shortcut_digits_of_its_options():
+    ds = data_lib.load_dataset("shortcut_digits", correlation=0.8, num_pixels=2, seed=1)
+    direct = shortcut_digits(correlation=0.8, num_pixels=2, seed=1)
+    for split in ("train", "test"):
+        for key, value in getattr(direct, split).items():
+            np.testing.assert_array_equal(getattr(ds, split)[key], value)
+    assert ds.name == "shortcut_digits"

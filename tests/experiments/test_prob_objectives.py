@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.prob_objectives.experiment import ProbObjectives, corrupt_tokens
+from experiments.prob_objectives.experiment import ProbObjectives
+from likelihood_jax.data.synthetic.sources import corrupt_tokens
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train import train_and_evaluate
@@ -46,6 +47,10 @@ def test_schedule_switches_data_and_objective_at_pretrain_steps():
     np.testing.assert_allclose(after, prob, rtol=1e-5)
     config.objective.alpha = -1.0
     with pytest.raises(ValueError, match="alpha"):
+        ProbObjectives(config)
+    config.objective.alpha = 1.0
+    config.dataset.noisy_copy = None
+    with pytest.raises(ValueError, match="noisy_copy"):
         ProbObjectives(config)
 
 

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.smile.experiment import EOS, Smile, caption_metrics, make_captions
+from experiments.smile.experiment import EOS, Smile, caption_metrics
+from likelihood_jax.data.synthetic.captions import make_captions
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train import train_and_evaluate
@@ -77,3 +78,17 @@ def test_runlocal_trains_end_to_end(tmp_path):
     assert checkpoint_steps(tmp_path)[-1] == config.total_steps
     assert 0.0 <= metrics["recall"] <= 1.0 and 0.0 <= metrics["precision"] <= 1.0
     assert metrics["length"] > 0
+
+
+def test_registered_dataset_is_make_captions_of_its_options():
+    from likelihood_jax import data as data_lib
+
+    ds = data_lib.load_dataset("attribute_captions", num_attributes=6, num_train_images=20,
+                               num_test_images=5, refs_per_image=2, data_seed=3)
+    train = make_captions(20, 6, 0.5, 0.35, 2, seed=3)
+    test = make_captions(5, 6, 0.5, 0.35, 1, seed=4)
+    np.testing.assert_array_equal(ds.train["x"], train["caption"])
+    np.testing.assert_array_equal(ds.train["source"], train["source"])
+    np.testing.assert_array_equal(ds.test["x"], test["caption"])
+    np.testing.assert_array_equal(ds.test["present"], test["present"])
+    assert ds.info.event_shape == (7,) and len(ds.info.vocab) == 9

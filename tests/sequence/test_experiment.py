@@ -6,6 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from likelihood_jax import data as data_lib
 from likelihood_jax.data.synthetic import sources
 from likelihood_jax.models.gru import GRULM
 from likelihood_jax.models.transformer import TransformerLM
@@ -13,10 +14,10 @@ from likelihood_jax.sequence import experiment as lm
 
 
 def source_options(**extra):
-    options = {"kind": "markov", "seed": 0, "vocab_size": 5, "order": 1, "length": 6,
-               "num_train": 32, "num_test": 8, "data_seed": 3}
+    options = {"seed": 0, "vocab_size": 5, "order": 1, "length": 6, "num_train": 32,
+               "num_test": 8, "data_seed": 3}
     options.update(extra)
-    return ml_collections.ConfigDict(options)
+    return options
 
 
 def test_token_windows_are_consecutive_and_drop_the_tail():
@@ -26,21 +27,38 @@ def test_token_windows_are_consecutive_and_drop_the_tail():
         lm.token_windows(np.arange(3), 5)
 
 
-def test_make_source_and_source_dataset_are_seeded():
+def test_registered_source_dataset_matches_its_source():
     options = source_options()
-    source = lm.make_source(options)
+    source = sources.make_source("markov", **options)
     assert isinstance(source, sources.MarkovSource) and source.vocab_size == 5
-    a = lm.source_dataset(source, options, "markov")
-    b = lm.source_dataset(lm.make_source(options), options, "markov")
-    np.testing.assert_array_equal(a.train["x"], b.train["x"])
+    a = data_lib.load_dataset("markov", **options)
+    # The same draws as sampling the source with split(key(data_seed)) by hand.
+    train_key, test_key = jax.random.split(jax.random.key(3))
+    np.testing.assert_array_equal(a.train["x"], source.sample(train_key, 32, 6))
+    np.testing.assert_array_equal(a.test["x"], source.sample(test_key, 8, 6))
     assert a.train["x"].shape == (32, 6) and a.test["x"].shape == (8, 6)
-    assert not np.array_equal(a.train["x"][:8], a.test["x"])
     # Samples are valid under the source: finite log-probabilities.
     assert np.all(np.isfinite(np.asarray(jax.vmap(source.log_prob)(a.test["x"]))))
-    hmm = lm.make_source(source_options(kind="hmm", num_states=3))
-    assert hmm.vocab_size == 5
+    hmm = sources.make_source("hmm", seed=0, num_states=3, vocab_size=5, length=6)
+    assert isinstance(hmm, sources.HMMSource) and hmm.vocab_size == 5
+    with pytest.raises(ValueError, match="unknown source dataset"):
+        sources.make_source("zipf", seed=0)
+
+
+def test_config_source_reads_the_dataset_group_and_the_earlier_layout():
+    config = synthetic_config()
+    source = lm.config_source(config)
+    expected = sources.make_source("markov", **source_options())
+    np.testing.assert_array_equal(source.log_table, expected.log_table)
+    legacy = ml_collections.ConfigDict({"dataset": {"name": "markov"},
+                                        "source": {"kind": "markov", **source_options()}})
+    np.testing.assert_array_equal(lm.config_source(legacy).log_table, expected.log_table)
+    np.testing.assert_array_equal(lm.make_source(legacy.source).log_table, expected.log_table)
+    np.testing.assert_array_equal(
+        lm.source_dataset(expected, legacy.source, "markov").train["x"],
+        lm.load_source_dataset(legacy).train["x"])
     with pytest.raises(ValueError, match="source kind"):
-        lm.make_source(source_options(kind="zipf"))
+        lm.make_source(ml_collections.ConfigDict({"kind": "zipf", **source_options()}))
 
 
 def test_make_model_kinds_and_error():
@@ -57,11 +75,27 @@ def test_make_model_kinds_and_error():
 def synthetic_config():
     config = ml_collections.ConfigDict({
         "experiment": "lm", "seed": 0, "total_steps": 1, "batch_size": 4,
-        "dataset": {"name": "markov"}, "source": source_options().to_dict(),
+        "dataset": {"name": "markov", **source_options()},
         "model": {"kind": "transformer", "num_layers": 1, "width": 16, "num_heads": 2},
         "eval": {"enum_length": 2},
     })
     return config
+
+
+def test_construction_does_no_work():
+    experiment = lm.LanguageModelExperiment(synthetic_config())
+    assert experiment._dataset is None and experiment._model is None
+    assert "source" not in vars(experiment)
+
+
+def test_source_and_exact_tables_are_concrete_even_when_first_read_in_a_trace():
+    experiment = lm.LanguageModelExperiment(synthetic_config())
+    jax.jit(lambda x: x + experiment.source.log_table.sum())(jnp.zeros(()))
+    assert not isinstance(experiment.source.log_table, jax.core.Tracer)
+    jax.jit(lambda x: x + experiment.enum_log_p.sum())(jnp.zeros(()))
+    seqs = sources.enumerate_sequences(5, 2)
+    expected = jax.vmap(experiment.source.log_prob)(seqs)
+    np.testing.assert_allclose(experiment.enum_log_p, expected, rtol=1e-5)
 
 
 def test_synthetic_inputs_targets_and_mle_loss():

@@ -2,7 +2,7 @@
 
 Zhao & Zhu (2024), "Towards the fundamental limits of knowledge transfer over
 finite domains" (ICLR 2024). A tabular student learns a random teacher
-(``sim.kind="random"``: rows ~ Dirichlet(1), ``rho`` uniform) from ``sim.n``
+(``dataset.kind="random"``: rows ~ Dirichlet(1), ``rho`` uniform) from ``dataset.n``
 samples with one privilege level's loss (``objective.name``: ``ce_sgl``,
 ``ce_ptl``, ``sel_ptl``, ``ce_ful``), trained full-batch in the shared loop;
 ``write_artifacts`` adds the Monte Carlo sweep of the closed-form learners' TV risk
@@ -18,13 +18,12 @@ Numbers and commands: experiments/finite_domain_kd/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("finite_domain_kd", dataset="finite_domain")
-    config.sim = ml_collections.ConfigDict({
+    config.dataset.update({
         "kind": "random", "num_s": 10, "num_a": 10, "n": 1000, "concentration": 1.0,
         "teacher_seed": 0, "data_seed": 1,
     })
@@ -35,27 +34,19 @@ def get_config(arg=None):
     })
     config.optim.lr = 0.1
     config.optim.schedule = "constant"
-    config.batch_size = config.sim.n
+    config.batch_size = config.dataset.n
     config.eval_batch_size = 1000
     config.num_plot_samples = 0
-    if mode == "runlocal":
-        config.sim.update({"num_s": 4, "num_a": 5, "n": 200})
-        config.batch_size = 200
-        config.sweep.update({"ns": (100, 300, 1000), "repeats": 50,
-                             "kinds": ("random", "instance2")})
-        config.total_steps = 100
-        config.log_every = 25
-        config.checkpoint_every = 100
-    elif mode == "default":
-        config.total_steps = 3000
-        config.log_every = 250
-        config.checkpoint_every = 3000
-    else:
-        config.sim.update({"num_s": 100, "num_a": 25, "n": 10000})
-        config.batch_size = 10000
-        config.sweep.update({"ns": (1000, 3162, 10000, 31623, 100000, 316228, 1000000),
-                             "repeats": 10000})
-        config.total_steps = 10000
-        config.log_every = 1000
-        config.checkpoint_every = 10000
+    apply_mode(config, arg, {
+        "runlocal": {"dataset.num_s": 4, "dataset.num_a": 5, "dataset.n": 200, "batch_size": 200,
+                     "sweep.ns": (100, 300, 1000), "sweep.repeats": 50,
+                     "sweep.kinds": ("random", "instance2"), "total_steps": 100,
+                     "log_every": 25, "checkpoint_every": 100},
+        "default": {"total_steps": 3000, "log_every": 250, "checkpoint_every": 3000},
+        "full": {"dataset.num_s": 100, "dataset.num_a": 25, "dataset.n": 10000,
+                 "batch_size": 10000,
+                 "sweep.ns": (1000, 3162, 10000, 31623, 100000, 316228, 1000000),
+                 "sweep.repeats": 10000, "total_steps": 10000, "log_every": 1000,
+                 "checkpoint_every": 10000},
+    })
     return config

@@ -16,14 +16,13 @@ experiments/meta_weighted_mle/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("meta_weighted_mle", dataset="names")
-    config.task = ml_collections.ConfigDict({"subset": "first", "k_shot": 16,
-                                             "few_shot_seed": 0})
+    config.dataset.subset = "first"
+    config.task = ml_collections.ConfigDict({"k_shot": 16, "few_shot_seed": 0})
     config.model = ml_collections.ConfigDict({"num_layers": 2, "width": 64, "num_heads": 4})
     config.generator = ml_collections.ConfigDict({"objective": "meta", "tune": "prompt",
                                                   "prompt_scale": 10.0, "pretrain_steps": 1000})
@@ -36,24 +35,14 @@ def get_config(arg=None):
     config.optim.lr = 1e-3
     config.batch_size = 64
     config.eval_batch_size = 527
-    if mode == "runlocal":
-        config.model.update({"num_layers": 1, "width": 32, "num_heads": 2})
-        config.task.k_shot = 4
-        config.generator.pretrain_steps = 30
-        config.eval.update({"num_generated": 20, "num_draws": 1})
-        config.total_steps = 50
-        config.log_every = 10
-        config.checkpoint_every = 50
-    elif mode == "default":
-        config.total_steps = 1200
-        config.log_every = 50
-        config.checkpoint_every = 1200
-    else:
-        config.model.update({"num_layers": 4, "width": 128})
-        config.generator.pretrain_steps = 10000
-        config.eval.update({"num_generated": 2000, "num_draws": 5})
-        config.total_steps = 10200
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    apply_mode(config, arg, {
+        "runlocal": {"model.num_layers": 1, "model.width": 32, "model.num_heads": 2,
+                     "task.k_shot": 4, "generator.pretrain_steps": 30,
+                     "eval.num_generated": 20, "eval.num_draws": 1, "total_steps": 50,
+                     "log_every": 10, "checkpoint_every": 50},
+        "default": {"total_steps": 1200, "log_every": 50, "checkpoint_every": 1200},
+        "full": {"model.num_layers": 4, "model.width": 128, "generator.pretrain_steps": 10000,
+                 "eval.num_generated": 2000, "eval.num_draws": 5, "total_steps": 10200,
+                 "log_every": 500, "eval_every": 5000, "checkpoint_every": 5000},
+    })
     return config

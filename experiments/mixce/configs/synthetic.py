@@ -14,44 +14,21 @@ vocabulary and model). Numbers: experiments/mixce/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.sequence import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("mixce", dataset="markov")
-    config.source = ml_collections.ConfigDict({
-        "kind": "markov", "seed": 0, "vocab_size": 20, "order": 1, "concentration": 0.5,
-        "zero_fraction": 0.5, "floor": 1e-3, "length": 16, "num_train": 10000,
-        "num_test": 2000, "data_seed": 1,
-    })
-    config.model = ml_collections.ConfigDict({
-        "kind": "transformer", "num_layers": 2, "width": 64, "num_heads": 4,
-        "position": "rotary", "max_len": 64,
-    })
+    config.update(presets.synthetic_lm())
+    config.dataset.num_test = 2000
+    config.model.update({"num_layers": 2, "width": 64})
     config.objective = ml_collections.ConfigDict({"eta": 1.0})
-    config.eval = ml_collections.ConfigDict({"enum_length": 3, "rare_threshold": 1e-3})
-    config.optim.lr = 1e-3
-    config.optim.schedule = "cosine"
-    config.batch_size = 64
     config.eval_batch_size = 2000
-    if mode == "runlocal":
-        config.source.update({"vocab_size": 8, "length": 8, "num_train": 2000, "num_test": 256})
-        config.model.update({"num_layers": 1, "width": 32, "num_heads": 2})
-        config.total_steps = 150
-        config.log_every = 25
-        config.checkpoint_every = 150
-        config.eval_batch_size = 256
-    elif mode == "default":
-        config.total_steps = 3000
-        config.log_every = 100
-        config.eval_every = 1000
-        config.checkpoint_every = 1000
-    else:
-        config.source.update({"vocab_size": 50, "length": 32, "num_train": 50000})
-        config.model.update({"num_layers": 4, "width": 128})
-        config.total_steps = 20000
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    apply_mode(config, arg, presets.merge_modes(presets.synthetic_lm_modes(), {
+        "runlocal": {"dataset.num_train": 2000, "dataset.num_test": 256, "model.num_layers": 1,
+                     "total_steps": 150, "log_every": 25, "checkpoint_every": 150,
+                     "eval_batch_size": 256},
+        "default": {"total_steps": 3000, "eval_every": 1000, "checkpoint_every": 1000},
+    }))
     return config

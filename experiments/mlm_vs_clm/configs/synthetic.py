@@ -13,51 +13,17 @@ reached probe accuracies 0.969 (MLM), 0.988 (25 % CLM then MLM), 0.971 (50 %), 0
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.sequence import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("mlm_vs_clm", dataset="markov_mixture")
-    config.source = ml_collections.ConfigDict({
-        "kind": "markov", "seed": 0, "vocab_size": 10, "order": 1, "concentration": 1.0,
-        "num_components": 2, "length": 16, "num_train": 20000, "num_test": 1000,
-        "data_seed": 1,
-    })
-    config.model = ml_collections.ConfigDict({
-        "num_layers": 2, "width": 64, "num_heads": 4, "position": "rotary", "max_len": 64,
-    })
+    config.update(presets.masked_lm())
     config.objective = ml_collections.ConfigDict({"kind": "clm_then_mlm",
                                                   "switch_fraction": 0.5})
-    config.masking = ml_collections.ConfigDict({"rate": 0.15, "mask_prob": 0.8,
-                                                "random_prob": 0.1})
     config.eval = ml_collections.ConfigDict({"probe_train": 2000})
-    config.optim.lr = 1e-3
-    config.optim.schedule = "warmup_cosine"
-    config.optim.warmup_steps = 100
-    config.optim.grad_clip_norm = 1.0
-    config.batch_size = 64
-    config.eval_batch_size = 500
-    if mode == "runlocal":
-        config.source.update({"vocab_size": 6, "length": 8, "num_train": 1000, "num_test": 128})
-        config.model.update({"num_layers": 1, "width": 32, "num_heads": 2})
-        config.eval.probe_train = 256
-        config.optim.warmup_steps = 5
-        config.total_steps = 60
-        config.log_every = 10
-        config.checkpoint_every = 60
-        config.eval_batch_size = 128
-    elif mode == "default":
-        config.total_steps = 2000
-        config.log_every = 100
-        config.checkpoint_every = 1000
-    else:
-        config.source.update({"vocab_size": 30, "order": 2, "length": 32, "num_train": 100000,
-                              "num_test": 2000})
-        config.model.update({"num_layers": 4, "width": 128})
-        config.eval.probe_train = 10000
-        config.total_steps = 20000
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    apply_mode(config, arg, presets.merge_modes(presets.masked_lm_modes(), {
+        "runlocal": {"eval.probe_train": 256}, "full": {"eval.probe_train": 10000},
+    }))
     return config

@@ -12,43 +12,30 @@ experiments/packing/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.sequence import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("packing", dataset="shakespeare_char")
     config.packing = ml_collections.ConfigDict({
         "method": "best_fit", "window": 128, "attention": "segment", "head": 16,
         "num_train_docs": 0, "num_test_docs": 512,
     })
-    config.model = ml_collections.ConfigDict({
-        "kind": "transformer", "num_layers": 2, "width": 96, "num_heads": 4,
-        "position": "rotary", "max_len": 256,
-    })
-    config.optim.lr = 2e-3
-    config.optim.schedule = "warmup_cosine"
-    config.optim.warmup_steps = 50
-    config.optim.grad_clip_norm = 1.0
+    config.model = presets.transformer(num_layers=2, width=96, max_len=256)
+    config.optim.update({"lr": 2e-3, "schedule": "warmup_cosine", "warmup_steps": 50,
+                         "grad_clip_norm": 1.0})
     config.batch_size = 16
     config.eval_batch_size = 256
-    if mode == "runlocal":
-        config.packing.update({"window": 32, "num_train_docs": 2000, "num_test_docs": 32})
-        config.model.update({"num_layers": 1, "width": 32, "num_heads": 2})
-        config.optim.warmup_steps = 5
-        config.total_steps = 40
-        config.log_every = 10
-        config.checkpoint_every = 40
-    elif mode == "default":
-        config.total_steps = 800
-        config.log_every = 100
-        config.checkpoint_every = 800
-    else:
-        config.packing.update({"window": 512, "num_test_docs": 2048})
-        config.model.update({"num_layers": 6, "width": 384, "num_heads": 6, "max_len": 1024})
-        config.batch_size = 64
-        config.total_steps = 20000
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    apply_mode(config, arg, {
+        "runlocal": {"packing.window": 32, "packing.num_train_docs": 2000,
+                     "packing.num_test_docs": 32, "model.num_layers": 1, "model.width": 32,
+                     "model.num_heads": 2, "optim.warmup_steps": 5, "total_steps": 40,
+                     "log_every": 10, "checkpoint_every": 40},
+        "default": {"total_steps": 800, "log_every": 100, "checkpoint_every": 800},
+        "full": {"packing.window": 512, "packing.num_test_docs": 2048, "model.num_layers": 6,
+                 "model.width": 384, "model.num_heads": 6, "model.max_len": 1024,
+                 "batch_size": 64, "total_steps": 20000, "log_every": 500, "eval_every": 5000,
+                 "checkpoint_every": 5000},
+    })
     return config

@@ -14,15 +14,13 @@ the border-only weak learner 0.909. See experiments/poe_debiasing/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("poe_debiasing", dataset="shortcut_digits")
     config.objective = "poe"
-    config.shortcut = ml_collections.ConfigDict({"correlation": 0.95, "patch_value": 16,
-                                                 "num_pixels": 1, "seed": 0})
+    config.dataset.update({"correlation": 0.95, "patch_value": 16, "num_pixels": 1, "seed": 0})
     # The paper's weak learner: limited capacity (linear), trained briefly, sees everything.
     # --config.weak.inputs=border --config.weak.steps=300 --config.weak.lr=0.05: bias-only.
     config.weak = ml_collections.ConfigDict({"inputs": "image", "hidden_dims": (),
@@ -31,20 +29,12 @@ def get_config(arg=None):
     config.optim.lr = 1e-3
     config.batch_size = 128
     config.eval_batch_size = 297
-    if mode == "runlocal":
-        config.total_steps = 200
-        config.model.hidden_dims = (64,)
-        config.log_every = 50
-        config.checkpoint_every = 200
-    elif mode == "default":
-        config.total_steps = 2000
-        config.log_every = 200
-        config.eval_every = 500
-        config.checkpoint_every = 2000
-    else:
-        config.total_steps = 10000
-        config.model.hidden_dims = (512, 512)
-        config.log_every = 500
-        config.eval_every = 2000
-        config.checkpoint_every = 10000
+    apply_mode(config, arg, {
+        "runlocal": {"total_steps": 200, "model.hidden_dims": (64,), "log_every": 50,
+                     "checkpoint_every": 200},
+        "default": {"total_steps": 2000, "log_every": 200, "eval_every": 500,
+                    "checkpoint_every": 2000},
+        "full": {"total_steps": 10000, "model.hidden_dims": (512, 512), "log_every": 500,
+                 "eval_every": 2000, "checkpoint_every": 10000},
+    })
     return config

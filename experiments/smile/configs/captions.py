@@ -16,13 +16,12 @@ mention 2.3 attributes (recall 0.36, precision 1.00); MLE then SMILE mention 5.6
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("smile", dataset="attribute_captions")
-    config.task = ml_collections.ConfigDict({
+    config.dataset.update({
         "num_attributes": 12, "p_present": 0.5, "p_mention": 0.35, "refs_per_image": 5,
         "num_train_images": 2000, "num_test_images": 500, "data_seed": 0,
     })
@@ -36,25 +35,16 @@ def get_config(arg=None):
     config.optim.schedule = "cosine"
     config.batch_size = 64
     config.eval_batch_size = 500
-    if mode == "runlocal":
-        config.task.update({"num_attributes": 6, "num_train_images": 200, "num_test_images": 64})
-        config.model.update({"num_encoder_layers": 1, "num_decoder_layers": 1, "width": 32,
-                             "num_heads": 2})
-        config.objective.mle_steps = 30
-        config.total_steps = 60
-        config.log_every = 20
-        config.checkpoint_every = 60
-        config.eval_batch_size = 64
-    elif mode == "default":
-        config.total_steps = 1200
-        config.log_every = 200
-        config.checkpoint_every = 1200
-    else:
-        config.task.update({"num_attributes": 24, "num_train_images": 20000})
-        config.model.update({"num_encoder_layers": 4, "num_decoder_layers": 4, "width": 128})
-        config.objective.mle_steps = 10000
-        config.total_steps = 20000
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    apply_mode(config, arg, {
+        "runlocal": {"dataset.num_attributes": 6, "dataset.num_train_images": 200,
+                     "dataset.num_test_images": 64, "model.num_encoder_layers": 1,
+                     "model.num_decoder_layers": 1, "model.width": 32, "model.num_heads": 2,
+                     "objective.mle_steps": 30, "total_steps": 60, "log_every": 20,
+                     "checkpoint_every": 60, "eval_batch_size": 64},
+        "default": {"total_steps": 1200, "log_every": 200, "checkpoint_every": 1200},
+        "full": {"dataset.num_attributes": 24, "dataset.num_train_images": 20000,
+                 "model.num_encoder_layers": 4, "model.num_decoder_layers": 4,
+                 "model.width": 128, "objective.mle_steps": 10000, "total_steps": 20000,
+                 "log_every": 500, "eval_every": 5000, "checkpoint_every": 5000},
+    })
     return config

@@ -33,17 +33,25 @@ for per-token values):
   ``V^L`` up to about ``10^5``. ``all_sequence_log_probs`` needs the conditional
   log-probabilities of only the ``V^(L-1)`` prefixes, so a model is run on
   ``V^(L-1)`` sequences, not ``V^L``.
+
+Registered datasets (``likelihood_jax.data.load_dataset(name, **options)``): ``"markov"``
+(:func:`load_markov`), ``"hmm"`` (:func:`load_hmm`) and ``"markov_mixture"``
+(:func:`load_markov_mixture`) sample train and test sequences from a seeded source;
+:func:`make_source` builds the same source from the same options, for the exact metrics.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from likelihood_jax.data.loader import Dataset, DatasetInfo
 
 # -- Markov chains -----------------------------------------------------------------------------
 
@@ -447,3 +455,179 @@ class MixtureSource:
         log_p = jax.vmap(jax.vmap(self.log_prob))(variants)  # [L, V]
         log_cond = jax.nn.log_softmax(log_p, -1)
         return jnp.take_along_axis(log_cond, x[:, None], -1)[:, 0]
+
+
+# -- Registered datasets: sequences sampled from a seeded source ---------------------------------
+
+#: Dataset options that say how to sample, not which source: ignored by :func:`make_source`.
+SAMPLING_OPTIONS = ("length", "num_train", "num_test", "data_seed", "noisy_copy",
+                    "train_noise")
+
+
+def markov_source(*, seed: int = 0, vocab_size: int = 20, order: int = 1,
+                  concentration: float = 0.5, zero_fraction: float = 0.0,
+                  floor: float = 0.0) -> MarkovSource:
+    """The ``"markov"`` dataset's source: :func:`random_markov_source` of these options."""
+    return random_markov_source(seed, vocab_size, order=order, concentration=concentration,
+                                zero_fraction=zero_fraction, floor=floor)
+
+
+def hmm_source(*, seed: int = 0, num_states: int = 4, vocab_size: int = 20,
+               transition_concentration: float = 0.5,
+               emission_concentration: float = 0.5) -> HMMSource:
+    """The ``"hmm"`` dataset's source: :func:`random_hmm_source` of these options."""
+    return random_hmm_source(seed, num_states, vocab_size,
+                             transition_concentration=transition_concentration,
+                             emission_concentration=emission_concentration)
+
+
+def markov_mixture_source(*, num_components: int = 1, seed: int = 0, vocab_size: int = 20,
+                          order: int = 1, concentration: float = 0.5,
+                          zero_fraction: float = 0.0, floor: float = 0.0) -> MixtureSource:
+    """The ``"markov_mixture"`` source: ``num_components`` chains with seeds ``seed + k``."""
+    if num_components < 1:
+        raise ValueError(f"num_components must be >= 1, got {num_components}")
+    return MixtureSource([markov_source(seed=seed + k, vocab_size=vocab_size, order=order,
+                                        concentration=concentration,
+                                        zero_fraction=zero_fraction, floor=floor)
+                          for k in range(num_components)])
+
+
+_SOURCES = {"markov": markov_source, "hmm": hmm_source,
+            "markov_mixture": markov_mixture_source}
+
+
+def make_source(name: str, **options: Any) -> Source | MixtureSource:
+    """The source of the registered dataset ``name`` with the dataset's ``options``.
+
+    The one way the data and the experiments build a source: ``make_source(**config.dataset)``
+    gives the source whose samples ``load_dataset(**config.dataset)`` holds. The sampling
+    options (:data:`SAMPLING_OPTIONS`) and ``data_dir`` are ignored.
+
+    Raises:
+      ValueError: ``name`` is not a source dataset.
+      TypeError: an option the source does not take.
+    """
+    if name not in _SOURCES:
+        raise ValueError(f"unknown source dataset {name!r}; choose one of {tuple(_SOURCES)}")
+    ignored = SAMPLING_OPTIONS + ("data_dir",)
+    return _SOURCES[name](**{k: v for k, v in options.items() if k not in ignored})
+
+
+def corrupt_tokens(x: np.ndarray, vocab_size: int, rate: float, seed: int) -> np.ndarray:
+    """``x`` with each token replaced, with probability ``rate``, by a uniform random token."""
+    rng = np.random.default_rng(seed)
+    flip = rng.random(x.shape) < rate
+    return np.where(flip, rng.integers(0, vocab_size, x.shape), x).astype(x.dtype)
+
+
+def _sample_splits(source: Source, length: int, num_train: int, num_test: int,
+                   data_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test ``x [N, L]`` from ``split(key(data_seed))``."""
+    train_key, test_key = jax.random.split(jax.random.key(data_seed))
+    return (np.asarray(source.sample(train_key, num_train, length)),
+            np.asarray(source.sample(test_key, num_test, length)))
+
+
+def source_dataset(name: str, source: Source, *, length: int, num_train: int, num_test: int,
+                   data_seed: int, noisy_copy: float | None = None, train_noise: float = 0.0,
+                   description: str = "") -> Dataset:
+    """Train/test sequences ``x [N, L]`` of ``source`` drawn with the key ``data_seed``.
+
+    Args:
+      name: the dataset's name.
+      source: a :class:`MarkovSource` or :class:`HMMSource`.
+      length: ``L``.
+      num_train: number of training sequences.
+      num_test: number of test sequences.
+      data_seed: seed of the draws (train and test keys: ``split(key(data_seed))``).
+      noisy_copy: if set, the train split also holds ``x_noisy``, a second training
+        draw (``data_seed + 1000``) with this fraction of its tokens replaced by uniform
+        ones (numpy seed ``data_seed``): noisy supervision beside the clean data.
+      train_noise: fraction of the training tokens of ``x`` replaced by uniform ones
+        (numpy seed ``data_seed + 1000``); the test split stays clean.
+      description: what the options were, for :class:`DatasetInfo`.
+    """
+    train, test = _sample_splits(source, length, num_train, num_test, data_seed)
+    vocab_size = source.vocab_size
+    splits = {"x": train}
+    if noisy_copy is not None:
+        second, _ = _sample_splits(source, length, num_train, num_test, data_seed + 1000)
+        splits["x_noisy"] = corrupt_tokens(second, vocab_size, noisy_copy, data_seed)
+    if train_noise:
+        splits["x"] = corrupt_tokens(train, vocab_size, train_noise, data_seed + 1000)
+    info = DatasetInfo(
+        kind="text", event_shape=(length,), vocab=tuple(str(i) for i in range(vocab_size)),
+        description=f"{name} source {description}: {num_train} train and {num_test} test "
+                    f"sequences of length {length}")
+    return Dataset(name, splits, {"x": test}, info)
+
+
+def load_markov(name: str, data_dir: str | None = None, *, seed: int = 0, vocab_size: int = 20,
+                order: int = 1, concentration: float = 0.5, zero_fraction: float = 0.0,
+                floor: float = 0.0, length: int = 16, num_train: int = 10000,
+                num_test: int = 1000, data_seed: int = 1, noisy_copy: float | None = None,
+                train_noise: float = 0.0) -> Dataset:
+    """The ``"markov"`` dataset: sequences of a random Markov chain (:func:`markov_source`).
+
+    The source options are those of :func:`markov_source`; the sampling options those of
+    :func:`source_dataset`. ``data_dir`` is ignored (nothing is written).
+    """
+    del data_dir
+    options = dict(seed=seed, vocab_size=vocab_size, order=order, concentration=concentration,
+                   zero_fraction=zero_fraction, floor=floor)
+    return source_dataset(name, markov_source(**options), length=length, num_train=num_train,
+                          num_test=num_test, data_seed=data_seed, noisy_copy=noisy_copy,
+                          train_noise=train_noise, description=str(options))
+
+
+def load_hmm(name: str, data_dir: str | None = None, *, seed: int = 0, num_states: int = 4,
+             vocab_size: int = 20, transition_concentration: float = 0.5,
+             emission_concentration: float = 0.5, length: int = 16, num_train: int = 10000,
+             num_test: int = 1000, data_seed: int = 1, noisy_copy: float | None = None,
+             train_noise: float = 0.0) -> Dataset:
+    """The ``"hmm"`` dataset: sequences of a random hidden Markov model (:func:`hmm_source`)."""
+    del data_dir
+    options = dict(seed=seed, num_states=num_states, vocab_size=vocab_size,
+                   transition_concentration=transition_concentration,
+                   emission_concentration=emission_concentration)
+    return source_dataset(name, hmm_source(**options), length=length, num_train=num_train,
+                          num_test=num_test, data_seed=data_seed, noisy_copy=noisy_copy,
+                          train_noise=train_noise, description=str(options))
+
+
+def load_markov_mixture(name: str, data_dir: str | None = None, *, num_components: int = 1,
+                        seed: int = 0, vocab_size: int = 20, order: int = 1,
+                        concentration: float = 0.5, zero_fraction: float = 0.0,
+                        floor: float = 0.0, length: int = 16, num_train: int = 10000,
+                        num_test: int = 1000, data_seed: int = 1) -> Dataset:
+    """The ``"markov_mixture"`` dataset: ``x [N, L]`` and the component ``label [N]``.
+
+    Equal numbers per component (the first ``N mod K`` components get one more),
+    component ``k``'s sequences drawn with ``fold_in(split_key, k)`` where the train
+    and test keys are ``split(key(data_seed))``, then shuffled by a numpy permutation
+    (seed ``data_seed``). The source is :func:`markov_mixture_source`.
+    """
+    del data_dir
+    options = dict(num_components=num_components, seed=seed, vocab_size=vocab_size,
+                   order=order, concentration=concentration, zero_fraction=zero_fraction,
+                   floor=floor)
+    source = markov_mixture_source(**options)
+    rng = np.random.default_rng(data_seed)
+    splits = {}
+    for split, n, split_key in zip(("train", "test"), (num_train, num_test),
+                                   jax.random.split(jax.random.key(data_seed))):
+        xs, labels = [], []
+        for k, comp in enumerate(source.components):
+            count = n // num_components + (1 if k < n % num_components else 0)
+            xs.append(np.asarray(comp.sample(jax.random.fold_in(split_key, k), count, length)))
+            labels.append(np.full(count, k, np.int32))
+        order_ = rng.permutation(n)
+        splits[split] = {"x": np.concatenate(xs)[order_].astype(np.int32),
+                         "label": np.concatenate(labels)[order_]}
+    info = DatasetInfo(
+        kind="text", event_shape=(length,), num_classes=num_components,
+        vocab=tuple(str(i) for i in range(vocab_size)),
+        description=f"{name}: equal mixture of {num_components} Markov sources {options}; "
+                    f"label = component")
+    return Dataset(name, splits["train"], splits["test"], info)

@@ -122,3 +122,63 @@ def test_entropy_rate_is_chosen_by_bisection():
     assert low < high < math.log(6)
     with pytest.raises(ValueError, match="entropy_rate"):
         sources.markov_source_with_entropy_rate(0, 6, 2.0)
+
+
+# -- Registered datasets ------------------------------------------------------------------------
+
+MARKOV = {"seed": 2, "vocab_size": 4, "concentration": 0.5, "zero_fraction": 0.5, "floor": 1e-3,
+          "length": 5, "num_train": 40, "num_test": 10, "data_seed": 7}
+
+
+def test_markov_dataset_holds_the_draws_of_its_source():
+    from likelihood_jax import data as data_lib
+
+    ds = data_lib.load_dataset("markov", **MARKOV)
+    source = sources.make_source("markov", **MARKOV)  # sampling options are ignored
+    direct = sources.random_markov_source(2, 4, concentration=0.5, zero_fraction=0.5,
+                                          floor=1e-3)
+    np.testing.assert_array_equal(source.log_table, direct.log_table)
+    train_key, test_key = jax.random.split(jax.random.key(7))
+    np.testing.assert_array_equal(ds.train["x"], direct.sample(train_key, 40, 5))
+    np.testing.assert_array_equal(ds.test["x"], direct.sample(test_key, 10, 5))
+    assert ds.info.event_shape == (5,) and len(ds.info.vocab) == 4
+    with pytest.raises(TypeError, match="does not accept"):
+        data_lib.load_dataset("markov", num_states=3)
+
+
+def test_noise_options_replace_tokens_at_their_rate_with_fixed_seeds():
+    clean = sources.load_markov("markov", **MARKOV)
+    noisy = sources.load_markov("markov", **MARKOV, train_noise=0.5)
+    x = np.asarray(clean.train["x"])
+    np.testing.assert_array_equal(noisy.train["x"],
+                                  sources.corrupt_tokens(x, 4, 0.5, MARKOV["data_seed"] + 1000))
+    np.testing.assert_array_equal(noisy.test["x"], clean.test["x"])  # the test split stays clean
+    copy = sources.load_markov("markov", **MARKOV, noisy_copy=0.0)
+    np.testing.assert_array_equal(copy.train["x"], x)
+    second = sources.load_markov("markov", **dict(MARKOV, data_seed=MARKOV["data_seed"] + 1000))
+    np.testing.assert_array_equal(copy.train["x_noisy"], second.train["x"])  # rate 0: a clean draw
+    # corrupt_tokens: a replaced token lands on another value with probability (V - 1) / V.
+    flipped = sources.corrupt_tokens(np.zeros((400, 50), np.int32), 10, 0.3, seed=0)
+    np.testing.assert_allclose(np.mean(flipped != 0), 0.3 * 0.9, atol=0.01)
+
+
+def test_markov_mixture_dataset_balances_and_labels_its_components():
+    options = {"num_components": 3, "seed": 1, "vocab_size": 5, "length": 6, "num_train": 31,
+               "num_test": 8, "data_seed": 4}
+    ds = sources.load_markov_mixture("markov_mixture", **options)
+    mixture = sources.make_source("markov_mixture", **options)
+    assert len(mixture.components) == 3 and ds.info.num_classes == 3
+    np.testing.assert_array_equal(np.bincount(ds.train["label"]), [11, 10, 10])
+    # Component k is the chain of seed + k, and each row's label names the component that
+    # drew it: the rows of a component, in their drawn order, are its samples.
+    for k in range(3):
+        np.testing.assert_array_equal(mixture.components[k].log_table,
+                                      sources.random_markov_source(1 + k, 5).log_table)
+    train_key, _ = jax.random.split(jax.random.key(4))
+    order = np.random.default_rng(4).permutation(31)
+    counts = [11, 10, 10]
+    drawn = np.concatenate([np.asarray(mixture.components[k].sample(
+        jax.random.fold_in(train_key, k), counts[k], 6)) for k in range(3)])
+    np.testing.assert_array_equal(ds.train["x"], drawn[order])
+    with pytest.raises(ValueError, match="num_components"):
+        sources.make_source("markov_mixture", num_components=0)
