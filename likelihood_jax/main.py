@@ -11,6 +11,14 @@ as ``runlocal`` or ``full``); any field can be overridden with
 checkpoint in the workdir and evaluates it on the test split. A workdir that
 holds a run of a different config is refused unless ``--overwrite``.
 
+``config.experiment`` names ``experiments/<name>/experiment.py``, whose ``EXPERIMENT``
+is trained by the shared loop when it is an :class:`~likelihood_jax.train.Experiment`
+and run once when it is a :class:`~likelihood_jax.train.procedure.Procedure` (a study
+that trains nothing); ``"<name>:<Attr>"`` picks another class of that module. A config
+with ``stages`` runs each stage in ``WORKDIR/<stage>/`` in order, skipping the stages a
+previous (killed) run finished (:mod:`likelihood_jax.train.stages`); ``--mode eval``
+evaluates its last stage.
+
 Multi-host (TPU pods, GPU clusters): start the same command on every host with
 ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` set
 (or ``LIKELIHOOD_JAX_DISTRIBUTED=1`` where JAX detects the cluster itself).
@@ -39,7 +47,8 @@ import ml_collections
 CONFIG_RECORD = "config.json"
 # Fields that may differ when a run is resumed: they change what is logged, not
 # what is computed.
-RESUMABLE_FIELDS = ("log_every", "eval_every", "checkpoint_every", "num_plot_samples")
+RESUMABLE_FIELDS = ("log_every", "eval_every", "checkpoint_every", "num_plot_samples",
+                    "stage_root")
 
 
 class UsageError(Exception):
@@ -71,10 +80,12 @@ def known_experiments(root: str | None = None) -> list[str]:
 
 
 def experiment_class(name: str, config_path: str | None = None):
-    """The Experiment subclass of ``experiments/<name>/experiment.py``.
+    """The Experiment (or Procedure) class of ``experiments/<name>/experiment.py``.
 
-    The module must define ``EXPERIMENT = <its Experiment subclass>``.
+    ``name`` is ``<folder>`` (the module's ``EXPERIMENT``) or ``<folder>:<Attr>`` (the
+    module's class ``Attr``, e.g. the Procedure stage of a chain).
     """
+    name, _, attr = name.partition(":")
     root = _repo_root_of(config_path)
     if root and root not in sys.path:
         sys.path.insert(0, root)
@@ -86,7 +97,11 @@ def experiment_class(name: str, config_path: str | None = None):
             raise
         raise UsageError(f"unknown experiment {name!r} (config.experiment); known: "
                          f"{', '.join(known_experiments(root)) or 'none found'}") from None
-    return module.EXPERIMENT
+    attr = attr or "EXPERIMENT"
+    if not hasattr(module, attr):
+        raise UsageError(f"experiments/{name}/experiment.py defines no {attr} "
+                         f"(config.experiment)")
+    return getattr(module, attr)
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:
@@ -100,12 +115,19 @@ def _flatten(config: dict, prefix: str = "") -> dict:
 
 
 def guard_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: bool) -> None:
-    """Refuses a workdir that holds another config's run (or wipes it with ``overwrite``)."""
+    """Refuses a workdir that holds another config's run (or wipes it with ``overwrite``).
+
+    In a multi-process run only process 0 wipes and writes the record; every process
+    then waits at a barrier, so no process writes into the workdir before it is wiped.
+    """
+    import jax  # after the distributed set-up of ``run``; not at import time (see the top)
+
     record = os.path.join(workdir, CONFIG_RECORD)
     current = json.loads(config.to_json_best_effort())
     if os.path.exists(record):
         if overwrite:
-            shutil.rmtree(workdir)
+            if jax.process_index() == 0:
+                shutil.rmtree(workdir)
         else:
             with open(record) as f:
                 saved = json.load(f)
@@ -117,38 +139,83 @@ def guard_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: bo
                     f"workdir {workdir} holds a run of a different config (differs in: "
                     f"{', '.join(differ[:6])}{' ...' if len(differ) > 6 else ''}); "
                     f"pass --overwrite to replace it or choose another --workdir")
-    import jax  # after the distributed set-up of ``run``; not at import time (see the top)
-
+    if jax.process_index() == 0:  # one writer; the other processes only check
+        os.makedirs(workdir, exist_ok=True)
+        # Written to a temporary name and renamed (atomic): a concurrent reader (another
+        # process of the same run checking the workdir) never sees a half-written record.
+        partial = f"{record}.tmp{os.getpid()}"
+        with open(partial, "w") as f:
+            json.dump(current, f, indent=1)
+        os.replace(partial, record)
+    _barrier(f"guard_workdir {os.path.abspath(workdir)}")
     os.makedirs(workdir, exist_ok=True)
-    if jax.process_index() != 0:
-        return  # one writer; the other processes of a multi-process run only check
-    # Written to a temporary name and renamed (atomic): a concurrent reader (another
-    # process of the same run checking the workdir) never sees a half-written record.
-    partial = f"{record}.tmp{os.getpid()}"
-    with open(partial, "w") as f:
-        json.dump(current, f, indent=1)
-    os.replace(partial, record)
+
+
+def _barrier(name: str) -> None:
+    """Waits until every process of a multi-process run gets here (no-op with one)."""
+    import jax
+
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
         overwrite: bool = False, config_path: str | None = None) -> dict[str, float]:
-    """Trains or evaluates the experiment named by ``config.experiment``."""
-    from likelihood_jax.train import loop, parallel
+    """Trains or evaluates the experiment named by ``config.experiment`` (or its stages)."""
+    from likelihood_jax.train import parallel, stages
 
     parallel.maybe_initialize_distributed()
-    cls = experiment_class(config.experiment, config_path)
-    if mode == "train":
-        guard_workdir(config, workdir, overwrite)
-        experiment = cls(config)
-        metrics = loop.train_and_evaluate(experiment, workdir)
-    elif mode == "eval":
-        experiment = cls(config)
-        metrics = loop.evaluate_checkpoint(experiment, workdir)
-    else:
+    if mode not in ("train", "eval"):
         raise UsageError(f"unknown --mode {mode!r}; choose train or eval")
-    headline = experiment.headline_metric
+    names = stages.stage_names(config)
+    if not names:
+        metrics, headline = _run_one(config, workdir, mode, overwrite, config_path)
+    elif mode == "eval":  # the chain's result is its last stage
+        last = stages.stage_config(config, names[-1], workdir)
+        metrics, headline = _run_one(last, os.path.join(workdir, names[-1]), mode, False,
+                                     config_path)
+    else:
+        guard_workdir(config, workdir, overwrite)
+        headlines = {}
+
+        def run_stage(stage_config, stage_workdir):
+            out, headlines[stage_config.experiment] = _run_one(
+                stage_config, stage_workdir, mode, False, config_path)
+            return out
+
+        results = stages.run_chain(config, workdir, run_stage,
+                                   log=lambda m: print(m, flush=True))
+        metrics = results[names[-1]]
+        last = stages.stage_config(config, names[-1], workdir).experiment
+        headline = headlines.get(last) or experiment_class(last, config_path).headline_metric
     print(f"test {headline}: {metrics.get(headline, float('nan')):.6g}", flush=True)
     return metrics
+
+
+def _run_one(config: ml_collections.ConfigDict, workdir: str, mode: str, overwrite: bool,
+             config_path: str | None) -> tuple[dict[str, float], str]:
+    """One run (an Experiment trained or evaluated, or a Procedure); (metrics, headline)."""
+    from likelihood_jax.train import loop
+    from likelihood_jax.train.procedure import Procedure, run_procedure
+
+    cls = experiment_class(config.experiment, config_path)
+    if isinstance(cls, type) and issubclass(cls, Procedure):
+        if mode != "train":
+            raise UsageError(f"{config.experiment} is a Procedure: it has no checkpoint to "
+                             f"evaluate; run it without --mode eval")
+        guard_workdir(config, workdir, overwrite)
+        runner = cls(config)
+        metrics = run_procedure(runner, workdir)
+    elif mode == "train":
+        guard_workdir(config, workdir, overwrite)
+        runner = cls(config)
+        metrics = loop.train_and_evaluate(runner, workdir)
+    else:
+        runner = cls(config)
+        metrics = loop.evaluate_checkpoint(runner, workdir)
+    return metrics, runner.headline_metric
 
 
 def load_config(spec: str) -> ml_collections.ConfigDict:

@@ -16,11 +16,14 @@
 ``config.role = "teacher"`` trains the teacher model ``config.teacher.model`` by
 MLE (``config.seed`` picks an ensemble member); ``role = "student"`` trains
 ``config.model`` with ``objective.name`` in ``"ce"`` (hard labels alone),
-``"kd"``, ``"noisy_kd"``, reading the teacher(s) from the checkpoints of the
-comma-separated ``config.teacher.workdirs`` (the mechanism of the unlikelihood
-experiment's ``objective.init_from``). Training data can be made noisy with
-``config.source.train_noise`` (each training token replaced by a uniform token
-with that probability, a fixed draw; test data stay clean). Evaluation is
+``"kd"``, ``"noisy_kd"``, reading the teacher(s) through
+:func:`likelihood_jax.train.stages.stage_params` from the earlier stages named by
+``config.teacher.from_stage`` (comma-separated; the configs' ``teacher`` stage then
+``student`` stage run as one command) and/or the workdirs of finished
+``role=teacher`` runs in ``config.teacher.workdirs`` (comma-separated). Training
+data can be made noisy with the dataset option ``train_noise`` (each training token
+replaced by a uniform token with that probability, a fixed draw; test data stay
+clean). Evaluation is
 :class:`likelihood_jax.sequence.experiment.LanguageModelExperiment`'s: exact and
 Monte Carlo divergences to the source, or bits/char on text.
 """
@@ -28,6 +31,7 @@ Monte Carlo divergences to the source, or bits/char on text.
 from __future__ import annotations
 
 import copy
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -35,26 +39,21 @@ import numpy as np
 
 from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.sequence import objectives as seq_losses
-from likelihood_jax.sequence.experiment import (
-    LanguageModelExperiment,
-    make_model,
-    make_source,
-    source_dataset,
-)
-from likelihood_jax.train.checkpoints import load_final_params
+from likelihood_jax.sequence.experiment import LanguageModelExperiment, make_model
+from likelihood_jax.train.stages import stage_params, workdir_of
 
 OBJECTIVES = ("ce", "kd", "noisy_kd")
 ROLES = ("teacher", "student")
 
 
-def noisy_dataset(dataset, vocab_size: int, rate: float, seed: int):
-    """``dataset`` with each training token replaced by a uniform one with probability ``rate``."""
-    rng = np.random.default_rng(seed)
-    x = np.asarray(dataset.train["x"])
-    flip = rng.random(x.shape) < rate
-    noisy = np.where(flip, rng.integers(0, vocab_size, x.shape), x).astype(x.dtype)
-    return type(dataset)(dataset.name, {**dataset.train, "x": noisy}, dataset.test,
-                         dataset.info)
+def _names(text) -> list[str]:
+    return [w.strip() for w in str(text or "").split(",") if w.strip()]
+
+
+def teacher_workdirs(config) -> list[str]:
+    """The teachers' workdirs: the stages ``teacher.from_stage``, then ``teacher.workdirs``."""
+    stages = [workdir_of(config, name) for name in _names(config.teacher.get("from_stage", ""))]
+    return stages + _names(config.teacher.get("workdirs", ""))
 
 
 class Distillation(LanguageModelExperiment):
@@ -77,12 +76,6 @@ class Distillation(LanguageModelExperiment):
         if self.role == "teacher":
             config = copy.deepcopy(config)
             config.model = config.teacher.model
-        noise = config.get("source", {}).get("train_noise", 0.0) if config.dataset.name in (
-            "markov", "hmm") else 0.0
-        if noise and dataset is None:
-            source = make_source(config.source)
-            dataset = noisy_dataset(source_dataset(source, config.source, config.dataset.name),
-                                    source.vocab_size, noise, config.source.data_seed + 1000)
         super().__init__(config, dataset)
         noisy = self.objective == "noisy_kd"
         self.teacher_dropout = float(obj.get("teacher_dropout", 0.0)) if noisy else 0.0
@@ -90,27 +83,36 @@ class Distillation(LanguageModelExperiment):
         self.drop_rate = float(obj.get("drop_rate", 0.0)) if noisy else 0.0
         if self.drop_rate and not self.synthetic:
             raise ValueError("objective.drop_rate needs a synthetic source (BOS is the drop id)")
-        self.teacher_params = None
-        if self.objective in ("kd", "noisy_kd"):
-            self._load_teachers(config)
-
-    def _load_teachers(self, config):
-        workdirs = [w.strip() for w in str(config.teacher.get("workdirs", "")).split(",")
-                    if w.strip()]
-        if not workdirs:
-            raise ValueError(f"objective.name={self.objective!r} needs teacher.workdirs "
-                             "(comma-separated workdirs of role=teacher runs)")
-        input_vocab = self.vocab_size + 1 if self.synthetic else self.vocab_size
-        self.teacher_model = make_model(config.teacher.model, input_vocab, self.vocab_size)
+        self.distills = self.objective in ("kd", "noisy_kd")
+        if self.distills and not (_names(config.teacher.get("from_stage", ""))
+                                  or _names(config.teacher.get("workdirs", ""))):
+            raise ValueError(f"objective.name={self.objective!r} needs teacher.from_stage "
+                             "(stages of this chain) or teacher.workdirs (comma-separated "
+                             "workdirs of role=teacher runs)")
         if self.teacher_dropout and config.teacher.model.get("kind", "transformer") != (
                 "transformer"):
             raise ValueError("objective.teacher_dropout needs a transformer teacher")
+
+    @functools.cached_property
+    def teacher_model(self):
+        """The teachers' LM (``config.teacher.model``)."""
+        input_vocab = self.vocab_size + 1 if self.synthetic else self.vocab_size
+        return make_model(self.config.teacher.model, input_vocab, self.vocab_size)
+
+    @functools.cached_property
+    def teacher_params(self):
+        """The teachers' final parameters stacked on a leading member axis (host arrays)."""
         inputs, _ = self.inputs_and_targets(jnp.asarray(self.dataset.train["x"][:1]))
-        template = jax.jit(self.teacher_model.init)(jax.random.key(0), inputs)["params"]
-        members = [load_final_params(w, template, config.optim, config.total_steps)
-                   for w in workdirs]
-        self.teacher_params = jax.tree.map(lambda *p: np.stack(p), *members)
-        self.num_teachers = len(members)
+        template = jax.eval_shape(self.teacher_model.init, jax.random.key(0), inputs)["params"]
+        members = [stage_params(w, template, optim=self.config.optim,
+                                total_steps=self.config.total_steps)
+                   for w in teacher_workdirs(self.config)]
+        return jax.tree.map(lambda *p: np.stack(p), *members)
+
+    @property
+    def num_teachers(self) -> int:
+        """How many teachers the soft targets average over."""
+        return len(teacher_workdirs(self.config))
 
     def teacher_log_probs(self, inputs, key):
         """Tempered teacher log-probabilities ``[B, T, V]`` (ensemble mean in probability)."""

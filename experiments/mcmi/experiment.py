@@ -14,8 +14,11 @@ batch), then distills it into a student with standard KD (Hinton et al., 2015:
 with ``teacher.init_from=W``, starting from the final parameters of the teacher
 run in ``W`` (fine-tuning, as the paper's MCMI teachers start from a pretrained
 MLE teacher); ``role = "student"`` trains ``config.model`` with
-``objective.name`` ``"ce"`` (labels alone) or ``"kd"`` (from the teacher in
-``config.teacher.workdir``). The student's transfer set can be cut down:
+``objective.name`` ``"ce"`` (labels alone) or ``"kd"`` (from the teacher of the
+earlier stage ``config.teacher.from_stage``, or of the finished run in
+``config.teacher.workdir``). Other runs' parameters are read through
+:func:`likelihood_jax.train.stages.stage_params`. The config's stages run the teacher,
+then the student, as one command. The student's transfer set can be cut down:
 ``data.train_fraction`` keeps that fraction of every class (few-shot, e.g. 5%),
 ``data.omit_class`` removes one class from it entirely (zero-shot for that class;
 the teacher saw all classes). Evaluation: test accuracy (headline), NLL, the
@@ -26,6 +29,7 @@ the omitted class.
 from __future__ import annotations
 
 import copy
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -35,8 +39,8 @@ from likelihood_jax import data as data_lib
 from likelihood_jax.models.mlp import MLP
 from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.sequence.objectives import token_cross_entropy
-from likelihood_jax.train.checkpoints import load_final_params
 from likelihood_jax.train.experiment import Experiment, load_config_dataset
+from likelihood_jax.train.stages import resolve_workdir, stage_params
 
 ROLES = ("teacher", "student")
 OBJECTIVES = ("ce", "kd")
@@ -65,7 +69,11 @@ def student_subset(dataset: data_lib.Dataset, fraction: float, omit_class: int,
 
 
 class MCMIDistillation(Experiment):
-    """A digits classifier: an MLE/MCMI teacher, or a student trained by CE or KD."""
+    """A digits classifier: an MLE/MCMI teacher, or a student trained by CE or KD.
+
+    Construction checks the config only; the data, the model and the teacher's (or
+    the pretrained) parameters are built or read when first used.
+    """
 
     headline_metric = "accuracy"
 
@@ -85,51 +93,78 @@ class MCMIDistillation(Experiment):
         if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
             raise ValueError(f"need objective.alpha in [0, 1] and temperature > 0, got "
                              f"{self.alpha}, {self.temperature}")
-        if dataset is None:
-            dataset = load_config_dataset(config)
-        if dataset.info.num_classes is None:
-            raise ValueError(f"dataset {dataset.name!r} has no labels")
-        self.num_classes = dataset.info.num_classes
         self.omit_class = int(config.data.get("omit_class", -1))
+        if self.objective == "kd" and not teacher_workdir(config):
+            raise ValueError("objective.name='kd' needs teacher.from_stage (a stage of this "
+                             "chain) or teacher.workdir (a role=teacher run)")
         if self.role == "teacher":
             config = teacher_config(config)  # the teacher's own step budget
-        else:
-            dataset = student_subset(dataset, float(config.data.train_fraction),
-                                     self.omit_class, int(config.data.subset_seed))
-            if config.batch_size > len(dataset.train["label"]):
-                raise ValueError(f"batch_size {config.batch_size} exceeds the "
-                                 f"{len(dataset.train['label'])} student training examples")
         super().__init__(config, dataset)
-        self.num_levels = dataset.info.num_levels or 1
-        model = config.teacher.model if self.role == "teacher" else config.model
-        self.model = MLP(hidden_dims=tuple(model.hidden_dims), out_dim=self.num_classes)
-        self.teacher_params = None
-        if self.objective == "kd":
-            self._load_teacher(config)
-        self.pretrained = None
-        init_from = str(config.teacher.get("init_from", "") or "")
-        if self.role == "teacher" and init_from:  # fine-tune a finished teacher run
-            x = self.features(jnp.asarray(self.dataset.train["x"][:1]))
-            template = self.model.init(jax.random.key(0), x)["params"]
-            self.pretrained = load_final_params(init_from, template, config.optim,
-                                                int(config.teacher.get("init_steps",
-                                                                       config.total_steps)))
 
-    def _load_teacher(self, config):
-        workdir = str(config.teacher.get("workdir", "") or "")
-        if not workdir:
-            raise ValueError("objective.name='kd' needs teacher.workdir (a role=teacher run)")
-        self.teacher_model = MLP(hidden_dims=tuple(config.teacher.model.hidden_dims),
-                                 out_dim=self.num_classes)
+    def make_dataset(self, config):
+        """Digits; the student's transfer set is cut down by ``config.data``."""
+        dataset = load_config_dataset(config)
+        if self.role == "teacher":
+            return dataset
+        if dataset.info.num_classes is None:
+            raise ValueError(f"dataset {dataset.name!r} has no labels")
+        dataset = student_subset(dataset, float(config.data.train_fraction), self.omit_class,
+                                 int(config.data.subset_seed))
+        if config.batch_size > len(dataset.train["label"]):
+            raise ValueError(f"batch_size {config.batch_size} exceeds the "
+                             f"{len(dataset.train['label'])} student training examples")
+        return dataset
+
+    def make_model(self, config, info):
+        """The MLP of the role (``config.teacher.model`` or ``config.model``)."""
+        model = config.teacher.model if self.role == "teacher" else config.model
+        return MLP(hidden_dims=tuple(model.hidden_dims), out_dim=info.num_classes)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of labels of the data."""
+        return self.dataset.info.num_classes
+
+    @property
+    def num_levels(self) -> int:
+        """Pixel levels of the images (1 for unquantized data)."""
+        return self.dataset.info.num_levels or 1
+
+    @functools.cached_property
+    def teacher_model(self):
+        """The teacher's MLP (``config.teacher.model``)."""
+        return MLP(hidden_dims=tuple(self.config.teacher.model.hidden_dims),
+                   out_dim=self.num_classes)
+
+    def _params_of(self, workdir, model, total_steps):
         x = self.features(jnp.asarray(self.dataset.train["x"][:1]))
-        template = self.teacher_model.init(jax.random.key(0), x)["params"]
-        self.teacher_params = load_final_params(workdir, template, config.optim,
-                                                int(config.teacher.total_steps))
+        template = jax.eval_shape(model.init, jax.random.key(0), x)["params"]
+        return stage_params(workdir, template, optim=self.config.optim,
+                            total_steps=int(total_steps))
+
+    @functools.cached_property
+    def teacher_params(self):
+        """The final parameters of the teacher run (KD students only), on the host."""
+        if self.objective != "kd":
+            return None
+        return self._params_of(teacher_workdir(self.config), self.teacher_model,
+                               self.config.teacher.total_steps)
+
+    @functools.cached_property
+    def pretrained(self):
+        """A fine-tuning teacher's start: ``teacher.init_from``'s final parameters (or None)."""
+        init_from = str(self.config.teacher.get("init_from", "") or "")
+        if self.role != "teacher" or not init_from:
+            return None
+        return self._params_of(init_from, self.model,
+                               self.config.teacher.get("init_steps", self.config.total_steps))
 
     def check_data(self, info):
         """Digits-like data: labelled images."""
         if info.kind != "image":
             raise ValueError(f"the MCMI experiment needs labelled images, got {info.kind!r}")
+        if info.num_classes is None:
+            raise ValueError("the MCMI experiment needs labelled images; the data has no labels")
 
     def features(self, x):
         """Pixels scaled to [0, 1] and flattened."""
@@ -189,6 +224,12 @@ class MCMIDistillation(Experiment):
         logits = jax.jit(self.logits)(params, jnp.asarray(test["x"][sel]))
         pred = np.asarray(jnp.argmax(logits, -1))
         return {"accuracy_omitted": float(np.mean(pred == self.omit_class))}
+
+
+def teacher_workdir(config) -> str:
+    """The KD teacher's workdir: the stage ``teacher.from_stage``, else ``teacher.workdir``."""
+    return resolve_workdir(config, config.teacher.get("from_stage", ""),
+                           config.teacher.get("workdir", ""))
 
 
 def teacher_config(config):

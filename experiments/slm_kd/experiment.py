@@ -13,8 +13,10 @@ the "challenging yet learnable" training sequences that the KD stage trains on
 (:func:`salt_sequence_scores`, :func:`select_top_fraction`); stage 2 uses all data.
 
 ``config.role = "teacher"`` trains the SLM (``config.teacher.model``, the smaller
-model) by MLE. ``role = "student"`` trains ``config.model`` with
-``objective.name`` in
+model) by MLE. ``role = "student"`` trains ``config.model``, reading the SLM's final
+parameters (:func:`likelihood_jax.train.stages.stage_params`) from the stage
+``teacher.from_stage`` of the chain (the config runs the SLM, then the student, as one
+command) or from the finished run ``teacher.workdir``, with ``objective.name`` in
 
 * ``"ce"``: hard labels alone (the baseline; no teacher needed);
 * ``"kd"``: KD with constant weight ``w`` throughout training;
@@ -41,7 +43,7 @@ import numpy as np
 from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.sequence.experiment import LanguageModelExperiment, make_model
-from likelihood_jax.train.checkpoints import load_final_params
+from likelihood_jax.train.stages import resolve_workdir, stage_params
 
 OBJECTIVES = ("ce", "kd", "salt", "salt_ds")
 ROLES = ("teacher", "student")
@@ -189,16 +191,18 @@ class SmallLMAssisted(LanguageModelExperiment):
             self._select(float(obj.select_fraction), int(obj.select_top_k))
 
     def _load_teacher(self, config):
-        workdir = str(config.teacher.get("workdir", "")).strip()
+        workdir = resolve_workdir(config, config.teacher.get("from_stage", ""),
+                                  config.teacher.get("workdir", ""))
         if not workdir:
             raise ValueError(f"objective.name={self.objective!r} needs teacher.workdir "
-                             "(the workdir of a role=teacher run)")
+                             "(the workdir of a role=teacher run) or teacher.from_stage (a "
+                             "stage of this chain)")
         self.teacher_model = make_model(config.teacher.model, self.vocab_size + 1,
                                         self.vocab_size)
         inputs, _ = self.inputs_and_targets(jnp.asarray(self.dataset.train["x"][:1]))
         template = jax.jit(self.teacher_model.init)(jax.random.key(0), inputs)["params"]
-        self.teacher_params = load_final_params(workdir, template, config.optim,
-                                                config.total_steps)
+        self.teacher_params = stage_params(workdir, template, optim=config.optim,
+                                           total_steps=config.total_steps)
 
     def teacher_log_probs(self, inputs: jax.Array) -> jax.Array:
         """The SLM's tempered log-probabilities ``[B, T, V]`` (no gradient)."""

@@ -37,6 +37,11 @@ student, with the expert in ``teacher.expert_workdir``, on batches with a fracti
 ``objective.domain_fraction`` of the ``instructions.num_domain_train`` domain
 examples). Any student continues from ``objective.init_from`` when it is set (e.g. the
 control for DAE: more KD steps on the general data alone).
+
+The config runs teacher, KD student, expert and DAE as the stages of one command; a
+stage names the runs it reads by stage (``teacher.from_stage``,
+``teacher.expert_from_stage``, ``objective.init_from_stage``) instead of by workdir.
+Either way the parameters are read with :func:`likelihood_jax.train.stages.stage_params`.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.sequence.experiment import make_model
 from likelihood_jax.train import Experiment
-from likelihood_jax.train.checkpoints import load_final_params
+from likelihood_jax.train.stages import resolve_workdir, stage_params
 
 TASKS = ("copy", "reverse", "sort", "shift", "cumsum")
 ROLES = ("teacher", "expert", "student")
@@ -193,14 +198,15 @@ class InstructionDistillation(Experiment):
         if self.objective in ("kd", "dae"):
             self.teacher_model = make_model(config.teacher.model, self.input_vocab,
                                             self.vocab_size)
-            self.teacher_params = self._load(config, config.teacher.get("workdir", ""),
-                                             "teacher.workdir", self.teacher_model)
-        if self.role == "student" and (self.objective == "dae" or obj.get("init_from", "")):
-            self.pretrained = self._load(config, obj.get("init_from", ""),
-                                         "objective.init_from", self.model)
+            self.teacher_params = self._load(config, "teacher", "from_stage", "workdir",
+                                             self.teacher_model)
+        if self.role == "student" and (self.objective == "dae" or obj.get("init_from", "")
+                                       or obj.get("init_from_stage", "")):
+            self.pretrained = self._load(config, "objective", "init_from_stage", "init_from",
+                                         self.model)
         if self.objective == "dae":
-            self.expert_params = self._load(config, config.teacher.get("expert_workdir", ""),
-                                            "teacher.expert_workdir", self.teacher_model)
+            self.expert_params = self._load(config, "teacher", "expert_from_stage",
+                                            "expert_workdir", self.teacher_model)
             self.domain_fraction = float(obj.domain_fraction)
             if not 0.0 < self.domain_fraction < 1.0:
                 raise ValueError(f"objective.domain_fraction must lie in (0, 1), got "
@@ -215,14 +221,23 @@ class InstructionDistillation(Experiment):
             out -= (self.vocab_size - 1) * miss * math.log(miss)
         return out
 
-    def _load(self, config, workdir, field, model):
-        workdir = str(workdir).strip()
+    def _load(self, config, group, stage_field, workdir_field, model):
+        """Final parameters of ``model`` from another run.
+
+        The run is the stage ``config.<group>.<stage_field>`` of this chain, else the
+        finished run in ``config.<group>.<workdir_field>``.
+        """
+        fields = config[group]
+        workdir = resolve_workdir(config, fields.get(stage_field, ""),
+                                  fields.get(workdir_field, ""))
         if not workdir:
-            raise ValueError(f"objective.name={self.objective!r} needs {field} (a finished "
-                             "run's workdir)")
+            raise ValueError(f"objective.name={self.objective!r} needs {group}.{workdir_field} "
+                             f"(a finished run's workdir) or {group}.{stage_field} (a stage "
+                             "of this chain)")
         inputs = jnp.asarray(self.dataset.train["x"][:1, :-1])
         template = jax.jit(model.init)(jax.random.key(0), inputs)["params"]
-        return load_final_params(workdir, template, config.optim, config.total_steps)
+        return stage_params(workdir, template, optim=config.optim,
+                            total_steps=config.total_steps)
 
     # -- model --------------------------------------------------------------------------------
 

@@ -3,42 +3,49 @@ r"""UNO: unlearning one class of a maximum-likelihood flow by gradient orthogona
 Mandal & Gottwald (2025), "UNO: Unlearning via Orthogonalization in Generative Models",
 arXiv:2506.04712. The update rules are in :mod:`likelihood_jax.flows.unlearning`.
 
-Two phases:
+Two stages of one config, run by one command (``config.stages``):
 
-1. **Pretraining** by the shared loop: :class:`UNOFlow` is experiments/mle_flow's RealNVP
-   (imported, not copied) trained by maximum likelihood on all of ``digits``; the loop writes
-   checkpoints to ``workdir/checkpoints``.
-2. **Unlearning** (:func:`run_unlearning`, not the loop's job): restore the newest checkpoint,
-   then for each method in ``config.unlearn.methods`` start from the same parameters and take
-   SGD steps ``theta <- theta - lr * d`` with ``d`` the method's direction built from the
-   gradients of the forget-set NLL (class ``config.unlearn.forget_class``) and of the
+1. ``pretrain``, by the shared loop: :class:`UNOFlow` is the library's maximum-likelihood
+   RealNVP (:class:`likelihood_jax.flows.experiment.MLEFlow`) trained on all of ``digits``;
+   the loop writes checkpoints to ``WORKDIR/pretrain/checkpoints``.
+2. ``unlearn``, a :class:`~likelihood_jax.train.procedure.Procedure` (:class:`Unlearning`,
+   ``config.experiment = "uno:Unlearning"``; no training loop): read the pretrained
+   parameters of the stage ``unlearn.from_stage`` through
+   :func:`likelihood_jax.train.stages.stage_params`, then for each method in
+   ``config.unlearn.methods`` start from the same parameters and take SGD steps
+   ``theta <- theta - lr * d`` with ``d`` the method's direction built from the gradients
+   of the forget-set NLL (class ``config.unlearn.forget_class``) and of the
    retain-set NLL (all other classes), each on a fresh training minibatch. Stop when the
    forget-set test bits/dim has risen by ``config.unlearn.target_increase`` (checked every
    ``eval_every`` steps) or after ``max_steps``. Report forget- and retain-set test bits/dim
    before and after, the number of steps and the wall time of the update steps (compilation
-   excluded) in ``workdir/unlearning.json``.
+   excluded) in ``WORKDIR/unlearn/unlearning.json`` (and, flattened, in its
+   ``metrics.jsonl``; headline: ``uno_retain_change``).
 
-Run both phases::
+Run both stages (a re-run after a kill skips a finished pretraining)::
 
-    python -m experiments.uno.experiment --config experiments/uno/configs/digits.py:runlocal \
+    python -m likelihood_jax.main --config experiments/uno/configs/digits.py:runlocal \
         --workdir runs/uno
+
+(``python -m experiments.uno.experiment`` takes the same flags and does the same.)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from likelihood_jax import data as data_lib
 from likelihood_jax.flows import unlearning
 from likelihood_jax.flows.experiment import MLEFlow
-from likelihood_jax.train import loop
-from likelihood_jax.train.checkpoints import Checkpoints
+from likelihood_jax.train.procedure import Procedure
+from likelihood_jax.train.stages import stage_params, workdir_of
 
 
 class UNOFlow(MLEFlow):
@@ -53,17 +60,17 @@ class UNOFlow(MLEFlow):
 
 
 def restore_params(experiment: UNOFlow, workdir: str):
-    """The (EMA when enabled) parameters of the newest checkpoint the loop wrote."""
-    run = loop.make_run(experiment)
-    checkpoints = Checkpoints(os.path.join(workdir, loop.CHECKPOINT_DIR))
+    """The final (EMA when enabled) parameters of the pretraining run in ``workdir``."""
+    config = experiment.config
+    first = data_lib.batch_at_step(experiment.dataset.train, config.batch_size, config.seed, 0)
+    template = jax.eval_shape(experiment.init_params, jax.random.key(0), first)
     try:
-        state = checkpoints.restore_latest(loop.init_state(run))
-    finally:
-        checkpoints.close()
-    if state is None:
-        raise FileNotFoundError(f"no checkpoint in {workdir}/{loop.CHECKPOINT_DIR}; "
-                                "pretrain first (train_and_evaluate)")
-    return state.ema_params if experiment.config.get("ema_decay", 0.0) else state.params
+        params = stage_params(workdir, template, optim=config.optim,
+                              total_steps=config.total_steps)
+    except ValueError as err:
+        raise FileNotFoundError(f"no pretrained model in {workdir} ({err}); pretrain first "
+                                "(the stage 'pretrain', or train_and_evaluate)") from None
+    return jax.tree.map(jnp.asarray, params)
 
 
 def _sample(arrays: dict, batch_size: int, rng: np.random.Generator) -> dict:
@@ -71,8 +78,13 @@ def _sample(arrays: dict, batch_size: int, rng: np.random.Generator) -> dict:
     return {"x": jnp.asarray(arrays["x"][idx])}
 
 
-def run_unlearning(experiment: UNOFlow, workdir: str) -> dict:
+def run_unlearning(experiment: UNOFlow, workdir: str, out_dir: str | None = None) -> dict:
     """Unlearns ``config.unlearn.forget_class`` with every method; writes unlearning.json.
+
+    Args:
+      experiment: the pretrained flow's experiment.
+      workdir: the pretraining run's workdir.
+      out_dir: where ``unlearning.json`` goes (default: ``workdir``).
 
     Returns:
         ``{"before": {...}, "methods": {method: {...}}}`` with test bits/dim of the forget
@@ -157,28 +169,51 @@ def run_unlearning(experiment: UNOFlow, workdir: str) -> dict:
             **now, "steps": steps, "wall_time_s": elapsed, "reached_target": reached,
             "forget_increase": now["forget_bpd"] - before["forget_bpd"],
             "retain_change": now["retain_bpd"] - before["retain_bpd"]}
-    with open(os.path.join(workdir, "unlearning.json"), "w") as f:
+    with open(os.path.join(out_dir or workdir, "unlearning.json"), "w") as f:
         json.dump(results, f, indent=2)
     return results
+
+
+def flat_results(results: dict) -> dict[str, float]:
+    """``unlearning.json`` as one level of numbers: ``before_*``, ``<method>_<field>``."""
+    out = {f"before_{k}": float(v) for k, v in results["before"].items()}
+    out["gradient_cosine"] = float(results["gradient_cosine"])
+    for method, fields in results["methods"].items():
+        out.update({f"{method}_{k}": float(v) for k, v in fields.items()})
+    return out
+
+
+class Unlearning(Procedure):
+    """The ``unlearn`` stage: every method of ``config.unlearn.methods`` from the pretrained flow.
+
+    Reads the final parameters of the stage ``config.unlearn.from_stage``; writes
+    ``unlearning.json`` into its own workdir and returns :func:`flat_results`. The
+    headline is UNO's change of the retain-set test bits/dim once the forget set's rose by
+    ``unlearn.target_increase`` (smaller is better).
+    """
+
+    headline_metric = "uno_retain_change"
+
+    def run(self, workdir: str) -> dict[str, float]:
+        """Unlearns from the pretrained parameters; ``unlearning.json`` goes into ``workdir``."""
+        source = str(self.config.unlearn.get("from_stage", "") or "")
+        if not source:
+            raise ValueError("the unlearn stage needs unlearn.from_stage (the pretraining stage)")
+        results = run_unlearning(UNOFlow(self.config), workdir_of(self.config, source),
+                                 out_dir=workdir)
+        print(json.dumps(results, indent=2), flush=True)
+        return flat_results(results)
 
 
 EXPERIMENT = UNOFlow
 
 
-def main(argv=None) -> None:
-    """Pretrains (resuming) with the shared loop, then runs the unlearning comparison."""
-    from likelihood_jax.main import load_config
+def main(argv=None) -> int:
+    """The command line of :mod:`likelihood_jax.main` (both stages of the config)."""
+    from likelihood_jax import main as cli
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args(argv)
-    config = load_config(args.config)
-    experiment = UNOFlow(config)
-    loop.train_and_evaluate(experiment, args.workdir)
-    results = run_unlearning(experiment, args.workdir)
-    print(json.dumps(results, indent=2))
+    return cli.main(argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

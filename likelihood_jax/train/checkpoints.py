@@ -14,6 +14,11 @@ cost is per array, and a flow's optimizer state has hundreds of small leaves,
 so packing makes a save about ten times cheaper. The parameters are replicated
 in this library's data-parallel loop, so packing moves no data between hosts.
 Restoring unpacks with the structure of a template state.
+
+The state's non-parameter part ``TrainState.extra`` (when it has leaves) is packed
+and fingerprinted as an item of its own, so that another run can restore the
+parameters alone (:func:`load_final_params`) without knowing the structure of this
+run's ``extra``.
 """
 
 from __future__ import annotations
@@ -72,6 +77,18 @@ def fingerprint(tree: Any) -> str:
     return digest.hexdigest()
 
 
+def _split_extra(state: Any) -> tuple[Any, Any]:
+    """``(state without extra, extra)``; extra is None when the state has no extra leaves."""
+    extra = getattr(state, "extra", None)
+    if extra is None or not jax.tree.leaves(extra):
+        return state, None
+    return state.replace(extra={}), extra
+
+
+def _abstract(tree: Any) -> Any:
+    return jax.tree.map(ocp.utils.to_shape_dtype_struct, pack(tree))
+
+
 class Checkpoints:
     """Saves and restores :class:`~likelihood_jax.train.state.TrainState` pytrees.
 
@@ -98,14 +115,14 @@ class Checkpoints:
         step = int(jax.device_get(state.step))
         if step in self._manager.all_steps():
             return
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(pack(state)),
-                meta=ocp.args.JsonSave({"step": step, "fingerprint": fingerprint(state)}),
-            ),
-            force=True,
-        )
+        core, extra = _split_extra(state)
+        meta = {"step": step, "fingerprint": fingerprint(core)}
+        items = {"state": ocp.args.StandardSave(pack(core))}
+        if extra is not None:
+            meta["extra_fingerprint"] = fingerprint(extra)
+            items["extra"] = ocp.args.StandardSave(pack(extra))
+        self._manager.save(step, args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items),
+                           force=True)
 
     def restore_latest(self, template: Any) -> Any | None:
         """The newest checkpoint that restores cleanly, or None if there is none.
@@ -114,19 +131,22 @@ class Checkpoints:
           template: a state with the right structure, shapes, dtypes and
             shardings (e.g. the freshly initialized state).
         """
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, pack(template))
+        core_template, extra_template = _split_extra(template)
+        items = {"state": ocp.args.StandardRestore(_abstract(core_template))}
+        if extra_template is not None:
+            items["extra"] = ocp.args.StandardRestore(_abstract(extra_template))
         for step in reversed(self.steps()):
             try:
                 restored = self._manager.restore(
-                    step,
-                    args=ocp.args.Composite(
-                        state=ocp.args.StandardRestore(abstract),
-                        meta=ocp.args.JsonRestore(),
-                    ),
-                )
-                state, meta = unpack(restored["state"], template), restored["meta"]
+                    step, args=ocp.args.Composite(meta=ocp.args.JsonRestore(), **items))
+                state, meta = unpack(restored["state"], core_template), restored["meta"]
                 if meta.get("fingerprint") != fingerprint(state):
                     raise ValueError("restored values do not match the saved fingerprint")
+                if extra_template is not None:
+                    extra = unpack(restored["extra"], extra_template)
+                    if meta.get("extra_fingerprint") != fingerprint(extra):
+                        raise ValueError("restored extra state does not match its fingerprint")
+                    state = state.replace(extra=extra)
             except Exception as err:  # noqa: BLE001 (any failure means: try an older one)
                 log.warning("checkpoint at step %d in %s does not restore cleanly (%s: %s); "
                             "falling back to the previous checkpoint",
@@ -144,7 +164,9 @@ class Checkpoints:
 def load_final_params(workdir: str, template_params, optim_config, total_steps: int):
     """Parameters (EMA if used) of the newest good checkpoint of another run in ``workdir``.
 
-    For fine-tuning from, or distilling, a finished run. The run's own ``config.json``
+    For fine-tuning from, or distilling, a finished run (experiments call it through
+    :func:`likelihood_jax.train.stages.stage_params`). The run's ``TrainState.extra``
+    is stored apart from its parameters and is not read. The run's own ``config.json``
     (written by the command line) supplies its optimizer, whose state is part of the saved
     pytree; without it the current ``optim_config`` is assumed to have the same structure.
 

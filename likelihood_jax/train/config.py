@@ -9,10 +9,10 @@ Top-level fields the tools rely on: ``experiment``, ``seed``, ``total_steps``,
 ``batch_size``, ``log_every``, ``eval_every``, ``checkpoint_every`` and the
 groups ``dataset``, ``model``, ``optim``. Optional: ``eval_batch_size``,
 ``ema_decay`` (0 disables EMA; evaluation then uses the raw parameters),
-``checkpoints_to_keep``, ``num_plot_samples``, and the ``mollify`` group (data
-mollification, :mod:`likelihood_jax.flows.mollification`: ``enabled``, ``fraction`` of
-``total_steps`` over which the noise anneals to zero, and the sigmoid schedule's
-``start``, ``end``, ``tau``).
+``checkpoints_to_keep``, ``num_plot_samples``, the optimizer groups of several
+players (``optim.groups``, :mod:`likelihood_jax.train.optimizers`) and ``stages``
+(a chain of runs in one command, :mod:`likelihood_jax.train.stages`; set by the
+chain on each stage: ``stage_root``).
 """
 
 from __future__ import annotations
@@ -39,9 +39,6 @@ def base_config(experiment: str, dataset: str) -> ml_collections.ConfigDict:
     config.checkpoints_to_keep = 3
     config.ema_decay = 0.0
     config.num_plot_samples = 1000
-    config.mollify = ml_collections.ConfigDict({
-        "enabled": False, "fraction": 0.5, "start": 0.0, "end": 3.0, "tau": 0.7,
-    })
     config.dataset = ml_collections.ConfigDict({"name": dataset})
     config.model = ml_collections.ConfigDict()
     config.optim = ml_collections.ConfigDict({

@@ -31,10 +31,61 @@ and optionally
 * ``write_artifacts(params, workdir)``: experiment-specific files written beside
   the plots (e.g. a WAV of generated audio).
 
+State beyond the parameters (counters, running means, a replay buffer) lives in
+``TrainState.extra``:
+
+* ``init_extra(key, batch, params) -> pytree`` (default ``{}``) makes it at step 0;
+* ``update_extra(extra, params, batch, key, step) -> pytree`` (default: unchanged)
+  steps it inside the jitted step, after the optimizer update (``params`` are the
+  new parameters, ``batch`` the preprocessed one); it is checkpointed, restored and
+  resumed with the rest of the state.
+
+Several players (a GAN's generator and discriminator, a critic and an actor) are
+*optimizer groups*: ``config.optim.groups`` names them and gives each its own
+optimizer fields (:mod:`likelihood_jax.train.optimizers`), ``init_params`` returns a
+dict keyed by group, and the experiment writes ``group_loss_fn(group, params, batch,
+key, step)`` instead of ``loss_fn``: each group moves by the gradient of its own
+loss with respect to its own parameters only, with its own optimizer; the groups
+update simultaneously or in turn (``optim.group_update``). A GAN-shaped sketch::
+
+    class GAN(Experiment):
+        # config.optim.groups = {"generator": {"lr": 2e-4},
+        #                        "discriminator": {"lr": 2e-4, "b1": 0.5}}
+        # config.optim.group_update = "alternating"
+        # config.optim.group_order = ("discriminator", "generator")
+
+        def init_params(self, key, batch):
+            kg, kd = jax.random.split(key)
+            return {"generator": self.gen.init(kg, z0)["params"],
+                    "discriminator": self.disc.init(kd, batch["x"])["params"]}
+
+        def group_loss_fn(self, group, params, batch, key, step):
+            fake = self.gen.apply({"params": params["generator"]},
+                                  jax.random.normal(key, (len(batch["x"]), 16)))
+            d = lambda x: self.disc.apply({"params": params["discriminator"]}, x)
+            if group == "discriminator":
+                loss = softplus(-d(batch["x"])) + softplus(d(fake))
+            else:  # non-saturating generator loss
+                loss = softplus(-d(fake))
+            return loss, {}
+
+Every group's loss is logged as ``loss_<group>`` (and ``grad_norm_<group>``, its
+metrics as ``<group>_<name>``); ``loss`` is their sum. The loop keeps owning the
+checkpoints, EMA (of the whole params dict), resume and the NaN stop. Rules that are
+not gradients stay in ``after_update`` (parameters) and ``update_extra`` (other state).
+
 The shared loop (:mod:`likelihood_jax.train.loop`) owns the data, the optimizer,
 the sharding, the jitted step, EMA, evaluation, checkpoints, logging and plots.
 Losses are reduced in exactly one place: the loop takes the mean of
 ``per_example_loss`` over the global batch.
+
+A study that trains nothing (a closed-form fit, post-hoc scores, a sweep) is a
+:class:`likelihood_jax.train.procedure.Procedure` instead; several runs in a chain
+(teacher, then student) are the stages of one config (:mod:`likelihood_jax.train.stages`),
+and a run reads another run's final parameters (a teacher, a pretrained model) with
+:func:`likelihood_jax.train.stages.stage_params` only. It works eagerly even when first
+called inside a traced function, so a ``functools.cached_property`` that loads a teacher
+may be read first in ``loss_fn``.
 """
 
 from __future__ import annotations
@@ -46,6 +97,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from likelihood_jax import data as data_lib
+from likelihood_jax.train import optimizers
 
 Batch = dict[str, jax.Array]
 
@@ -128,6 +180,40 @@ class Experiment:
         """Per-example training loss ``[B]`` and metrics to log at training ``step``."""
         raise NotImplementedError
 
+    def group_loss_fn(self, group: str, params: Any, batch: Batch, key: jax.Array,
+                      step: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """With optimizer groups: the per-example loss ``[B]`` and metrics of ``group``.
+
+        ``params`` is the dict of every group's parameters; the loop differentiates
+        only with respect to ``params[group]``. ``key`` differs between groups.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} uses optimizer groups (config.optim.groups) and must "
+            f"define group_loss_fn(group, params, batch, key, step)")
+
+    def init_extra(self, key: jax.Array, batch: Batch, params: Any) -> Any:
+        """The initial non-parameter state ``TrainState.extra`` (default: ``{}``).
+
+        Called once under jit with a key of its own, a training batch and the
+        initial parameters.
+        """
+        del key, batch, params
+        return {}
+
+    def update_extra(self, extra: Any, params: Any, batch: Batch, key: jax.Array,
+                     step: jax.Array) -> Any:
+        """Steps ``TrainState.extra`` inside the jitted step (default: unchanged).
+
+        Args:
+          extra: the current non-parameter state.
+          params: the parameters after this step's update (and ``after_update``).
+          batch: the step's preprocessed training batch.
+          key: a key of its own (the loss's keys are unchanged by this hook).
+          step: the step that is being taken (traced int32, from 0).
+        """
+        del params, batch, key, step
+        return extra
+
     def preprocess(self, batch: Batch, key: jax.Array) -> Batch:
         """Maps a data batch to the model's continuous input space (default: identity).
 
@@ -155,6 +241,16 @@ class Experiment:
         (``step = config.total_steps``).
         """
         step = jnp.asarray(self.config.get("total_steps", 0), jnp.int32)
+        groups = optimizers.group_names(self.config.optim) if "optim" in self.config else ()
+        if groups:  # every group's loss, as the training step logs it
+            out = {}
+            for i, group in enumerate(groups):
+                loss, metrics = self.group_loss_fn(group, params, batch,
+                                                   jax.random.fold_in(key, i), step)
+                out.update({f"{group}_{k}": v for k, v in metrics.items()
+                            if getattr(v, "ndim", 0) == 1})
+                out[f"loss_{group}"] = loss
+            return out
         loss, metrics = self.loss_fn(params, batch, key, step)
         out = {k: v for k, v in metrics.items() if getattr(v, "ndim", 0) == 1}
         out["loss"] = loss

@@ -6,10 +6,20 @@ that restores cleanly. The batch of step ``s`` and its PRNG key are functions
 of (seed, s) alone, so a resumed run continues exactly as the uninterrupted run
 would have.
 
+One jitted step (:func:`make_train_step`) does, in order: ``preprocess``; the
+gradient update (one optimizer on ``loss_fn``, or with ``config.optim.groups`` one
+optimizer per group on ``group_loss_fn``, simultaneously or in turn);
+``after_update`` on the new parameters; the EMA; ``update_extra`` on the
+non-parameter state ``TrainState.extra``. The state (parameters, optimizer state,
+EMA, ``extra``) is checkpointed as one pytree and restored on resume.
+
 Metrics stay on the device until a ``log_every`` boundary; then the whole
 window is fetched at once, checked for non-finite values (the run stops and
 names the first bad step and metric, without saving the bad state), averaged
 and written.
+
+Runs that train nothing go through :mod:`likelihood_jax.train.procedure`; chains of
+runs (``config.stages``) through :mod:`likelihood_jax.train.stages`.
 """
 
 from __future__ import annotations
@@ -30,15 +40,15 @@ import numpy as np
 import optax
 
 from likelihood_jax import data as data_lib
-from likelihood_jax.flows import mollification
 from likelihood_jax.train import parallel, plots
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.experiment import Experiment
-from likelihood_jax.train.optimizers import make_optimizer
+from likelihood_jax.train.optimizers import group_names, make_optimizer
 from likelihood_jax.train.state import TrainState
 from likelihood_jax.train.writers import MetricWriter, Progress, read_metrics
 
 CHECKPOINT_DIR = "checkpoints"
+_EXTRA_STREAM = 0x65787472  # fold_in constant of the keys of init_extra / update_extra
 
 
 class NonFiniteLossError(RuntimeError):
@@ -63,7 +73,7 @@ class _Run:
 
     experiment: Experiment
     mesh: jax.sharding.Mesh
-    optimizer: optax.GradientTransformation
+    optimizer: optax.GradientTransformation | dict[str, optax.GradientTransformation]
     base_key: jax.Array
 
 
@@ -140,44 +150,80 @@ def init_state(run: _Run) -> TrainState:
 
     def init(key, batch):
         params = run.experiment.init_params(key, batch)
-        return TrainState.create(params, run.optimizer, run.base_key)
+        extra = run.experiment.init_extra(jax.random.fold_in(key, _EXTRA_STREAM), batch, params)
+        return TrainState.create(params, run.optimizer, run.base_key, extra)
 
     return jax.jit(init, out_shardings=parallel.replicated(run.mesh))(init_key, first)
+
+
+def _group_update(experiment: Experiment, optimizers: dict[str, optax.GradientTransformation],
+                  groups: tuple[str, ...], alternating: bool, state: TrainState, batch, key):
+    """One update of every optimizer group, each by the gradient of its own loss.
+
+    Group ``g`` (the ``i``-th of ``groups``) takes the gradient of
+    ``mean(group_loss_fn(g, params, batch, fold_in(key, i), step))`` with respect to
+    ``params[g]`` alone and steps ``params[g]`` with its own optimizer. Simultaneous:
+    every gradient is taken at ``state.params``. Alternating: at the parameters as the
+    groups before it in this step left them.
+
+    Returns:
+      ``(params, opt_state, logged)``; ``logged["loss"]`` is the sum of the groups'
+      losses; ``loss_<g>``, ``grad_norm_<g>`` and ``<g>_<metric>`` are per group.
+    """
+    params, opt_state = dict(state.params), dict(state.opt_state)
+    losses, logged = [], {}
+    for i, group in enumerate(groups):
+        at = dict(params) if alternating else state.params
+
+        def objective(own, at=at, group=group, i=i):
+            per_example, metrics = experiment.group_loss_fn(
+                group, {**at, group: own}, batch, jax.random.fold_in(key, i), state.step)
+            return jnp.mean(per_example), metrics
+
+        (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(at[group])
+        updates, opt_state[group] = optimizers[group].update(grads, state.opt_state[group],
+                                                             at[group])
+        params[group] = optax.apply_updates(at[group], updates)
+        losses.append(loss)
+        logged[f"loss_{group}"] = loss
+        logged[f"grad_norm_{group}"] = optax.global_norm(grads)
+        logged.update({f"{group}_{k}": jnp.mean(v) for k, v in metrics.items()})
+    return params, opt_state, {"loss": sum(losses), **logged}
 
 
 def make_train_step(run: _Run):
     """The jitted ``train_step(state, batch) -> (state, metrics)`` (state donated)."""
     experiment, optimizer = run.experiment, run.optimizer
     ema_decay = float(experiment.config.get("ema_decay", 0.0))
-
-    mollify_config = experiment.config.get("mollify", None)
-    mollify_steps = (int(mollify_config.fraction * experiment.config.total_steps)
-                     if mollify_config is not None and mollify_config.enabled else 0)
+    groups = group_names(experiment.config.optim)
+    alternating = experiment.config.optim.get("group_update", "simultaneous") == "alternating"
 
     def train_step(state: TrainState, batch):
-        preprocess_key, mollify_key, key = jax.random.split(state.step_key(), 3)
+        # Three keys, the middle one unused: it fed the data mollification that now lives in
+        # its experiment; the split stays so that every run draws the numbers it always did.
+        preprocess_key, _, key = jax.random.split(state.step_key(), 3)
         batch = experiment.preprocess(batch, preprocess_key)
-        if mollify_steps:
-            noise_level = mollification.sigmoid_noise_schedule(
-                state.step, mollify_steps, start=mollify_config.start, end=mollify_config.end,
-                tau=mollify_config.tau)
-            batch = dict(batch, x=mollification.mollify(batch["x"], mollify_key, noise_level))
 
-        def objective(params):
-            per_example, metrics = experiment.loss_fn(params, batch, key, state.step)
-            return jnp.mean(per_example), metrics
+        if groups:
+            params, opt_state, logged = _group_update(experiment, optimizer, groups,
+                                                      alternating, state, batch, key)
+        else:
+            def objective(params):
+                per_example, metrics = experiment.loss_fn(params, batch, key, state.step)
+                return jnp.mean(per_example), metrics
 
-        (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = experiment.after_update(optax.apply_updates(state.params, updates), state.step)
+            (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+            updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+            params = optax.apply_updates(state.params, updates)
+            logged = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+            logged.update({k: jnp.mean(v) for k, v in metrics.items()})
+        params = experiment.after_update(params, state.step)
         ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
                            state.ema_params, params) if ema_decay else params
-        logged = {"loss": loss, "grad_norm": optax.global_norm(grads)}
-        if mollify_steps:
-            logged["mollify_noise"] = noise_level
-        logged.update({k: jnp.mean(v) for k, v in metrics.items()})
+        extra = experiment.update_extra(state.extra, params, batch,
+                                        jax.random.fold_in(key, _EXTRA_STREAM), state.step)
         new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                                  ema_params=ema)
+                                  ema_params=ema, extra=extra)
         return new_state, logged
 
     replicated = parallel.replicated(run.mesh)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import flax.struct
@@ -15,13 +16,17 @@ class TrainState(flax.struct.PyTreeNode):
 
     Attributes:
       step: number of optimizer steps taken (int32 scalar).
-      params: model parameters.
-      opt_state: optax state.
+      params: model parameters (with optimizer groups: a dict keyed by group).
+      opt_state: optax state (with optimizer groups: a dict of one state per group).
       ema_params: exponential moving average of ``params`` (equal to ``params``
         when the config's ``ema_decay`` is 0).
       rng: raw key data (``jax.random.key_data``) of the run's base key; the key
         of step ``s`` is ``fold_in(base_key, s)``, so randomness depends only on
         (seed, step) and a resumed run draws the same numbers.
+      extra: state that is not parameters (counters, running statistics, a
+        replay buffer...): ``Experiment.init_extra`` makes it and
+        ``Experiment.update_extra`` steps it inside the jitted step; it is
+        checkpointed and restored with the rest (default ``{}``, no leaves).
     """
 
     step: jax.Array
@@ -29,19 +34,42 @@ class TrainState(flax.struct.PyTreeNode):
     opt_state: Any
     ema_params: Any
     rng: jax.Array
+    extra: Any = flax.struct.field(default_factory=dict)
 
     @classmethod
-    def create(cls, params: Any, optimizer: optax.GradientTransformation,
-               base_key: jax.Array) -> TrainState:
-        """Builds the state at step 0."""
+    def create(cls, params: Any,
+               optimizer: optax.GradientTransformation | Mapping[str, optax.GradientTransformation],
+               base_key: jax.Array, extra: Any = None) -> TrainState:
+        """Builds the state at step 0.
+
+        Args:
+          params: the initial parameters.
+          optimizer: one optax transformation, or one per optimizer group (then
+            ``params`` is a dict with the same keys and each group's optimizer
+            state is built from its own parameters).
+          base_key: the base key of the per-step stream.
+          extra: the initial non-parameter state (None: ``{}``).
+        """
         return cls(
             step=jnp.zeros((), jnp.int32),
             params=params,
-            opt_state=optimizer.init(params),
+            opt_state=init_opt_state(optimizer, params),
             ema_params=jax.tree.map(jnp.copy, params),
             rng=jnp.array(jax.random.key_data(base_key), copy=True),  # never alias the key
+            extra={} if extra is None else extra,
         )
 
     def step_key(self) -> jax.Array:
         """The PRNG key of the current step: ``fold_in(base_key, step)``."""
         return jax.random.fold_in(jax.random.wrap_key_data(self.rng), self.step)
+
+
+def init_opt_state(optimizer, params: Any) -> Any:
+    """``optimizer.init(params)``, or ``{group: optimizer[group].init(params[group])}``."""
+    if not isinstance(optimizer, Mapping):
+        return optimizer.init(params)
+    if not isinstance(params, Mapping) or set(params) != set(optimizer):
+        keys = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(f"with optimizer groups {sorted(optimizer)} the parameters must be a "
+                         f"dict with exactly those keys; init_params gave {keys}")
+    return {group: opt.init(params[group]) for group, opt in optimizer.items()}

@@ -1,6 +1,7 @@
 """Distillation [P125, P007]: the student's objective against an independent computation,
-neutral settings, bad configs, and teacher-then-student runlocal end to end."""
+neutral settings, bad configs, and the teacher-then-student runlocal chain end to end."""
 
+import json
 import os
 
 import jax
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 
 from experiments.distillation.experiment import Distillation
+from likelihood_jax import main
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import distillation as kd
-from likelihood_jax.train import train_and_evaluate
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.optimizers import make_optimizer
 from likelihood_jax.train.state import TrainState
@@ -112,32 +113,50 @@ def test_train_noise_corrupts_only_the_training_split():
     config.objective.name = "ce"
     clean = get_config("synthetic_noisy")
     clean.objective.name = "ce"
-    clean.source.train_noise = 0.0
+    clean.dataset.train_noise = 0.0
     noisy_data, clean_data = Distillation(config).dataset, Distillation(clean).dataset
     flipped = np.mean(noisy_data.train["x"] != clean_data.train["x"])
-    rate, vocab = config.source.train_noise, config.source.vocab_size
+    rate, vocab = config.dataset.train_noise, config.dataset.vocab_size
     assert abs(flipped - rate * (1 - 1 / vocab)) < 0.03
     np.testing.assert_array_equal(noisy_data.test["x"], clean_data.test["x"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["synthetic", "synthetic_noisy"])
-def test_runlocal_teacher_then_student_end_to_end(name, tmp_path):
-    config = get_config(name)
-    config.role = "teacher"
-    teacher_dir = str(tmp_path / "teacher")
-    train_and_evaluate(Distillation(config), teacher_dir)
-    config = get_config(name)
-    config.teacher.workdirs = teacher_dir
-    student_dir = str(tmp_path / "student")
-    metrics = train_and_evaluate(Distillation(config), student_dir)
+def test_runlocal_teacher_then_student_in_one_command(name, tmp_path):
+    """The config's stages: the teacher, then the student distilled from that stage."""
+    config = os.path.join(CONFIGS, f"{name}.py:runlocal")
+    assert main.main(["--config", config, "--workdir", str(tmp_path)]) == 0
+    teacher_dir, student_dir = str(tmp_path / "teacher"), str(tmp_path / "student")
+    total = get_config(name).total_steps
+    assert checkpoint_steps(teacher_dir)[-1] == checkpoint_steps(student_dir)[-1] == total
     train = train_lines(student_dir)
     assert train[-1]["loss"] < train[0]["loss"]
     assert "soft_kl" in train[-1] and train[-1]["soft_kl"] < train[0]["soft_kl"]
-    assert checkpoint_steps(student_dir)[-1] == config.total_steps
+    assert "soft_kl" not in train_lines(teacher_dir)[-1]  # the teacher trains by MLE
     assert os.path.exists(os.path.join(student_dir, "loss.png"))
-    assert eval_lines(student_dir)[-1]["tv"] == pytest.approx(metrics["tv"])
+    metrics = eval_lines(student_dir)[-1]
     assert 0.0 <= metrics["tv"] < 1.0
+    # The student read the teacher stage's final parameters.
+    student_config = get_config(name)
+    student_config.teacher.from_stage = "teacher"
+    student_config.stage_root = str(tmp_path)
+    restored = Distillation(student_config).teacher_params
+    with open(os.path.join(teacher_dir, "config.json")) as f:
+        assert json.load(f)["role"] == "teacher"
+    checkpoints = Checkpoints(os.path.join(teacher_dir, "checkpoints"))
+    try:
+        template = TrainState.create(jax.tree.map(lambda p: jnp.asarray(p[0]), restored),
+                                     make_optimizer(student_config.optim, total),
+                                     jax.random.key(0))
+        final = jax.device_get(checkpoints.restore_latest(template).params)
+    finally:
+        checkpoints.close()
+    for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(restored)):
+        np.testing.assert_array_equal(a, b[0])
+    # Re-running the finished chain trains nothing.
+    assert main.main(["--config", config, "--workdir", str(tmp_path)]) == 0
+    assert len(eval_lines(student_dir)) == 1
 
 
 def test_noisy_kd_injects_teacher_and_student_noise_and_is_plain_self_kd_without(teachers):

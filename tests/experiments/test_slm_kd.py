@@ -217,7 +217,7 @@ def test_runlocal_slm_then_salt_ds_student_end_to_end(tmp_path):
     evals = eval_lines(student_dir)
     assert [m["step"] for m in evals] == [20, 40]
     assert evals[-1]["fwd_ce"] == pytest.approx(metrics["fwd_ce"])
-    assert metrics["fwd_ce"] < math.log(config.source.vocab_size) + 0.5
+    assert metrics["fwd_ce"] < math.log(config.dataset.vocab_size) + 0.5
 
 
 def test_summarize_reads_steps_to_target_best_and_final(tmp_path, capsys):

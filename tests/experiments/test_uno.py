@@ -1,4 +1,4 @@
-"""uno: pretrain a RealNVP on digits with the loop, then unlearn one class."""
+"""uno: pretrain a RealNVP on digits with the loop, then unlearn one class (two stages)."""
 
 import json
 import os
@@ -7,11 +7,11 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.uno.experiment import UNOFlow, restore_params, run_unlearning
+from experiments.uno.experiment import UNOFlow, flat_results, restore_params
+from likelihood_jax import main
 from likelihood_jax.flows import unlearning
 from likelihood_jax.main import load_config
-from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO
+from tests.clitools import REPO, eval_lines
 
 CONFIG = os.path.join(REPO, "experiments", "uno", "configs", "digits.py")
 
@@ -26,13 +26,15 @@ def test_forget_class_split_and_bad_workdir(tmp_path):
 
 
 @pytest.mark.slow  # ~30 s of CPU: pretraining plus three compiled unlearning steps
-def test_runlocal_pretrains_then_unlearns(tmp_path):
+def test_runlocal_pretrains_then_unlearns_in_one_command(tmp_path):
     config = load_config(CONFIG + ":runlocal")
-    experiment = UNOFlow(config)
-    train_and_evaluate(experiment, str(tmp_path))
-    results = run_unlearning(experiment, str(tmp_path))
-    with open(os.path.join(tmp_path, "unlearning.json")) as f:
-        assert json.load(f) == results
+    assert main.main(["--config", CONFIG + ":runlocal", "--workdir", str(tmp_path)]) == 0
+    with open(os.path.join(tmp_path, "unlearn", "unlearning.json")) as f:
+        results = json.load(f)
+    # The Procedure stage logs the same numbers, flattened, as its test line.
+    line = eval_lines(tmp_path / "unlearn")[-1]
+    for k, v in flat_results(results).items():
+        assert line[k] == pytest.approx(v, rel=1e-9)
     before = results["before"]
     for method, out in results["methods"].items():
         assert out["reached_target"], (method, out)
@@ -43,6 +45,9 @@ def test_runlocal_pretrains_then_unlearns(tmp_path):
     # The forget class's NLL rises, the retained classes' barely moves.
     assert abs(uno["retain_change"]) < 0.1 * uno["forget_increase"], uno
     assert before["retain_bpd"] < 4.1  # the pretrained model beats uniform (log2 17)
+    # The unlearning started from the pretraining stage's final parameters.
+    assert os.path.exists(tmp_path / "pretrain" / "checkpoints" / str(config.total_steps))
+    assert eval_lines(tmp_path / "pretrain")[-1]["step"] == config.total_steps
 
 
 def test_uno_step_on_the_flow_is_orthogonal_to_the_retain_gradient(tmp_path):

@@ -142,9 +142,13 @@ def test_two_devices_train_like_one(one_device_run, tmp_path):
 
 
 def test_two_processes_with_gloo_train_like_one(one_device_run, tmp_path):
+    # The workdir holds another config's run: --overwrite wipes it once (process 0), and the
+    # barrier after the wipe keeps process 1 from writing into it before.
+    (tmp_path / "config.json").write_text('{"experiment": "another"}')
+    (tmp_path / "stale.txt").write_text("from the run that --overwrite replaces")
     port = _free_port()
     procs = [subprocess.Popen(
-        main_command(TOY2D + ":runlocal", tmp_path, *SHORT), cwd=REPO,
+        main_command(TOY2D + ":runlocal", tmp_path, *SHORT, "--overwrite"), cwd=REPO,
         # The topology exchange waits for the slower process; with the test suite's other
         # workers on the same cores JAX's default 2 minutes was once too short in CI.
         env=env(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
@@ -154,6 +158,7 @@ def test_two_processes_with_gloo_train_like_one(one_device_run, tmp_path):
     outputs = [p.communicate(timeout=480) for p in procs]
     for p, (_, err) in zip(procs, outputs):
         assert p.returncode == 0, err
+    assert not (tmp_path / "stale.txt").exists()
     _assert_same_training(one_device_run, tmp_path)
 
 

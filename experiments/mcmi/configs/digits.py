@@ -3,10 +3,12 @@
 Ye, Hamidi, Tan & Yang (2024), "Bayes conditional distribution estimation for
 knowledge distillation based on conditional mutual information" (ICLR 2024). A
 teacher MLP (2 x 256) is trained by MLE (``teacher.cmi_weight=0``) or by MCMI
-(``CE - lambda * CMI``, ``teacher.cmi_weight=lambda``) with ``--config.role=teacher``;
-a small student MLP (one hidden layer of 16) is then trained with labels alone
-(``objective.name=ce``) or Hinton KD from a teacher (``objective.name=kd
---config.teacher.workdir=W``), on all training digits, on 5% of every class
+(``CE - lambda * CMI``, ``teacher.cmi_weight=lambda``); a small student MLP (one hidden
+layer of 16) is then trained with labels alone (``objective.name=ce``) or Hinton KD from
+the teacher (``objective.name=kd``). One command runs both as the stages ``teacher`` and
+``student`` (``WORKDIR/teacher``, ``WORKDIR/student``); ``--config.stages.order="()"``
+runs the config alone (``--config.role=teacher``, or a student of a finished teacher with
+``--config.teacher.workdir=W``). The student learns on all training digits, on 5% of every class
 (``data.train_fraction=0.05``, few-shot), or without one class
 (``data.omit_class=k``, zero-shot for class k). ``experiments/mcmi/sweep.py`` runs
 the whole table (teachers and students, several seeds) in one process. Reached
@@ -19,17 +21,17 @@ Numbers and commands: experiments/mcmi/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.stages import stages_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("mcmi", dataset="digits")
     config.role = "student"
     config.model = ml_collections.ConfigDict({"hidden_dims": (16,)})
     config.teacher = ml_collections.ConfigDict({
         "model": {"hidden_dims": (256, 256)}, "cmi_weight": 0.0, "total_steps": 2000,
-        "workdir": "", "init_from": "", "init_steps": 2000,
+        "from_stage": "", "workdir": "", "init_from": "", "init_steps": 2000,
     })
     config.objective = ml_collections.ConfigDict({"name": "kd", "alpha": 1.0,
                                                   "temperature": 4.0})
@@ -41,25 +43,25 @@ def get_config(arg=None):
     config.batch_size = 64
     config.eval_batch_size = 1000  # the whole test split in one batch: exact test-set CMI
     config.num_plot_samples = 0
-    if mode == "runlocal":
-        config.model.hidden_dims = (8,)
-        config.teacher.model.hidden_dims = (32,)
-        config.teacher.total_steps = 60
-        config.teacher.init_steps = 60
-        config.total_steps = 60
-        config.log_every = 20
-        config.checkpoint_every = 60
-    elif mode == "default":
-        config.total_steps = 2000
-        config.log_every = 250
-        config.checkpoint_every = 2000
-    else:
-        config.dataset.name = "mnist5k"
-        config.model.hidden_dims = (64,)
-        config.teacher.model.hidden_dims = (512, 512)
-        config.teacher.total_steps = 10000
-        config.teacher.init_steps = 10000
-        config.total_steps = 10000
-        config.log_every = 500
-        config.checkpoint_every = 5000
+    config.total_steps = 2000
+    config.log_every = 250
+    config.checkpoint_every = 2000
+    # One command: the teacher (teacher.total_steps steps), then the student distilled from it.
+    config.stages = stages_config(
+        ("teacher", {"role": "teacher"}),
+        ("student", {"teacher": {"from_stage": "teacher"}}),
+    )
+    apply_mode(config, arg, {
+        "runlocal": {
+            "model.hidden_dims": (8,), "teacher.model.hidden_dims": (32,),
+            "teacher.total_steps": 60, "teacher.init_steps": 60,
+            "total_steps": 60, "log_every": 20, "checkpoint_every": 60,
+        },
+        "full": {
+            "dataset.name": "mnist5k", "model.hidden_dims": (64,),
+            "teacher.model.hidden_dims": (512, 512), "teacher.total_steps": 10000,
+            "teacher.init_steps": 10000, "total_steps": 10000, "log_every": 500,
+            "checkpoint_every": 5000,
+        },
+    })
     return config

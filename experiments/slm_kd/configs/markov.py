@@ -3,13 +3,15 @@
 Rawat et al. (2024), "A Little Help Goes a Long Way: Efficient LLM Training by
 Leveraging Small LMs", at toy scale on a synthetic source with exact metrics: a
 random sparse order-2 Markov chain over 16 tokens. The SLM (``config.teacher.model``,
-1 layer of width 16) is trained first with ``--config.role=teacher``; the larger
-student (2 layers, width 64) is then trained with ``objective.name`` = ``ce``
-(baseline), ``kd`` (KD from the SLM throughout), ``salt`` (KD for the first
-``objective.kd_steps`` steps, then CE) or ``salt_ds`` (SALT whose KD stage trains
-on the SLM-selected "challenging yet learnable" sequences), reading the SLM from
-``--config.teacher.workdir=W``. Reports held-out NLL per token (``fwd_ce``, the
-headline), exact TV on length-3 sequences, reverse CE; evaluated every
+1 layer of width 16) is trained first (stage ``teacher``, ``role=teacher``); the larger
+student (2 layers, width 64; stage ``student``, reading the SLM from the ``teacher``
+stage) is then trained with ``objective.name`` = ``ce`` (baseline), ``kd`` (KD from the
+SLM throughout), ``salt`` (KD for the first ``objective.kd_steps`` steps, then CE) or
+``salt_ds`` (SALT whose KD stage trains on the SLM-selected "challenging yet learnable"
+sequences). One command runs both stages; ``--config.stages.order="()"`` runs the config
+alone (e.g. a student of a finished SLM with ``--config.teacher.workdir=W``). Reports
+held-out NLL per token (``fwd_ce``, the headline), exact TV on length-3 sequences,
+reverse CE; evaluated every
 ``eval_every`` steps so that steps-to-target can be read off ``metrics.jsonl``.
 Modes: ``runlocal`` (tests), default (the README table, each run about a minute on
 2 CPU cores), ``full``. Default mode, 3 seeds: final held-out NLL 2.051 (CE), 1.940
@@ -20,15 +22,15 @@ experiments/slm_kd/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.stages import stages_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("slm_kd", dataset="markov")
     config.role = "student"
-    config.source = ml_collections.ConfigDict({
-        "kind": "markov", "seed": 0, "vocab_size": 16, "order": 2, "concentration": 0.5,
+    config.dataset = ml_collections.ConfigDict({
+        "name": "markov", "seed": 0, "vocab_size": 16, "order": 2, "concentration": 0.5,
         "zero_fraction": 0.5, "floor": 1e-3, "length": 16, "num_train": 1000,
         "num_test": 1000, "data_seed": 1,
     })
@@ -37,7 +39,7 @@ def get_config(arg=None):
         "position": "rotary", "max_len": 64,
     })
     config.teacher = ml_collections.ConfigDict({
-        "workdir": "",
+        "from_stage": "", "workdir": "",
         "model": {"kind": "transformer", "num_layers": 1, "width": 16, "num_heads": 2,
                   "position": "rotary", "max_len": 64},
     })
@@ -50,29 +52,28 @@ def get_config(arg=None):
     config.optim.schedule = "cosine"
     config.batch_size = 32
     config.eval_batch_size = 1000
-    if mode == "runlocal":
-        config.source.update({"vocab_size": 8, "order": 1, "length": 8, "num_train": 200,
-                              "num_test": 128})
-        config.model.update({"num_layers": 1, "width": 32})
-        config.teacher.model.update({"width": 8})
-        config.objective.kd_steps = 20
-        config.total_steps = 40
-        config.log_every = 10
-        config.eval_every = 20
-        config.checkpoint_every = 40
-        config.eval_batch_size = 128
-    elif mode == "default":
-        config.total_steps = 1000
-        config.log_every = 50
-        config.eval_every = 50
-        config.checkpoint_every = 1000
-    else:
-        config.source.update({"vocab_size": 50, "length": 32, "num_train": 20000})
-        config.model.update({"num_layers": 4, "width": 128})
-        config.teacher.model.update({"num_layers": 2, "width": 32})
-        config.objective.kd_steps = 3000
-        config.total_steps = 10000
-        config.log_every = 250
-        config.eval_every = 250
-        config.checkpoint_every = 5000
+    config.total_steps = 1000
+    config.log_every = 50
+    config.eval_every = 50
+    config.checkpoint_every = 1000
+    # One command: the SLM (teacher), then the student trained with its soft labels.
+    config.stages = stages_config(
+        ("teacher", {"role": "teacher"}),
+        ("student", {"teacher": {"from_stage": "teacher"}}),
+    )
+    apply_mode(config, arg, {
+        "runlocal": {
+            "dataset.vocab_size": 8, "dataset.order": 1, "dataset.length": 8,
+            "dataset.num_train": 200, "dataset.num_test": 128,
+            "model.num_layers": 1, "model.width": 32, "teacher.model.width": 8,
+            "objective.kd_steps": 20, "total_steps": 40, "log_every": 10, "eval_every": 20,
+            "checkpoint_every": 40, "eval_batch_size": 128,
+        },
+        "full": {
+            "dataset.vocab_size": 50, "dataset.length": 32, "dataset.num_train": 20000,
+            "model.num_layers": 4, "model.width": 128, "teacher.model.num_layers": 2,
+            "teacher.model.width": 32, "objective.kd_steps": 3000, "total_steps": 10000,
+            "log_every": 250, "eval_every": 250, "checkpoint_every": 5000,
+        },
+    })
     return config

@@ -15,7 +15,10 @@ KD student is tuned with ``objective.name=dae`` from ``objective.init_from`` on
 batches with a fraction ``objective.domain_fraction`` of domain examples,
 distilled from the expert, the rest from the teacher. Reports the exact KL per
 response token to the true response distribution (``resp_kl``, headline) and
-exact match of greedy decoding (``exact_match``; per task ``em_<task>``). Modes:
+exact match of greedy decoding (``exact_match``; per task ``em_<task>``). One command
+runs the stages ``teacher``, ``student`` (KD), ``expert`` and ``dae`` (each reads the
+earlier ones by stage name); ``--config.stages.order="()"`` runs the config alone, as
+the flags above describe. Modes:
 ``runlocal`` (tests), default (the README table; each run about a minute on 2 CPU
 cores), ``full``. Default mode, one seed: with 200 examples the student reaches
 ``resp_kl`` 3.630 / exact match 0.9 % by CE and 1.282 / 16.9 % by KD (1,000 examples:
@@ -26,11 +29,11 @@ experiments/teacher_distillation/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.stages import stages_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("teacher_distillation", dataset="instructions")
     config.role = "student"
     config.instructions = ml_collections.ConfigDict({
@@ -43,40 +46,46 @@ def get_config(arg=None):
         "position": "rotary", "max_len": 64,
     })
     config.teacher = ml_collections.ConfigDict({
-        "workdir": "", "expert_workdir": "",
+        "from_stage": "", "workdir": "", "expert_from_stage": "", "expert_workdir": "",
         "model": {"kind": "transformer", "num_layers": 2, "width": 128, "num_heads": 4,
                   "position": "rotary", "max_len": 64},
     })
     config.objective = ml_collections.ConfigDict({
-        "name": "kd", "alpha": 1.0, "temperature": 1.0, "init_from": "",
+        "name": "kd", "alpha": 1.0, "temperature": 1.0, "init_from_stage": "", "init_from": "",
         "domain_fraction": 0.5,
     })
     config.optim.lr = 1e-3
     config.optim.schedule = "cosine"
     config.batch_size = 32
     config.eval_batch_size = 1000
-    if mode == "runlocal":
-        config.instructions.update({"vocab_size": 6, "prompt_len": 3, "teacher_num_train": 256,
-                                    "num_train": 32, "num_domain_train": 32, "num_test": 64})
-        config.model.update({"num_layers": 1, "width": 16})
-        config.teacher.model.update({"num_layers": 1, "width": 32})
-        config.total_steps = 30
-        config.log_every = 10
-        config.checkpoint_every = 30
-        config.eval_batch_size = 64
-    elif mode == "default":
-        config.total_steps = 1500
-        config.log_every = 100
-        config.eval_every = 500
-        config.checkpoint_every = 1500
-    else:
-        config.instructions.update({"vocab_size": 16, "prompt_len": 10,
-                                    "teacher_num_train": 50000, "num_train": 1000,
-                                    "num_domain_train": 1000})
-        config.model.update({"width": 64, "num_heads": 4})
-        config.teacher.model.update({"num_layers": 4, "width": 256, "num_heads": 8})
-        config.total_steps = 10000
-        config.log_every = 500
-        config.eval_every = 2500
-        config.checkpoint_every = 5000
+    config.total_steps = 1500
+    config.log_every = 100
+    config.eval_every = 500
+    config.checkpoint_every = 1500
+    # One command: the teacher, the KD student, the domain expert, then DAE from the student.
+    config.stages = stages_config(
+        ("teacher", {"role": "teacher"}),
+        ("student", {"teacher": {"from_stage": "teacher"}}),
+        ("expert", {"role": "expert"}),
+        ("dae", {"objective": {"name": "dae", "init_from_stage": "student"},
+                 "teacher": {"from_stage": "teacher", "expert_from_stage": "expert"}}),
+    )
+    apply_mode(config, arg, {
+        "runlocal": {
+            "instructions.vocab_size": 6, "instructions.prompt_len": 3,
+            "instructions.teacher_num_train": 256, "instructions.num_train": 32,
+            "instructions.num_domain_train": 32, "instructions.num_test": 64,
+            "model.num_layers": 1, "model.width": 16, "teacher.model.num_layers": 1,
+            "teacher.model.width": 32, "total_steps": 30, "log_every": 10, "eval_every": 0,
+            "checkpoint_every": 30, "eval_batch_size": 64,
+        },
+        "full": {
+            "instructions.vocab_size": 16, "instructions.prompt_len": 10,
+            "instructions.teacher_num_train": 50000, "instructions.num_train": 1000,
+            "instructions.num_domain_train": 1000, "model.width": 64, "model.num_heads": 4,
+            "teacher.model.num_layers": 4, "teacher.model.width": 256,
+            "teacher.model.num_heads": 8, "total_steps": 10000, "log_every": 500,
+            "eval_every": 2500, "checkpoint_every": 5000,
+        },
+    })
     return config

@@ -1,20 +1,21 @@
 """UNO on digits: forget one class of a maximum-likelihood RealNVP.
 
 Paper: Mandal & Gottwald (2025), "UNO: Unlearning via Orthogonalization in Generative
-Models" (arXiv:2506.04712). Pretrains experiments/mle_flow's RealNVP on all digits with the
-shared loop, then unlearns ``unlearn.forget_class`` with UNO (single and subspace
-projections), gradient ascent and gradient surgery (PCGrad). Reports test bits/dim of the
+Models" (arXiv:2506.04712). Two stages, one command: ``pretrain`` trains the library's
+RealNVP (MLEFlow) on all digits with the shared loop, then ``unlearn`` (a Procedure)
+unlearns ``unlearn.forget_class`` with UNO (single and subspace projections), gradient
+ascent and gradient surgery (PCGrad). Reports test bits/dim of the
 forget and retain sets, unlearning steps and wall time. Modes: ``runlocal`` (the tests),
 default (the README numbers), ``full``. Numbers reached: see experiments/uno/README.md.
 """
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.stages import stages_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("uno", dataset="digits")
     config.model = ml_collections.ConfigDict({
         "event_shape": (8, 8, 1), "num_layers": 8, "hidden_dims": (64, 64), "actnorm": True,
@@ -24,31 +25,35 @@ def get_config(arg=None):
     config.optim.schedule = "cosine"
     config.batch_size = 128
     config.num_plot_samples = 64
+    config.total_steps = 1000
+    config.log_every = 100
+    config.eval_every = 500
+    config.checkpoint_every = 500
     config.unlearn = ml_collections.ConfigDict({
+        "from_stage": "",
         "forget_class": 0,
         "methods": ("uno", "uno_subspace", "gradient_ascent", "gradient_surgery"),
         "lr": 2e-5, "batch_size": 64, "retain_weight": 0.0, "target_increase": 1.0,
         "max_steps": 300, "eval_every": 1,
     })
-    if mode == "runlocal":
-        config.total_steps = 200
-        config.model.num_layers = 4
-        config.checkpoint_every = 200
-        config.unlearn.methods = ("uno", "gradient_ascent", "gradient_surgery")
-        config.unlearn.max_steps = 40
-        config.unlearn.lr = 2e-4  # the 200-step model needs larger steps to forget
-        config.unlearn.target_increase = 0.5
-    elif mode == "default":
-        config.total_steps = 1000
-        config.log_every = 100
-        config.eval_every = 500
-        config.checkpoint_every = 500
-    else:
-        config.total_steps = 50000
-        config.model.num_layers = 16
-        config.model.hidden_dims = (512, 512)
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
-        config.unlearn.max_steps = 2000
+    # One command: pretrain the flow (the loop), then unlearn (a Procedure) from its parameters.
+    config.stages = stages_config(
+        ("pretrain", {}),
+        ("unlearn", {"experiment": "uno:Unlearning", "unlearn": {"from_stage": "pretrain"}}),
+    )
+    apply_mode(config, arg, {
+        "runlocal": {
+            "total_steps": 200, "model.num_layers": 4, "log_every": 50, "eval_every": 0,
+            "checkpoint_every": 200,
+            "unlearn.methods": ("uno", "gradient_ascent", "gradient_surgery"),
+            "unlearn.max_steps": 40,
+            "unlearn.lr": 2e-4,  # the 200-step model needs larger steps to forget
+            "unlearn.target_increase": 0.5,
+        },
+        "full": {
+            "total_steps": 50000, "model.num_layers": 16, "model.hidden_dims": (512, 512),
+            "log_every": 500, "eval_every": 5000, "checkpoint_every": 5000,
+            "unlearn.max_steps": 2000,
+        },
+    })
     return config
