@@ -295,7 +295,8 @@ def _check_import(imp: Import) -> str | None:
                 return "a config file imports the jax stack"
             trainer = imp.target.split(".")[:2] in ([PACKAGE, "train"], [PACKAGE, "main"])
             if trainer and imp.target not in CONFIG_MAY_IMPORT_FROM_TRAINER:
-                return "a config file imports the trainer (only train.config and train.stages are allowed)"
+                return ("a config file imports the trainer (only train.config and train.stages "
+                        "are allowed)")
         return None
     if name[-1] == "presets" and _top(imp.target) not in (
         PRESETS_MAY_IMPORT | sys.stdlib_module_names

@@ -71,8 +71,6 @@ PENDING: tuple[tuple[str, str, str], ...] = (
 #: Today's known gaps (test id -> why): their tests xfail while the gap is there and fail once
 #: it is fixed, so that the entry is deleted. This may only shrink.
 KNOWN_GAPS: dict[str, str] = {
-    "flows.FloWaveNet.inverse_and_log_det": "its latent parameter is named eps, not z",
-    "models (module docstring)": "likelihood_jax/models/__init__.py is empty",
 }
 
 _NO_DEFAULT = object()

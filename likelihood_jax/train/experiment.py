@@ -18,8 +18,7 @@ and
 and optionally
 
 * ``preprocess(batch, key) -> batch``: data to model space (e.g. dequantize
-  images), applied by the loop before ``loss_fn`` and ``eval_fn``; data
-  mollification (``config.mollify``) acts on its output ``batch["x"]``;
+  images), applied by the loop before ``loss_fn`` and ``eval_fn``;
 * ``eval_fn(params, batch, key) -> {name: [B] array}`` (default: the loss),
   whose key ``headline_metric`` is the number the experiment reports;
 * ``sample_fn(params, key, num_samples) -> samples`` for the samples plot;
@@ -38,7 +37,29 @@ State beyond the parameters (counters, running means, a replay buffer) lives in
 * ``update_extra(extra, params, batch, key, step) -> pytree`` (default: unchanged)
   steps it inside the jitted step, after the optimizer update (``params`` are the
   new parameters, ``batch`` the preprocessed one); it is checkpointed, restored and
-  resumed with the rest of the state.
+  resumed with the rest of the state;
+* the losses read it: when ``extra`` has leaves, the batch given to ``loss_fn`` /
+  ``group_loss_fn``, ``update_extra`` and ``eval_fn`` carries it, as it was before
+  the step, as ``batch["extra"]`` (an empty ``extra`` leaves the batch untouched).
+
+Persistent contrastive divergence (PCD) sketch: chains that persist across steps
+give the negative phase of an energy model ``p(x) = exp(-E(x)) / Z``, whose NLL gradient
+is ``E'(x_data) - E_model[E'(x)]``::
+
+    class PCD(Experiment):
+        def init_extra(self, key, batch, params):
+            return {"chains": jax.random.normal(key, batch["x"].shape)}
+
+        def loss_fn(self, params, batch, key, step):
+            negatives = jax.lax.stop_gradient(batch["extra"]["chains"])
+            energy = lambda x: self.energy(params, x)  # [B]
+            return energy(batch["x"]) - jnp.mean(energy(negatives)), {}
+
+        def update_extra(self, extra, params, batch, key, step):
+            x, eps = extra["chains"], 0.1  # one Langevin step at the new params
+            grad = jax.grad(lambda x: jnp.sum(self.energy(params, x)))(x)
+            noise = jax.random.normal(key, x.shape)
+            return {"chains": x - eps * grad + jnp.sqrt(2 * eps) * noise}
 
 Several players (a GAN's generator and discriminator, a critic and an actor) are
 *optimizer groups*: ``config.optim.groups`` names them and gives each its own
@@ -148,7 +169,10 @@ class Experiment:
     def dataset(self) -> data_lib.Dataset:
         """The run's dataset: the one passed in, else :meth:`make_dataset` (checked once)."""
         if self._dataset is None:
-            self._dataset = self.make_dataset(self.config)
+            # Built eagerly even when first read inside a jitted function (a loader that
+            # computes with jax would otherwise return tracers and leak them into the cache).
+            with jax.ensure_compile_time_eval():
+                self._dataset = self.make_dataset(self.config)
         if not self._checked:
             self._checked = True
             self.check_data(self._dataset.info)
@@ -162,7 +186,9 @@ class Experiment:
     def model(self) -> Any:
         """The run's model: :meth:`make_model` of the config and the dataset's info."""
         if self._model is None:
-            self._model = self.make_model(self.config, self.dataset.info)
+            info = self.dataset.info
+            with jax.ensure_compile_time_eval():
+                self._model = self.make_model(self.config, info)
         return self._model
 
     @model.setter

@@ -50,3 +50,28 @@ def test_after_update_runs_once_per_step_with_that_step(tmp_path):
     # strictly between 0 and the student in each coordinate.
     assert np.all(np.abs(teacher) > 0) and np.all(np.abs(teacher) < np.abs(student))
     assert np.all(np.sign(teacher) == np.sign(student))
+
+
+def test_dataset_and_model_first_read_inside_jit_are_concrete():
+    import jax
+    import jax.numpy as jnp
+    import ml_collections
+    import numpy as np
+
+    from likelihood_jax import data
+    from likelihood_jax.train import Experiment
+
+    class JaxBuilt(Experiment):
+        def make_dataset(self, config):
+            x = np.asarray(jnp.arange(6.0).reshape(3, 2))  # jax work while building data
+            info = data.DatasetInfo(kind="continuous", event_shape=(2,))
+            return data.Dataset("jax_built", {"x": x}, {"x": x}, info)
+
+        def make_model(self, config, info):
+            return jnp.ones(info.event_shape) * 2.0
+
+    experiment = JaxBuilt(ml_collections.ConfigDict({"dataset": {"name": "jax_built"}}))
+    out = jax.jit(lambda: jnp.sum(experiment.dataset.train["x"]) + jnp.sum(experiment.model))()
+    assert float(out) == 19.0
+    assert isinstance(experiment.model, jax.Array)
+    assert not isinstance(experiment.model, jax.core.Tracer)
