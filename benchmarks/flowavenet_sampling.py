@@ -6,7 +6,8 @@ This benchmark measures, side by side in one process on the same machine, the sa
 second of
 
 * ``flow``: :class:`likelihood_jax.flows.FloWaveNet` (the speech config's default model unless
-  overridden), ``jax.jit(jax.vmap(flow.sample))`` over ``--clips`` clips of ``--length``
+  overridden) under :class:`likelihood_jax.flows.Flow`, one ``flow.sample`` per mel (the
+  context) vmapped over ``--clips`` clips of ``--length``
   samples conditioned on mel spectrograms;
 * ``autoregressive``: :class:`likelihood_jax.flows.AutoregressiveWaveNet`, a causal WaveNet
   (``--ar-layers`` dilated layers of kernel 2, ``--hidden`` channels, Gaussian output) sampled
@@ -55,10 +56,11 @@ def main() -> None:
     args = parser.parse_args()
 
     hop = math.prod(args.factors)
-    flow = flows.FloWaveNet(length=args.length, num_mels=args.mels,
-                            upsample_factors=tuple(args.factors), num_blocks=args.blocks,
-                            num_flows=args.flows, num_layers=2, hidden=args.hidden,
-                            blocks_per_split=args.split)
+    flow = flows.Flow(flows.FloWaveNet(length=args.length, num_mels=args.mels,
+                                       upsample_factors=tuple(args.factors),
+                                       num_blocks=args.blocks, num_flows=args.flows,
+                                       num_layers=2, hidden=args.hidden,
+                                       blocks_per_split=args.split), (args.length,))
     ar = flows.AutoregressiveWaveNet(length=args.length, num_mels=args.mels,
                                      upsample_factors=tuple(args.factors),
                                      num_layers=args.ar_layers, hidden=args.hidden)
@@ -70,7 +72,8 @@ def main() -> None:
     keys = jax.random.split(jax.random.key(4), args.clips)
 
     samplers = {
-        "flow": (jax.jit(jax.vmap(flow.sample, in_axes=(None, 0, 0))), flow_params),
+        "flow": (jax.jit(jax.vmap(lambda p, k, c: flow.sample(p, k, 1, c)[0],
+                                  in_axes=(None, 0, 0))), flow_params),
         "autoregressive": (jax.jit(jax.vmap(ar.sample, in_axes=(None, 0, 0))), ar_params),
     }
     compile_s = {}

@@ -43,61 +43,26 @@ unbiased estimate of ``p_sigma(x)``). Images: uniform dequantization and bits/di
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from likelihood_jax import flows, metrics
 from likelihood_jax.flows import ebflow as ebflow_losses
 from likelihood_jax.train import Experiment
 from likelihood_jax.train.experiment import load_config_dataset
 
-ARCHITECTURES = ("glow", "fc", "linear")
 DENSE_INITS = ("orthogonal", "identity", "neg_identity")
 
 
-def build_body(model, dim: int) -> flows.Chain:
-    """The flow body on vectors ``(dim,)`` described by ``config.model``.
-
-    * ``"glow"`` (the paper's 2D toys): ``num_blocks`` x [Dense, AffineCoupling, ActNorm],
-      then a final Dense; couplings alternate the even/odd halves.
-    * ``"fc"`` (the paper's FC-based MNIST model, from Gresele et al. 2020): ``num_layers``
-      Dense layers with a SmoothLeakyReLU(``activation_alpha``) between consecutive ones,
-      optionally preceded by an ActNorm (``model.actnorm``).
-    * ``"linear"``: [ActNorm, Dense], a Gaussian model (for tests).
-    """
-    arch = model.get("arch", "glow")
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown model.arch {arch!r}; choose one of {ARCHITECTURES}")
-    layers: list[flows.Bijector] = []
-    if arch == "glow":
-        if dim < 2:
-            raise ValueError(f"the glow architecture needs dim >= 2, got {dim}")
-        for i in range(model.num_blocks):
-            layers += [flows.Dense(),
-                       flows.AffineCoupling(flows.alternating_mask(dim, i % 2),
-                                            tuple(model.hidden_dims),
-                                            model.get("scale_fn", "tanh")),
-                       flows.ActNorm()]
-        layers.append(flows.Dense())
-    elif arch == "fc":
-        if model.get("actnorm", False):
-            layers.append(flows.ActNorm())
-        for i in range(model.num_layers):
-            layers.append(flows.Dense())
-            if i + 1 < model.num_layers:
-                layers.append(flows.SmoothLeakyReLU(alpha=model.get("activation_alpha", 0.3)))
-    else:
-        layers = [flows.ActNorm(), flows.Dense()]
-    return flows.Chain(tuple(layers))
-
-
 class EBFlow(Experiment):
-    """EBFlow trained with ``config.objective`` in ``losses.ebflow.OBJECTIVES``."""
+    """EBFlow trained with ``config.objective`` in ``flows.ebflow.OBJECTIVES``.
+
+    Construction checks the config only; the (smoothed) dataset, the flow body (the model,
+    whose parameters are trained) and the flows built on it come when first used.
+    """
 
     def __init__(self, config, dataset=None):
         objective = config.get("objective", "ssm")
@@ -108,57 +73,95 @@ class EBFlow(Experiment):
         if dense_init not in DENSE_INITS:
             raise ValueError(f"unknown model.dense_init {dense_init!r}; choose one of "
                              f"{DENSE_INITS}")
-        self.objective = objective
-        dataset = dataset if dataset is not None else load_config_dataset(config)
-        info = dataset.info
-        self.event_shape = tuple(info.event_shape)
-        self.num_dims = math.prod(self.event_shape)
-        self.num_levels = info.num_levels if info.kind == "image" else None
-        self.noise_std = 0.0 if self.num_levels else float(config.get("data_noise_std", 0.0))
-        if self.noise_std > 0:
-            dataset = self._smoothed_dataset(dataset, config)
         super().__init__(config, dataset)
-        self.headline_metric = "bits_per_dim" if self.num_levels else "nll"
-
-        m = config.model
-        pre: list[flows.Bijector] = []
-        if len(self.event_shape) > 1:
-            pre.append(flows.Flatten(self.event_shape))
-        if self.num_levels:
-            pre.append(flows.Logit(alpha=m.get("logit_alpha", 1e-6)))
-        self.preprocessing = flows.Chain(tuple(pre))
-        self.body = build_body(m, self.num_dims)
-        self.body_flow = flows.Flow(self.body, (self.num_dims,))
-        self.flow = flows.Flow(flows.Chain(self.preprocessing.layers + self.body.layers),
-                               self.event_shape)
+        self.objective = objective
         self.match_after_preprocessing = bool(config.get("match_after_preprocessing", True))
-        if (self.num_levels and objective in ("dsm", "fdssm")
+
+    # -- derived from the data's info -----------------------------------------------------
+
+    @functools.cached_property
+    def event_shape(self) -> tuple[int, ...]:
+        """Shape of one data example."""
+        return tuple(self.dataset.info.event_shape)
+
+    @functools.cached_property
+    def num_dims(self) -> int:
+        """``D``, the flow body's width."""
+        return math.prod(self.event_shape)
+
+    @functools.cached_property
+    def num_levels(self) -> int | None:
+        """Integer levels of image data; None for continuous data."""
+        return _num_levels(self.dataset.info)
+
+    @functools.cached_property
+    def noise_std(self) -> float:
+        """The toys' smoothing noise ``sigma`` (``config.data_noise_std``; 0 for images)."""
+        return 0.0 if self.num_levels else float(self.config.get("data_noise_std", 0.0))
+
+    @property
+    def headline_metric(self) -> str:
+        """``bits_per_dim`` for images, ``nll`` (nats) for continuous data."""
+        return "bits_per_dim" if self.num_levels else "nll"
+
+    def check_data(self, info) -> None:
+        """The base checks, and no DSM/FD-SSM on dequantized images without MaP."""
+        super().check_data(info)
+        if (_num_levels(info) and self.objective in ("dsm", "fdssm")
                 and not self.match_after_preprocessing):
             raise ValueError(
-                f"objective {objective!r} without match_after_preprocessing perturbs "
+                f"objective {self.objective!r} without match_after_preprocessing perturbs "
                 "dequantized images in [0, 1) (noise or finite-difference steps), which leaves "
                 "the logit's domain (NaN; the paper's code zeroes those losses). Use "
                 "match_after_preprocessing=True.")
 
+    # -- the model ------------------------------------------------------------------------
+
+    def make_model(self, config, info) -> flows.Chain:
+        """The flow body (:func:`likelihood_jax.flows.ebflow.build_body`), with the parameters."""
+        return ebflow_losses.build_body(config.model, math.prod(info.event_shape))
+
+    @property
+    def body(self) -> flows.Chain:
+        """The flow body on vectors ``(D,)`` (:attr:`model`)."""
+        return self.model
+
+    @functools.cached_property
+    def preprocessing(self) -> flows.Chain:
+        """The parameter-free preprocessing ``T``: Flatten for images, then the logit."""
+        pre: list[flows.Bijector] = []
+        if len(self.event_shape) > 1:
+            pre.append(flows.Flatten(self.event_shape))
+        if self.num_levels:
+            pre.append(flows.Logit(alpha=self.config.model.get("logit_alpha", 1e-6)))
+        return flows.Chain(tuple(pre))
+
+    @functools.cached_property
+    def body_flow(self) -> flows.Flow:
+        """The flow of ``u = T(y)``: the body on a standard-normal base."""
+        return flows.Flow(self.body, (self.num_dims,))
+
+    @functools.cached_property
+    def flow(self) -> flows.Flow:
+        """The flow of the data ``y``: preprocessing then body."""
+        return flows.Flow(flows.Chain(self.preprocessing.layers + self.body.layers),
+                          self.event_shape)
+
     # -- data -------------------------------------------------------------------------------
 
-    def _smoothed_dataset(self, dataset, config):
-        """Noised test points with the smoothed density and score of each (KDE oracle)."""
-        sigma = self.noise_std
-        rng = np.random.default_rng(config.get("test_noise_seed", 12345))
-        test_x = np.asarray(dataset.test["x"], np.float32)
-        noised = test_x + sigma * rng.standard_normal(test_x.shape).astype(np.float32)
-        reference = np.asarray(dataset.train["x"], np.float32)
-        reference = reference[:config.get("oracle_reference_size", len(reference))]
-        log_p, score = kde_log_prob_and_score(noised, reference, sigma)
-        test = {"x": noised, "log_p_true": log_p, "score_true": score}
-        return dataclasses.replace(dataset, test=test)
+    def make_dataset(self, config):
+        """The config's dataset; toys with ``data_noise_std > 0`` get a smoothed test set."""
+        dataset = load_config_dataset(config)
+        noise_std = float(config.get("data_noise_std", 0.0))
+        if _num_levels(dataset.info) or noise_std <= 0:
+            return dataset
+        return ebflow_losses.smoothed_dataset(dataset, config, noise_std)
 
     def preprocess(self, batch, key):
         """Images: uniform dequantization into ``y in [0, 1)`` (flattened later by the flow).
 
         Toys pass through unchanged (the smoothing noise is drawn in ``loss_fn``; the test
-        set is noised once in ``__init__``).
+        set is noised once in ``make_dataset``).
         """
         x = batch["x"]
         if self.num_levels:
@@ -277,38 +280,10 @@ class EBFlow(Experiment):
         return jax.vmap(self.flow.log_prob, in_axes=(None, 0))(self.full_params(params), x)
 
 
-def kde_log_prob_and_score(x: np.ndarray, centers: np.ndarray, sigma: float,
-                           chunk: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Log-density and score of the Gaussian mixture ``mean_j N(x; c_j, sigma^2 I)``.
 
-    With ``c_j`` i.i.d. from ``p``, the mixture density is an unbiased estimate of
-    ``(p * N(0, sigma^2 I))(x)``; its log and score (``sum_j w_j (c_j - x) / sigma^2`` with
-    softmax weights ``w``) estimate those of the smoothed density (EBFlow's toy oracle).
 
-    Args:
-      x: query points ``(N, D)``.
-      centers: kernel centers ``(M, D)``.
-      sigma: kernel standard deviation.
-      chunk: query points per vectorized block.
-
-    Returns:
-      ``(log_p (N,), score (N, D))`` as float32 numpy arrays.
-    """
-    centers = jnp.asarray(centers, jnp.float32)
-    dim = centers.shape[-1]
-    const = -math.log(centers.shape[0]) - 0.5 * dim * math.log(2 * math.pi * sigma**2)
-
-    @jax.jit
-    def block(q):
-        diff = centers[None] - q[:, None]
-        logits = -0.5 * jnp.sum(jnp.square(diff), -1) / sigma**2
-        log_p = jax.scipy.special.logsumexp(logits, axis=1) + const
-        weights = jax.nn.softmax(logits, axis=1)
-        return log_p, jnp.einsum("nm,nmd->nd", weights, diff) / sigma**2
-
-    outs = [block(jnp.asarray(x[i:i + chunk], jnp.float32)) for i in range(0, len(x), chunk)]
-    return (np.concatenate([np.asarray(o[0]) for o in outs]),
-            np.concatenate([np.asarray(o[1]) for o in outs]))
+def _num_levels(info) -> int | None:
+    return info.num_levels if info.kind == "image" else None
 
 
 EXPERIMENT = EBFlow

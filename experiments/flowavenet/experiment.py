@@ -1,21 +1,24 @@
 """FloWaveNet [P026]: a mel-conditioned flow for raw audio, trained by maximum likelihood alone.
 
 Kim, Lee, Song, Kim & Yoon (ICML 2019), "FloWaveNet: A Generative Flow for Raw Audio". The
-model is :class:`likelihood_jax.flows.FloWaveNet` (squeeze, ActNorm, affine couplings with
-non-causal WaveNet conditioners on the upsampled mel, multi-scale splits); the loss is the
+model is :class:`likelihood_jax.flows.Flow` of the conditional bijector
+:class:`likelihood_jax.flows.FloWaveNet` (squeeze, ActNorm, affine couplings with non-causal
+WaveNet conditioners on the upsampled mel, multi-scale splits; the mel is the bijector's
+``context``); the loss is the
 per-sample negative log-likelihood ``-log p(x | mel) / T`` (the paper's objective, divided by
 the number of samples as in its code).
 
-Data (``config.dataset.name``):
+Data (``config.dataset``, registered datasets of
+:mod:`likelihood_jax.data.synthetic.conditional_audio`; ``dataset.hop_length`` must equal
+``prod(model.upsample_factors)``):
 
-* ``"speech"``: espeak-ng speech at 16 kHz (:mod:`likelihood_jax.data.speech`). The int16
-  samples are uniformly dequantized to ``y = (q + u) / 32768`` in ``[-1, 1)``; the conditioning
-  is the log-mel spectrogram (:func:`likelihood_jax.data.audio.log_mel_spectrogram`,
-  computed once in
-  ``__init__`` from the clip, standardized with the train mean and std). Metrics: ``nll`` (nats
-  per sample of the continuous ``y``) and ``bits_per_sample``, the dequantization bound on the
-  16-bit discrete data, ``(-log p(y) + T log 32768) / (T ln 2)`` (the headline).
-* ``"ar1"``: the synthetic conditional AR(1) source of
+* ``"speech_mel"``: espeak-ng speech at 16 kHz (:mod:`likelihood_jax.data.speech`). The int16
+  samples are uniformly dequantized to ``y = (q + u) / 32768`` in ``[-1, 1)``; the
+  conditioning is the log-mel spectrogram (:func:`likelihood_jax.data.audio.log_mel_spectrogram`
+  of the clip, standardized with the train mean and std). Metrics: ``nll`` (nats per sample
+  of the continuous ``y``) and ``bits_per_sample``, the dequantization bound on the 16-bit
+  discrete data, ``(-log p(y) + T log 32768) / (T ln 2)`` (the headline).
+* ``"conditional_ar1"``: the synthetic conditional AR(1) source of
   :func:`likelihood_jax.data.speech.conditional_ar1`, conditioned on its per-frame
   ``(phi, log sigma)``; its exact log-likelihood is known, so ``nll`` (headline) is reported
   beside ``true_nll`` and ``nll_gap = nll - true_nll`` (nats per sample, >= 0 in expectation).
@@ -28,6 +31,7 @@ a trained workdir (the shared loop has no per-experiment artifact hook yet).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -35,72 +39,50 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import data, flows, metrics
-from likelihood_jax.data import audio, speech
+from likelihood_jax import flows, metrics
+from likelihood_jax.data import audio
 from likelihood_jax.train import Experiment
 
 _PCM_SCALE = 32768.0
 
 
-def _standardize(train, test):
-    mean, std = train.mean(axis=(0, 1)), train.std(axis=(0, 1)) + 1e-5
-    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
-
-
-def build_dataset(config) -> data.Dataset:
-    """The experiment's dataset: waveforms ``x`` with their conditioning ``mel`` per clip."""
-    d, a = config.dataset, config.audio
-    hop = math.prod(config.model.upsample_factors)
-    if d.name == "ar1":
-        train = speech.conditional_ar1(d.num_train, d.length, hop, seed=0)
-        test = speech.conditional_ar1(d.num_test, d.length, hop, seed=1)
-        mel_train, mel_test = _standardize(train["features"], test["features"])
-        info = data.DatasetInfo(
-            kind="continuous", event_shape=(d.length,),
-            description=f"conditional AR(1), {d.length} samples per clip, hop {hop} "
-                        "(likelihood_jax.data.speech.conditional_ar1; train seed 0, test 1).")
-        return data.Dataset(
-            "ar1", {"x": train["x"], "mel": mel_train, "true_log_prob": train["log_prob"]},
-            {"x": test["x"], "mel": mel_test, "true_log_prob": test["log_prob"]}, info)
-    if d.name != "speech":
-        raise ValueError(f"flowavenet: unknown dataset {d.name!r}; use 'speech' or 'ar1'.")
-    raw = data.load_dataset("speech", clip_length=d.length, min_rms=d.get("min_rms", 0.02))
-    if a.hop_length != hop:
-        raise ValueError(f"audio.hop_length {a.hop_length} must equal prod(upsample_factors) "
-                         f"= {hop}.")
-    frames = d.length // hop
-
-    @jax.jit
-    def mels(x):
-        def one(clip):
-            return audio.log_mel_spectrogram(clip, a.sample_rate, a.n_fft, hop, a.n_mels,
-                                             fmin=a.fmin)[:frames]
-        return jax.lax.map(one, x.astype(jnp.float32) / _PCM_SCALE, batch_size=64)
-
-    splits = {}
-    for name, split in (("train", raw.train), ("test", raw.test)):
-        limit = d.get(f"max_{name}_clips", 0) or len(split["x"])
-        splits[name] = {"x": np.asarray(split["x"][:limit]),
-                        "mel": np.asarray(mels(jnp.asarray(split["x"][:limit])))}
-    splits["train"]["mel"], splits["test"]["mel"] = _standardize(splits["train"]["mel"],
-                                                                 splits["test"]["mel"])
-    return data.Dataset("speech", splits["train"], splits["test"], raw.info)
-
-
 class FloWaveNetExperiment(Experiment):
-    """FloWaveNet by maximum likelihood on ``speech`` or ``ar1`` (see the module docstring)."""
+    """FloWaveNet by maximum likelihood on ``speech_mel`` or ``conditional_ar1``."""
 
-    def __init__(self, config, dataset=None):
-        super().__init__(config, dataset if dataset is not None else build_dataset(config))
+    @functools.cached_property
+    def speech(self) -> bool:
+        """Whether the data is speech (int16 samples, dequantized) rather than AR(1)."""
+        return self.dataset.name == "speech"
+
+    @property
+    def headline_metric(self) -> str:
+        """``bits_per_sample`` for speech, ``nll`` (nats per sample) for AR(1)."""
+        return "bits_per_sample" if self.speech else "nll"
+
+    @functools.cached_property
+    def length(self) -> int:
+        """Samples per clip ``T``."""
+        return int(self.dataset.info.event_shape[0])
+
+    def make_model(self, config, info) -> flows.Flow:
+        """``Flow(FloWaveNet)`` on clips ``(T,)``, the mel conditioning as context."""
         m = config.model
-        self.speech = self.dataset.name == "speech"
-        self.headline_metric = "bits_per_sample" if self.speech else "nll"
-        self.length = int(config.dataset.length)
-        self.flow = flows.FloWaveNet(
-            length=self.length, num_mels=self.dataset.train["mel"].shape[-1],
+        hop = math.prod(m.upsample_factors)
+        if config.dataset.get("hop_length", hop) != hop:
+            raise ValueError(f"dataset.hop_length {config.dataset.hop_length} must equal "
+                             f"prod(model.upsample_factors) = {hop}.")
+        length = int(info.event_shape[0])
+        bijector = flows.FloWaveNet(
+            length=length, num_mels=self.dataset.train["mel"].shape[-1],
             upsample_factors=tuple(m.upsample_factors), num_blocks=m.num_blocks,
             num_flows=m.num_flows, num_layers=m.num_layers, hidden=m.hidden,
             blocks_per_split=m.blocks_per_split)
+        return flows.Flow(bijector, (length,))
+
+    @property
+    def flow(self) -> flows.Flow:
+        """The run's flow (:attr:`model`)."""
+        return self.model
 
     # -- data -> model space -------------------------------------------------------------------
 
@@ -147,8 +129,11 @@ class FloWaveNetExperiment(Experiment):
         temperature = self.config.get("sample_temperature", 1.0) if temperature is None \
             else temperature
         keys = jax.random.split(key, mel.shape[0])
-        return jax.vmap(self.flow.sample, in_axes=(None, 0, 0, None))(params, keys, mel,
-                                                                     temperature)
+
+        def one(k, context):
+            return self.flow.sample(params, k, 1, context, temperature=temperature)[0]
+
+        return jax.vmap(one)(keys, mel)
 
     def write_artifacts(self, params, workdir, key=None):
         """Writes generated audio for the first test clip's mel into ``workdir``.
@@ -164,7 +149,7 @@ class FloWaveNetExperiment(Experiment):
         if self.speech:
             ref = ref / _PCM_SCALE
         peak = max(1.0, float(np.max(np.abs(ref))), float(np.max(np.abs(wave))))
-        rate = int(self.config.audio.sample_rate)
+        rate = int(self.config.dataset.get("sample_rate", 16000))
         paths = {"generated": audio.write_wav(os.path.join(workdir, "generated.wav"),
                                               wave / peak, rate),
                  "reference": audio.write_wav(os.path.join(workdir, "reference.wav"),

@@ -18,10 +18,11 @@ follows:
 * ``forward_path``: the paper's path gradient for ML with the target energy (``gmm`` only).
 
 Reverse-KL objectives draw fresh ``z ~ N(0, I)`` in every step (the batch only sets the batch
-size); there is no dataset. The experiment builds one: for ``gmm`` the train split holds exact
-target samples (used by the forward objectives and as the reference in the samples plot), for
-``phi4`` a dummy array of zeros; the test split holds fixed base draws ``z`` (and, for ``gmm``,
-exact target samples ``x``).
+size); there is no dataset. The experiment derives one (``make_dataset``): for ``gmm`` the
+train split holds exact target samples (the registered dataset ``grid_gaussian_mixture``,
+used by the forward objectives and as the reference in the samples plot), for ``phi4`` a
+dummy array of zeros; the test split holds fixed base draws ``z`` (and, for ``gmm``, exact
+target samples ``x``).
 
 Evaluation:
 
@@ -42,6 +43,8 @@ Evaluation:
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,6 +62,9 @@ OBJECTIVES = {
     "forward_ml": path_gradients.forward_kl_standard,
     "forward_path": path_gradients.forward_kl_path_fast,
 }
+
+#: Names of the targets.
+TARGETS = ("gmm", "phi4")
 
 #: Seeds of the derived dataset: target samples (train, test) and test base draws.
 DATA_SEEDS = (11, 12, 13)
@@ -89,25 +95,38 @@ def make_bijector(dim: int, model, lattice: int | None = None) -> flows.Chain:
     return flows.Chain(layers)
 
 
-def build_dataset(target, config) -> data_lib.Dataset:
-    """Train: exact target samples (GMM) or zeros (phi4); test: base draws ``z`` (+ samples)."""
-    dim = target.event_shape[0]
-    num_test = int(config.eval.num_test)
-    z_test = np.random.default_rng(DATA_SEEDS[2]).normal(size=(num_test, dim))
-    test = {"z": z_test.astype(np.float32)}
-    if isinstance(target, targets.GaussianMixture):
-        train_x = target.sample(jax.random.key(DATA_SEEDS[0]), int(config.num_train))
-        test["x"] = np.asarray(target.sample(jax.random.key(DATA_SEEDS[1]), num_test))
-        train = {"x": np.asarray(train_x)}
+def build_dataset(config) -> data_lib.Dataset:
+    """Train: exact target samples (GMM) or zeros (phi4); test: base draws ``z`` (+ samples).
+
+    The GMM's samples are the registered dataset ``grid_gaussian_mixture``
+    (:func:`likelihood_jax.data.synthetic.targets.load_grid_gaussian_mixture`, seeds
+    ``DATA_SEEDS[:2]``); the fixed base draws ``z ~ N(0, I)`` of the evaluation (seed
+    ``DATA_SEEDS[2]``) are added to the test split.
+    """
+    t, num_test = config.target, int(config.eval.num_test)
+    if t.name == "gmm":
+        dim = int(t.dim)
+        samples = data_lib.load_dataset(
+            "grid_gaussian_mixture", dim=dim, modes_per_axis=int(t.modes_per_axis),
+            loc=float(t.loc), std=float(t.std), num_train=int(config.num_train),
+            num_test=num_test, train_seed=DATA_SEEDS[0], test_seed=DATA_SEEDS[1])
+        train, test = dict(samples.train), dict(samples.test)
     else:
-        train = {"x": np.zeros((int(config.batch_size), dim), np.float32)}
+        dim = int(t.lattice) ** 2
+        train, test = {"x": np.zeros((int(config.batch_size), dim), np.float32)}, {}
+    z_test = np.random.default_rng(DATA_SEEDS[2]).normal(size=(num_test, dim))
+    test = {"z": z_test.astype(np.float32), **test}
     info = data_lib.DatasetInfo(kind="continuous", event_shape=(dim,),
-                                description=f"derived: target {config.target.name}")
-    return data_lib.Dataset(config.target.name, train, test, info)
+                                description=f"derived: target {t.name}")
+    return data_lib.Dataset(t.name, train, test, info)
 
 
 class PathGradients(Experiment):
-    """A flow trained against an unnormalized target with the estimator ``config.objective``."""
+    """A flow trained against an unnormalized target with the estimator ``config.objective``.
+
+    Construction only checks the config; the target, the dataset (:func:`build_dataset`, draws
+    of the target) and the flow are built when first used.
+    """
 
     headline_metric = "ess"
 
@@ -115,23 +134,59 @@ class PathGradients(Experiment):
         if config.objective not in OBJECTIVES:
             raise ValueError(f"Unknown objective {config.objective!r}; expected one of "
                              f"{sorted(OBJECTIVES)}.")
-        self.target = make_target(config.target)
-        self.has_samples = isinstance(self.target, targets.GaussianMixture)
-        self.forward = config.objective.startswith("forward")
-        if self.forward and not self.has_samples:
+        if config.target.name not in TARGETS:
+            raise ValueError(f"Unknown target {config.target.name!r}; expected one of "
+                             f"{TARGETS}.")
+        if config.objective.startswith("forward") and config.target.name != "gmm":
             raise ValueError(f"objective {config.objective!r} needs exact target samples; "
                              f"target {config.target.name!r} has none (use a reverse_* objective).")
-        super().__init__(config, dataset=dataset if dataset is not None
-                         else build_dataset(self.target, config))
-        self.dim = self.target.event_shape[0]
-        lattice = config.target.lattice if config.target.name == "phi4" else None
-        self.lattice = lattice
-        self.bijector = make_bijector(self.dim, config.model, lattice)
-        self.flow = flows.Flow(self.bijector, (self.dim,))
+        super().__init__(config, dataset)
+        self.forward = config.objective.startswith("forward")
         self.objective = OBJECTIVES[config.objective]
-        self._model_metrics = jax.jit(self._model_metrics_impl)
-        if self.dim == 2:
-            self.log_prob_fn = self._log_prob
+        self.lattice = config.target.lattice if config.target.name == "phi4" else None
+
+    @functools.cached_property
+    def target(self) -> targets.GaussianMixture | targets.Phi4:
+        """The unnormalized target density (``config.target``)."""
+        return make_target(self.config.target)
+
+    @property
+    def has_samples(self) -> bool:
+        """Whether the target has an exact sampler (the Gaussian mixture)."""
+        return self.config.target.name == "gmm"
+
+    @functools.cached_property
+    def dim(self) -> int:
+        """The flow's dimension D (the target's event size)."""
+        return self.target.event_shape[0]
+
+    def make_dataset(self, config) -> data_lib.Dataset:
+        """The target's samples and the evaluation's base draws (:func:`build_dataset`)."""
+        return build_dataset(config)
+
+    def make_model(self, config, info) -> flows.Flow:
+        """ActNorm + affine couplings on ``(D,)`` (:func:`make_bijector`)."""
+        del info
+        return flows.Flow(make_bijector(self.dim, config.model, self.lattice), (self.dim,))
+
+    @property
+    def flow(self) -> flows.Flow:
+        """The run's flow (:attr:`model`)."""
+        return self.model
+
+    @property
+    def bijector(self) -> flows.Chain:
+        """The flow's bijector (data -> latent)."""
+        return self.model.bijector
+
+    @functools.cached_property
+    def _model_metrics(self):
+        return jax.jit(self._model_metrics_impl)
+
+    @property
+    def log_prob_fn(self):
+        """The flow's ``log q`` of a batch, for the 2D density plot (None unless D = 2)."""
+        return self._log_prob if self.dim == 2 else None
 
     # -- pieces --------------------------------------------------------------------------------
 

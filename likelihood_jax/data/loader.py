@@ -374,6 +374,7 @@ _OFFLINE: dict[str, _Loader | str] = {
     "digits_weak_signals": "likelihood_jax.data.synthetic.weak_signals:load_digits_weak_signals",
     "conditional_ar1": "likelihood_jax.data.synthetic.conditional_audio:load_conditional_ar1",
     "speech_mel": "likelihood_jax.data.synthetic.conditional_audio:load_speech_mel",
+    "grid_gaussian_mixture": "likelihood_jax.data.synthetic.targets:load_grid_gaussian_mixture",
     "markov": "likelihood_jax.data.synthetic.sources:load_markov",
     "hmm": "likelihood_jax.data.synthetic.sources:load_hmm",
     "markov_mixture": "likelihood_jax.data.synthetic.sources:load_markov_mixture",

@@ -1,16 +1,44 @@
-"""Normalizing-flow bijectors: ``(value, log|det J|)`` layers, composition and flows.
+"""Normalizing flows: bijectors, flows, and the flow papers' methods.
 
 **Direction convention.** ``forward`` maps **data x -> latent z** (the normalizing direction:
 RealNVP's ``f: X -> Z``, Dinh et al. 2017; EBFlow's ``g``, Chao et al. 2023) and ``inverse``
 maps **latent z -> data x** (sampling). ``log p(x) = log N(f(x); 0, I) + log|det df/dx|``.
 
-Every bijector is a frozen, hashable dataclass of static configuration, with explicit params:
+**The bijector contract** (:mod:`~likelihood_jax.flows.base`). Every bijector is a frozen,
+hashable dataclass of static configuration, with explicit params and an optional context
+(the conditioning of a conditional flow ``p(x | c)``; unconditional layers ignore it):
 
-* ``init(key, x_batch) -> params`` (a batch, for data-dependent init such as ActNorm);
-* ``forward_and_log_det(params, x) -> (z, log|det dz/dx|)`` on one example;
-* ``inverse_and_log_det(params, z) -> (x, log|det dx/dz|)`` on one example;
+* ``init(key, x_batch, context=None) -> params`` (a batch, for data-dependent init such as
+  ActNorm);
+* ``forward_and_log_det(params, x, context=None) -> (z, log|det dz/dx|)`` on one example;
+* ``inverse_and_log_det(params, z, context=None) -> (x, log|det dx/dz|)`` on one example;
 * ``log_det_depends_on_x``: False for ActNorm, Reverse, Permute, Dense, Reshape, Flatten;
-  True for AffineCoupling and Logit; for a Chain, whether any layer's is.
+  True for AffineCoupling, Logit, the smooth nonlinearities and FloWaveNet; for a Chain,
+  whether any layer's is.
+
+:class:`Chain` composes any bijectors (handing the context to each), and :class:`Flow` puts a
+standard-normal base under one: ``log_prob(params, x, context=None)``,
+``sample(params, key, n, context=None)``.
+
+Modules (method modules name their paper's id):
+
+* ``base``, ``chain``, ``flow``: the contract, composition (with EBFlow's split of the log-det
+  into x-dependent and constant parts), :class:`Flow` and :func:`realnvp` (Dinh et al. 2017);
+* ``coupling``, ``elementwise``, ``linear``, ``nonlinear``, ``reshape``: the layers;
+* ``conditional``: :func:`conditional_realnvp`, the label flow's conditional RealNVP [P134];
+* ``ebflow``: EBFlow's score-matching objectives on a flow's energy [P001];
+* ``path_gradients``: fast path-gradient estimators for reverse and forward KL [P004];
+* ``mollification``: Gaussian data mollification annealed to zero [P162];
+* ``weak_supervision``: weak signals, constraint sets and label learning flows [P134];
+* ``wavenet``: FloWaveNet, a mel-conditioned flow for raw audio, and its autoregressive
+  WaveNet baseline [P026];
+* ``unlearning``: unlearning by gradient orthogonalization (UNO) and its baselines [P246];
+* ``experiment``: the family's Experiment bases (:class:`~likelihood_jax.flows.experiment.
+  MLEFlow`), the only module that imports ``likelihood_jax.train``;
+* ``presets``: config blocks shared by the family's experiments (ml_collections only).
+
+Names are loaded on first use (PEP 562), so a config file importing ``flows.presets`` does
+not import jax.
 
 Example::
 
@@ -21,49 +49,53 @@ Example::
     samples = flow.sample(params, jax.random.key(1), 1000)
 """
 
-from likelihood_jax.flows.base import Bijector
-from likelihood_jax.flows.chain import Chain, forward_and_x_dependent_log_det
-from likelihood_jax.flows.conditional import (
-    ConditionalAffineCoupling,
-    ConditionalBijector,
-    ConditionalChain,
-    ConditionalFlow,
-    conditional_realnvp,
-)
-from likelihood_jax.flows.coupling import AffineCoupling, alternating_mask, checkerboard_mask
-from likelihood_jax.flows.elementwise import ActNorm, Logit
-from likelihood_jax.flows.flow import Flow, realnvp, standard_normal_log_prob
-from likelihood_jax.flows.linear import Dense, Permute, Reverse
-from likelihood_jax.flows.nonlinear import SmoothLeakyReLU, SmoothTanh
-from likelihood_jax.flows.reshape import Flatten, Reshape
-from likelihood_jax.flows.wavenet import AutoregressiveWaveNet, FloWaveNet, MelUpsampler, WaveNet
+from __future__ import annotations
 
-__all__ = [
-    "ActNorm",
-    "AffineCoupling",
-    "Bijector",
-    "Chain",
-    "Dense",
-    "Flatten",
-    "Flow",
-    "Logit",
-    "Permute",
-    "Reshape",
-    "Reverse",
-    "alternating_mask",
-    "checkerboard_mask",
-    "realnvp",
-    "standard_normal_log_prob",
-    "SmoothLeakyReLU",
-    "SmoothTanh",
-    "forward_and_x_dependent_log_det",
-    "ConditionalAffineCoupling",
-    "ConditionalBijector",
-    "ConditionalChain",
-    "ConditionalFlow",
-    "conditional_realnvp",
-    "AutoregressiveWaveNet",
-    "FloWaveNet",
-    "MelUpsampler",
-    "WaveNet",
-]
+import importlib
+
+_EXPORTS = {
+    "Bijector": "base",
+    "Chain": "chain",
+    "batched_forward": "chain",
+    "forward_and_x_dependent_log_det": "chain",
+    "conditional_realnvp": "conditional",
+    "AffineCoupling": "coupling",
+    "alternating_mask": "coupling",
+    "checkerboard_mask": "coupling",
+    "ActNorm": "elementwise",
+    "Logit": "elementwise",
+    "Flow": "flow",
+    "realnvp": "flow",
+    "standard_normal_log_prob": "flow",
+    "Dense": "linear",
+    "Permute": "linear",
+    "Reverse": "linear",
+    "SmoothLeakyReLU": "nonlinear",
+    "SmoothTanh": "nonlinear",
+    "Flatten": "reshape",
+    "Reshape": "reshape",
+    "AutoregressiveWaveNet": "wavenet",
+    "FloWaveNet": "wavenet",
+    "MelUpsampler": "wavenet",
+    "WaveNet": "wavenet",
+}
+
+_SUBMODULES = frozenset({
+    "base", "chain", "conditional", "coupling", "ebflow", "elementwise", "experiment", "flow",
+    "linear", "mollification", "nonlinear", "path_gradients", "presets", "reshape",
+    "unlearning", "wavenet", "weak_supervision",
+})
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)

@@ -13,13 +13,23 @@ A bijector is a frozen (hence hashable) dataclass holding only static configurat
 parameters are an explicit pytree of arrays, so a bijector can be closed over or marked static
 under ``jax.jit``. Methods act on **one example** of the layer's event shape; callers ``vmap``.
 
-* ``init(key, x) -> params`` takes a **batch** ``(B,) + event_shape`` so that data-dependent
-  layers (ActNorm) can initialize from its statistics.
-* ``forward_and_log_det(params, x) -> (z, log|det dz/dx|)``.
-* ``inverse_and_log_det(params, z) -> (x, log|det dx/dz|)``, equal to minus the forward
-  log-det at ``x = inverse(z)``.
+* ``init(key, x, context=None) -> params`` takes a **batch** ``(B,) + event_shape`` (and the
+  matching batch of contexts) so that data-dependent layers (ActNorm) can initialize from its
+  statistics.
+* ``forward_and_log_det(params, x, context=None) -> (z, log|det dz/dx|)``.
+* ``inverse_and_log_det(params, z, context=None) -> (x, log|det dx/dz|)``, equal to minus the
+  forward log-det at ``x = inverse(z)``.
 * ``log_det_depends_on_x``: whether the log-det varies with the input. EBFlow (Chao et al.
   2023) trains the x-dependent part by score matching and never computes the constant part.
+
+**Context (conditional flows).** Every method takes an optional ``context``: the conditioning
+of the same example (e.g. the features of an input for a label flow [P134], the mel
+spectrogram of a waveform for FloWaveNet [P026]), never transformed. A bijector of
+``p(x | c)`` is a bijection in ``x`` for every fixed ``c``, so the log-det is taken in ``x``
+alone. Unconditional layers ignore the context; conditional ones (an
+:class:`~likelihood_jax.flows.AffineCoupling` with ``conditional=True``, FloWaveNet) need it.
+So a :class:`~likelihood_jax.flows.Chain` of conditional and unconditional layers composes like
+any other, and :class:`~likelihood_jax.flows.Flow` serves ``p(x)`` and ``p(x | c)`` alike.
 """
 
 import dataclasses
@@ -28,6 +38,7 @@ from typing import Any, ClassVar
 import jax
 
 Params = Any  # a pytree of arrays
+Context = jax.Array | None  # one example's conditioning (a batch of them in ``init``), or None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,23 +53,28 @@ class Bijector:
 
     log_det_depends_on_x: ClassVar[bool] = True
 
-    def init(self, key: jax.Array, x: jax.Array) -> Params:
-        """Returns parameters, possibly initialized from the batch ``x`` (B,) + event_shape."""
-        del key, x
+    def init(self, key: jax.Array, x: jax.Array, context: Context = None) -> Params:
+        """Parameters, possibly initialized from the batch ``x`` (B,) + event_shape.
+
+        ``context`` is the matching batch of contexts ``(B, ...)`` (None: unconditional).
+        """
+        del key, x, context
         return {}
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Maps one data point ``x`` to ``(z, log|det dz/dx|)``."""
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
+        """Maps one data point ``x`` (given its context) to ``(z, log|det dz/dx|)``."""
         raise NotImplementedError
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Maps one latent point ``z`` to ``(x, log|det dx/dz|)``."""
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
+        """Maps one latent point ``z`` (given its context) to ``(x, log|det dx/dz|)``."""
         raise NotImplementedError
 
-    def forward(self, params: Params, x: jax.Array) -> jax.Array:
+    def forward(self, params: Params, x: jax.Array, context: Context = None) -> jax.Array:
         """Data ``x`` -> latent ``z`` for one example."""
-        return self.forward_and_log_det(params, x)[0]
+        return self.forward_and_log_det(params, x, context)[0]
 
-    def inverse(self, params: Params, z: jax.Array) -> jax.Array:
+    def inverse(self, params: Params, z: jax.Array, context: Context = None) -> jax.Array:
         """Latent ``z`` -> data ``x`` for one example."""
-        return self.inverse_and_log_det(params, z)[0]
+        return self.inverse_and_log_det(params, z, context)[0]

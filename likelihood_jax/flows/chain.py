@@ -15,6 +15,10 @@ not needed by score matching. ``Chain.forward_and_log_det_parts`` returns the tw
 separately, recursing into nested chains. ``Chain.forward_and_x_dependent_log_det`` (and the
 function :func:`forward_and_x_dependent_log_det` for any bijector) returns only the first sum
 and never computes the second: this is the pass that EBFlow's energy uses.
+
+Every method takes the optional ``context`` of the bijector contract (``flows.base``) and
+hands it to every layer, so a chain of conditional layers (e.g. the label flow of
+:func:`~likelihood_jax.flows.conditional_realnvp`) composes like any other.
 """
 
 import dataclasses
@@ -22,7 +26,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax.flows.base import Bijector, Params
+from likelihood_jax.flows.base import Bijector, Context, Params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,41 +50,52 @@ class Chain(Bijector):
         """True when any layer's log-det depends on its input."""
         return any(layer.log_det_depends_on_x for layer in self.layers)
 
-    def init(self, key: jax.Array, x: jax.Array) -> Params:
-        """Initializes the layers in order, each on the batch transformed by those before it."""
+    def init(self, key: jax.Array, x: jax.Array, context: Context = None) -> Params:
+        """Initializes the layers in order, each on the batch transformed by those before it.
+
+        Args:
+            key: a ``jax.random.key`` (split into one key per layer).
+            x: a batch ``(B,) + event_shape``.
+            context: the matching batch of contexts ``(B, ...)``, or None.
+
+        Returns:
+            A tuple of the layers' parameters.
+        """
         keys = jax.random.split(key, len(self.layers))
         params = []
         for i, (layer, layer_key) in enumerate(zip(self.layers, keys)):
-            layer_params = layer.init(layer_key, x)
+            layer_params = layer.init(layer_key, x, context)
             params.append(layer_params)
             if i + 1 < len(self.layers):
-                x = jax.vmap(layer.forward, in_axes=(None, 0))(layer_params, x)
+                x = batched_forward(layer, layer_params, x, context)
         return tuple(params)
 
     def _check(self, params: Params) -> None:
         if len(params) != len(self.layers):
             raise ValueError(f"Chain of {len(self.layers)} layers got {len(params)} params.")
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """Applies the layers in order; the log-dets add."""
         self._check(params)
         log_det = jnp.zeros((), x.dtype)
         for layer, layer_params in zip(self.layers, params):
-            x, layer_log_det = layer.forward_and_log_det(layer_params, x)
+            x, layer_log_det = layer.forward_and_log_det(layer_params, x, context)
             log_det = log_det + layer_log_det
         return x, log_det
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """Applies the layers' inverses in reverse order; the log-dets add."""
         self._check(params)
         log_det = jnp.zeros((), z.dtype)
         for layer, layer_params in zip(reversed(self.layers), reversed(params)):
-            z, layer_log_det = layer.inverse_and_log_det(layer_params, z)
+            z, layer_log_det = layer.inverse_and_log_det(layer_params, z, context)
             log_det = log_det + layer_log_det
         return z, log_det
 
     def forward_and_log_det_parts(
-        self, params: Params, x: jax.Array
+        self, params: Params, x: jax.Array, context: Context = None
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Forward pass with the log-det split by each layer's ``log_det_depends_on_x``.
 
@@ -89,6 +104,7 @@ class Chain(Bijector):
         Args:
             params: the chain's parameters.
             x: one example.
+            context: its context, or None.
 
         Returns:
             ``(z, log_det_x_dependent, log_det_x_independent)``; the two parts sum to the
@@ -99,18 +115,19 @@ class Chain(Bijector):
         independent = jnp.zeros((), x.dtype)
         for layer, layer_params in zip(self.layers, params):
             if isinstance(layer, Chain):
-                x, dep, indep = layer.forward_and_log_det_parts(layer_params, x)
+                x, dep, indep = layer.forward_and_log_det_parts(layer_params, x, context)
                 dependent, independent = dependent + dep, independent + indep
             elif layer.log_det_depends_on_x:
-                x, log_det = layer.forward_and_log_det(layer_params, x)
+                x, log_det = layer.forward_and_log_det(layer_params, x, context)
                 dependent = dependent + log_det
             else:
-                x, log_det = layer.forward_and_log_det(layer_params, x)
+                x, log_det = layer.forward_and_log_det(layer_params, x, context)
                 independent = independent + log_det
         return x, dependent, independent
 
-    def forward_and_x_dependent_log_det(self, params: Params,
-                                        x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_x_dependent_log_det(self, params: Params, x: jax.Array,
+                                        context: Context = None
+                                        ) -> tuple[jax.Array, jax.Array]:
         """Forward pass with only the x-dependent log-dets; the constant ones are skipped.
 
         See :func:`forward_and_x_dependent_log_det`.
@@ -118,6 +135,7 @@ class Chain(Bijector):
         Args:
             params: the chain's parameters.
             x: one example.
+            context: its context, or None.
 
         Returns:
             ``(z, log_det_x_dependent)``, equal to the first two outputs of
@@ -126,13 +144,13 @@ class Chain(Bijector):
         self._check(params)
         dependent = jnp.zeros((), x.dtype)
         for layer, layer_params in zip(self.layers, params):
-            x, log_det = forward_and_x_dependent_log_det(layer, layer_params, x)
+            x, log_det = forward_and_x_dependent_log_det(layer, layer_params, x, context)
             dependent = dependent + log_det
         return x, dependent
 
 
-def forward_and_x_dependent_log_det(bijector: Bijector, params: Params,
-                                    x: jax.Array) -> tuple[jax.Array, jax.Array]:
+def forward_and_x_dependent_log_det(bijector: Bijector, params: Params, x: jax.Array,
+                                    context: Context = None) -> tuple[jax.Array, jax.Array]:
     """``(f(x), sum of the x-dependent log-dets)`` of any bijector, recursing into chains.
 
     EBFlow (Chao et al. 2023, Sec. 3) writes a flow's density as an energy-based model,
@@ -148,13 +166,22 @@ def forward_and_x_dependent_log_det(bijector: Bijector, params: Params,
         bijector: any bijector (a :class:`Chain` is split layer by layer, recursively).
         params: its parameters.
         x: one example.
+        context: its context, or None.
 
     Returns:
         ``(z, log_det_x_dependent)``; a bijector whose log-det does not depend on x
         contributes 0.
     """
     if isinstance(bijector, Chain):
-        return bijector.forward_and_x_dependent_log_det(params, x)
+        return bijector.forward_and_x_dependent_log_det(params, x, context)
     if bijector.log_det_depends_on_x:
-        return bijector.forward_and_log_det(params, x)
-    return bijector.forward(params, x), jnp.zeros((), x.dtype)
+        return bijector.forward_and_log_det(params, x, context)
+    return bijector.forward(params, x, context), jnp.zeros((), x.dtype)
+
+
+def batched_forward(bijector: Bijector, params: Params, x: jax.Array,
+                    context: Context = None) -> jax.Array:
+    """``bijector.forward`` over a batch ``x (B, ...)`` with its contexts ``(B, ...)`` or None."""
+    if context is None:
+        return jax.vmap(bijector.forward, in_axes=(None, 0))(params, x)
+    return jax.vmap(bijector.forward, in_axes=(None, 0, 0))(params, x, context)

@@ -14,6 +14,12 @@ The shift ``t`` and raw log-scale ``r`` come from one conditioner network, a res
 (:class:`likelihood_jax.models.mlp.ResidualMLP`) whose output layer is zero-initialized, so
 the layer is exactly the identity at initialization. The log-det depends on x (through x_c).
 
+**Conditional coupling** (``conditional=True``, label flows [P134]). The conditioner sees
+``concat(x_c, c)`` with the example's context ``c``: ``z_t = x_t * exp(s(x_c, c)) + t(x_c, c)``.
+The Jacobian in x stays triangular for every fixed c, so the log-det is still ``sum_j s_j``.
+Its methods take the context as the ``context`` argument of every bijector, and an
+unconditional coupling ignores that argument.
+
 The raw output ``r`` is bounded before exponentiation, chosen by ``scale_fn``:
 
 * ``"tanh"`` (default, RealNVP's choice): ``s = a * tanh(r)`` with a learned per-dimension
@@ -34,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax.flows.base import Bijector, Params
+from likelihood_jax.flows.base import Bijector, Context, Params
 from likelihood_jax.models.mlp import ResidualMLP
 
 _MIN_SCALE = 1e-3
@@ -87,12 +93,15 @@ class AffineCoupling(Bijector):
         log_scale_bound: for ``"tanh"``, None (the bound ``a`` is learned per dimension,
             initialized to 1) or a positive float, a fixed bound of every log-scale (which
             bounds the layer's log-det).
+        conditional: the conditioner also sees the example's context ``(C,)`` (which every
+            method then requires); an unconditional coupling ignores any context.
     """
 
     mask: tuple[int, ...]
     hidden_dims: tuple[int, ...] = (64, 64)
     scale_fn: str = "tanh"
     log_scale_bound: float | None = None
+    conditional: bool = False
     log_det_depends_on_x = True
 
     def __post_init__(self):
@@ -110,36 +119,68 @@ class AffineCoupling(Bijector):
         object.__setattr__(self, "hidden_dims", tuple(int(h) for h in self.hidden_dims))
 
     @property
-    def _cond_idx(self) -> np.ndarray:
+    def conditioning_indices(self) -> np.ndarray:
+        """Indices of the conditioning (unchanged) dimensions, ``mask == 1``."""
         return np.flatnonzero(np.asarray(self.mask) == 1)
 
     @property
-    def _trans_idx(self) -> np.ndarray:
+    def transformed_indices(self) -> np.ndarray:
+        """Indices of the transformed dimensions, ``mask == 0``."""
         return np.flatnonzero(np.asarray(self.mask) == 0)
 
     def _conditioner(self) -> ResidualMLP:
-        return ResidualMLP(self.hidden_dims, 2 * len(self._trans_idx), zero_init_last=True)
+        return ResidualMLP(self.hidden_dims, 2 * len(self.transformed_indices),
+                           zero_init_last=True)
 
-    @staticmethod
-    def _conditioner_input(x_cond: jax.Array, context: jax.Array | None) -> jax.Array:
+    def _conditioner_input(self, x_cond: jax.Array, context: Context) -> jax.Array:
         """``x_c``, or ``concat(x_c, context)`` for a conditional coupling."""
-        if context is None:
+        if not self.conditional:
             return x_cond
+        if context is None:
+            raise ValueError("A conditional AffineCoupling needs the example's context (C,).")
+        if context.ndim != 1:
+            raise ValueError(f"AffineCoupling: one example's context must be a vector (C,), "
+                             f"got shape {context.shape}.")
         return jnp.concatenate([x_cond, context.astype(x_cond.dtype)])
 
-    def _init(self, key: jax.Array, x: jax.Array, context: jax.Array | None = None) -> Params:
+    def init(self, key: jax.Array, x: jax.Array, context: Context = None) -> Params:
+        """Conditioner params (zero output layer) and, for a learned tanh bound, bounds of 1.
+
+        Args:
+            key: a ``jax.random.key``.
+            x: a batch ``(B, D)``.
+            context: for a conditional coupling, the batch of contexts ``(B, C)`` (its
+                conditioner's input grows by ``C``); ignored otherwise.
+
+        Returns:
+            The parameters.
+        """
         if x.ndim != 2 or x.shape[-1] != len(self.mask):
             raise ValueError(f"{type(self).__name__} needs a batch (B, {len(self.mask)}), "
                              f"got {x.shape}.")
-        inputs = self._conditioner_input(x[0, self._cond_idx],
-                                         None if context is None else context[0])
+        if self.conditional and (context is None or context.ndim != 2
+                                 or context.shape[0] != x.shape[0]):
+            raise ValueError(f"The context must be a batch (B, C) with B = {x.shape[0]}, "
+                             f"got {None if context is None else context.shape}.")
+        inputs = self._conditioner_input(x[0, self.conditioning_indices],
+                                         context[0] if self.conditional else None)
         params = {"conditioner": self._conditioner().init(key, inputs)}
         if self.scale_fn == "tanh" and self.log_scale_bound is None:
-            params["log_scale_bound"] = jnp.ones((len(self._trans_idx),), x.dtype)
+            params["log_scale_bound"] = jnp.ones((len(self.transformed_indices),), x.dtype)
         return params
 
-    def _shift_and_log_scale(self, params: Params, x_cond: jax.Array,
-                             context: jax.Array | None = None):
+    def shift_and_log_scale(self, params: Params, x_cond: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
+        """The conditioner's ``(t, s)`` for the conditioning values ``x_c`` (and the context).
+
+        Args:
+            params: the layer's parameters.
+            x_cond: ``x[conditioning_indices]`` of one example.
+            context: its context ``(C,)`` for a conditional coupling, else None.
+
+        Returns:
+            ``(shift, log_scale)``, each of the length of ``transformed_indices``.
+        """
         out = self._conditioner().apply(params["conditioner"],
                                         self._conditioner_input(x_cond, context))
         shift, raw = jnp.split(out, 2, axis=-1)
@@ -151,26 +192,18 @@ class AffineCoupling(Bijector):
             log_scale = jnp.log(jax.nn.softplus(raw + _SOFTPLUS_OFFSET) + _MIN_SCALE)
         return shift, log_scale
 
-    def _forward(self, params: Params, x: jax.Array, context: jax.Array | None = None):
-        cond, trans = self._cond_idx, self._trans_idx
-        shift, log_scale = self._shift_and_log_scale(params, x[cond], context)
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
+        """``z_t = x_t exp(s(x_c, c)) + t(x_c, c)``, ``log_det = sum(s)``."""
+        cond, trans = self.conditioning_indices, self.transformed_indices
+        shift, log_scale = self.shift_and_log_scale(params, x[cond], context)
         z = x.at[trans].set(x[trans] * jnp.exp(log_scale) + shift)
         return z, jnp.sum(log_scale)
 
-    def _inverse(self, params: Params, z: jax.Array, context: jax.Array | None = None):
-        cond, trans = self._cond_idx, self._trans_idx
-        shift, log_scale = self._shift_and_log_scale(params, z[cond], context)
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
+        """``x_t = (z_t - t(z_c, c)) exp(-s(z_c, c))``, ``log_det = -sum(s)``."""
+        cond, trans = self.conditioning_indices, self.transformed_indices
+        shift, log_scale = self.shift_and_log_scale(params, z[cond], context)
         x = z.at[trans].set((z[trans] - shift) * jnp.exp(-log_scale))
         return x, -jnp.sum(log_scale)
-
-    def init(self, key: jax.Array, x: jax.Array) -> Params:
-        """Conditioner params (zero output layer) and, for a learned tanh bound, bounds of 1."""
-        return self._init(key, x)
-
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """``z_t = x_t exp(s(x_c)) + t(x_c)``, ``log_det = sum(s)``."""
-        return self._forward(params, x)
-
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """``x_t = (z_t - t(z_c)) exp(-s(z_c))``, ``log_det = -sum(s)``."""
-        return self._inverse(params, z)

@@ -1,4 +1,4 @@
-"""EBFlow training objectives on a flow's energy, one example at a time.
+"""EBFlow [P001] training objectives on a flow's energy, one example at a time.
 
 Chao et al. (2023), "Training Energy-Based Normalizing Flow with Score-Matching Objectives"
 (NeurIPS). A flow's density is an energy-based model ``p(x) = exp(-E(x)) / Z`` where ``E``
@@ -20,15 +20,31 @@ score-matching values follow :mod:`likelihood_jax.score_matching`'s normalizatio
 "ssm" and "fdssm" have the same expectation at each x). Cost per example: "ssm" one forward,
 one backward and one jvp of the backward per slice; "dsm" one forward and one backward;
 "fdssm" ``1 + 2 * num_slices`` forward passes; "sml" two forward passes plus the sampling.
+
+Also the paper's flow bodies (:func:`build_body`: Glow-like blocks for the 2D toys, the
+fully-connected model of Gresele et al. 2020 for MNIST) and its toy oracle: the test set of
+a Gaussian-smoothed toy ``p_sigma = p * N(0, sigma^2 I)`` with kernel-density estimates of
+its log-density and score (:func:`smoothed_dataset`, :func:`kde_log_prob_and_score`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from likelihood_jax import score_matching
+from likelihood_jax.data import Dataset
+from likelihood_jax.flows.base import Bijector
+from likelihood_jax.flows.chain import Chain
+from likelihood_jax.flows.coupling import AffineCoupling, alternating_mask
+from likelihood_jax.flows.elementwise import ActNorm
+from likelihood_jax.flows.linear import Dense
+from likelihood_jax.flows.nonlinear import SmoothLeakyReLU
 
 Array = jax.Array
 
@@ -89,3 +105,97 @@ def flow_score_matching_loss(objective: str, energy_fn: Callable[[Array], Array]
         return score_matching.denoising_score_matching(score_fn, x, key, sigma)
     return score_matching.finite_difference_sliced_score_matching(
         unnormalized_log_prob, x, key, eps=eps, num_slices=num_slices, probe=fd_probe)
+
+
+# -- The paper's architectures and its toy oracle -----------------------------------------
+
+ARCHITECTURES = ("glow", "fc", "linear")
+
+
+def build_body(model, dim: int) -> Chain:
+    """The flow body on vectors ``(dim,)`` described by ``config.model``.
+
+    * ``"glow"`` (the paper's 2D toys): ``num_blocks`` x [Dense, AffineCoupling, ActNorm],
+      then a final Dense; couplings alternate the even/odd halves.
+    * ``"fc"`` (the paper's FC-based MNIST model, from Gresele et al. 2020): ``num_layers``
+      Dense layers with a SmoothLeakyReLU(``activation_alpha``) between consecutive ones,
+      optionally preceded by an ActNorm (``model.actnorm``).
+    * ``"linear"``: [ActNorm, Dense], a Gaussian model (for tests).
+    """
+    arch = model.get("arch", "glow")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown model.arch {arch!r}; choose one of {ARCHITECTURES}")
+    layers: list[Bijector] = []
+    if arch == "glow":
+        if dim < 2:
+            raise ValueError(f"the glow architecture needs dim >= 2, got {dim}")
+        for i in range(model.num_blocks):
+            layers += [Dense(),
+                       AffineCoupling(alternating_mask(dim, i % 2),
+                                            tuple(model.hidden_dims),
+                                            model.get("scale_fn", "tanh")),
+                       ActNorm()]
+        layers.append(Dense())
+    elif arch == "fc":
+        if model.get("actnorm", False):
+            layers.append(ActNorm())
+        for i in range(model.num_layers):
+            layers.append(Dense())
+            if i + 1 < model.num_layers:
+                layers.append(SmoothLeakyReLU(alpha=model.get("activation_alpha", 0.3)))
+    else:
+        layers = [ActNorm(), Dense()]
+    return Chain(tuple(layers))
+
+
+def smoothed_dataset(dataset: Dataset, config, sigma: float) -> Dataset:
+    """Noised test points with the smoothed density and score of each (KDE oracle).
+
+    The test points are noised once with ``N(0, sigma^2 I)`` (seed
+    ``config.test_noise_seed``); ``log_p_true`` and ``score_true`` are the KDE estimates of
+    :func:`kde_log_prob_and_score` over the first ``config.oracle_reference_size`` clean
+    training points.
+    """
+    rng = np.random.default_rng(config.get("test_noise_seed", 12345))
+    test_x = np.asarray(dataset.test["x"], np.float32)
+    noised = test_x + sigma * rng.standard_normal(test_x.shape).astype(np.float32)
+    reference = np.asarray(dataset.train["x"], np.float32)
+    reference = reference[:config.get("oracle_reference_size", len(reference))]
+    log_p, score = kde_log_prob_and_score(noised, reference, sigma)
+    test = {"x": noised, "log_p_true": log_p, "score_true": score}
+    return dataclasses.replace(dataset, test=test)
+
+
+def kde_log_prob_and_score(x: np.ndarray, centers: np.ndarray, sigma: float,
+                           chunk: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Log-density and score of the Gaussian mixture ``mean_j N(x; c_j, sigma^2 I)``.
+
+    With ``c_j`` i.i.d. from ``p``, the mixture density is an unbiased estimate of
+    ``(p * N(0, sigma^2 I))(x)``; its log and score (``sum_j w_j (c_j - x) / sigma^2`` with
+    softmax weights ``w``) estimate those of the smoothed density (EBFlow's toy oracle).
+
+    Args:
+      x: query points ``(N, D)``.
+      centers: kernel centers ``(M, D)``.
+      sigma: kernel standard deviation.
+      chunk: query points per vectorized block.
+
+    Returns:
+      ``(log_p (N,), score (N, D))`` as float32 numpy arrays.
+    """
+    with jax.ensure_compile_time_eval():  # concrete even when first called under jit
+        centers = jnp.asarray(centers, jnp.float32)
+        dim = centers.shape[-1]
+        const = -math.log(centers.shape[0]) - 0.5 * dim * math.log(2 * math.pi * sigma**2)
+
+        @jax.jit
+        def block(q):
+            diff = centers[None] - q[:, None]
+            logits = -0.5 * jnp.sum(jnp.square(diff), -1) / sigma**2
+            log_p = jax.scipy.special.logsumexp(logits, axis=1) + const
+            weights = jax.nn.softmax(logits, axis=1)
+            return log_p, jnp.einsum("nm,nmd->nd", weights, diff) / sigma**2
+
+        outs = [block(jnp.asarray(x[i:i + chunk], jnp.float32)) for i in range(0, len(x), chunk)]
+        return (np.concatenate([np.asarray(o[0]) for o in outs]),
+                np.concatenate([np.asarray(o[1]) for o in outs]))

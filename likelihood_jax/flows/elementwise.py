@@ -32,7 +32,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax.flows.base import Bijector, Params
+from likelihood_jax.flows.base import Bijector, Context, Params
 
 _ACTNORM_EPS = 1e-6
 
@@ -52,7 +52,7 @@ class ActNorm(Bijector):
 
     log_det_depends_on_x = False
 
-    def init(self, key: jax.Array, x: jax.Array) -> Params:
+    def init(self, key: jax.Array, x: jax.Array, context: Context = None) -> Params:
         """Sets ``loc``/``log_scale`` to the per-channel mean/log-std of the batch ``x``."""
         del key
         x = jnp.asarray(x)
@@ -63,12 +63,14 @@ class ActNorm(Bijector):
         var = jnp.var(x, axis=axes)
         return {"loc": loc, "log_scale": 0.5 * jnp.log(var + _ACTNORM_EPS)}
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``z = (x - loc) exp(-log_scale)``, ``log_det = -P sum(log_scale)``."""
         z = (x - params["loc"]) * jnp.exp(-params["log_scale"])
         return z, -_num_positions(x) * jnp.sum(params["log_scale"])
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``x = z exp(log_scale) + loc``, ``log_det = P sum(log_scale)``."""
         x = z * jnp.exp(params["log_scale"]) + params["loc"]
         return x, _num_positions(z) * jnp.sum(params["log_scale"])
@@ -92,7 +94,8 @@ class Logit(Bijector):
         if not 0.0 <= self.alpha < 0.5:
             raise ValueError(f"Logit needs 0 <= alpha < 0.5, got {self.alpha}.")
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``z = log u - log(1 - u)`` with ``u = alpha + (1 - 2 alpha) x``."""
         del params
         u = self.alpha + (1.0 - 2.0 * self.alpha) * x
@@ -100,7 +103,8 @@ class Logit(Bijector):
         log_det = jnp.sum(math.log1p(-2.0 * self.alpha) - log_u - log_1mu)
         return log_u - log_1mu, log_det
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``x = (sigmoid(z) - alpha) / (1 - 2 alpha)``."""
         del params
         x = (jax.nn.sigmoid(z) - self.alpha) / (1.0 - 2.0 * self.alpha)

@@ -21,13 +21,14 @@ log-likelihood.
   is a density on ``[0, 1)^D`` and ``-log p(y) - D log(1/L)`` bounds the discrete
   NLL of ``x`` (Theis et al. 2016); the headline metric is bits/dim of the
   discrete data, ``metrics.dequantized_bits_per_dim(log p(y), D, scale=1/L)``.
-  Mollification (``config.mollify``) acts on ``v`` in logit space, where it
-  cannot leave the flow's domain.
+  Data mollification (:mod:`likelihood_jax.flows.mollification`) acts
+  on ``v`` in logit space, where it cannot leave the flow's domain.
 """
 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -38,21 +39,51 @@ from likelihood_jax.train import Experiment
 
 
 class MLEFlow(Experiment):
-    """RealNVP trained by maximum likelihood (config: ``model.num_layers``, ``hidden_dims``...)."""
+    """RealNVP trained by maximum likelihood (config: ``model.num_layers``, ``hidden_dims``...).
 
-    def __init__(self, config, dataset=None):
-        super().__init__(config, dataset)
+    Construction does no work: the flow is :meth:`make_model`'s (read it as ``self.flow``)
+    and the shapes below are read from the dataset's info when first used.
+    """
+
+    @functools.cached_property
+    def event_shape(self) -> tuple[int, ...]:
+        """Shape of one data example."""
+        return tuple(self.dataset.info.event_shape)
+
+    @functools.cached_property
+    def num_dims(self) -> int:
+        """``D``, the number of dimensions of one example (the flow's width)."""
+        return math.prod(self.event_shape)
+
+    @functools.cached_property
+    def num_levels(self) -> int | None:
+        """Integer levels of image data (``L``); None for continuous data."""
         info = self.dataset.info
-        self.event_shape = tuple(info.event_shape)
-        self.num_dims = math.prod(self.event_shape)
-        self.num_levels = info.num_levels if info.kind == "image" else None
-        self.headline_metric = "bits_per_dim" if self.num_levels else "nll"
+        return info.num_levels if info.kind == "image" else None
+
+    @property
+    def headline_metric(self) -> str:
+        """``bits_per_dim`` for images, ``nll`` (nats) for continuous data."""
+        return "bits_per_dim" if self.num_levels else "nll"
+
+    @functools.cached_property
+    def logit(self) -> flows.Logit:
+        """RealNVP's logit preprocessing of dequantized images (``model.logit_alpha``)."""
+        return flows.Logit(alpha=self.config.model.get("logit_alpha", 0.05))
+
+    def make_model(self, config, info) -> flows.Flow:
+        """``Flow(realnvp(D))`` on the flattened model-space input."""
         m = config.model
-        self.logit = flows.Logit(alpha=m.get("logit_alpha", 0.05))
-        body = flows.realnvp(self.num_dims, num_layers=m.num_layers,
+        num_dims = math.prod(info.event_shape)
+        body = flows.realnvp(num_dims, num_layers=m.num_layers,
                              hidden_dims=tuple(m.hidden_dims), actnorm=m.get("actnorm", True),
                              scale_fn=m.get("scale_fn", "tanh"))
-        self.flow = flows.Flow(body, (self.num_dims,))
+        return flows.Flow(body, (num_dims,))
+
+    @property
+    def flow(self) -> flows.Flow:
+        """The run's flow (:attr:`model`)."""
+        return self.model
 
     # -- data <-> model space ------------------------------------------------------------
 

@@ -19,6 +19,11 @@ so ``grad_x log p = -grad_x E`` needs no determinant of a dense layer: score-mat
 objectives on ``-E`` (``Flow.unnormalized_log_prob``) cost O(D^2 L) per example where the
 exact ``log_prob`` (with ``slogdet``) costs O(D^3 L) per batch.
 
+**Conditional flows.** Every method takes the optional ``context`` of the bijector contract
+(:mod:`likelihood_jax.flows.base`): ``log_prob(params, x, context)`` is ``log p(x | c)``, and
+``sample(params, key, n, context)`` draws ``n`` examples for one context (vmap over contexts
+for one draw each).
+
 ``realnvp`` builds the maximum-likelihood baseline of Dinh et al. 2017 ("Density estimation
 using Real NVP") for vector data: alternating-mask affine couplings, each preceded by a Glow
 ActNorm (Kingma & Dhariwal 2018) in place of RealNVP's batch normalization.
@@ -31,7 +36,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax.flows.base import Bijector, Params
+from likelihood_jax.flows.base import Bijector, Context, Params
 from likelihood_jax.flows.chain import Chain, forward_and_x_dependent_log_det
 from likelihood_jax.flows.coupling import AffineCoupling, alternating_mask
 from likelihood_jax.flows.elementwise import ActNorm
@@ -62,15 +67,21 @@ class Flow:
     def __post_init__(self):
         object.__setattr__(self, "event_shape", tuple(int(d) for d in self.event_shape))
 
-    def init(self, key: jax.Array, x: jax.Array) -> Params:
-        """Initializes the bijector on a data batch ``x`` of shape ``(B,) + event_shape``."""
+    def init(self, key: jax.Array, x: jax.Array, context: Context = None) -> Params:
+        """Initializes the bijector on a data batch ``x`` of shape ``(B,) + event_shape``.
+
+        ``context``: the matching batch of contexts ``(B, ...)`` for a conditional flow.
+        """
         if tuple(x.shape[1:]) != self.event_shape:
             raise ValueError(f"Expected a batch (B,) + {self.event_shape}, got {x.shape}.")
-        return self.bijector.init(key, x)
+        if context is not None and context.shape[:1] != x.shape[:1]:
+            raise ValueError(f"The contexts must be a batch of {x.shape[0]} like x, got shape "
+                             f"{context.shape}.")
+        return self.bijector.init(key, x, context)
 
-    def log_prob(self, params: Params, x: jax.Array) -> jax.Array:
-        """Exact ``log p(x)`` of one example: ``log N(f(x); 0, I) + log|det df/dx|``."""
-        z, log_det = self.bijector.forward_and_log_det(params, x)
+    def log_prob(self, params: Params, x: jax.Array, context: Context = None) -> jax.Array:
+        """Exact ``log p(x | c)`` of one example: ``log N(f(x; c); 0, I) + log|det df/dx|``."""
+        z, log_det = self.bijector.forward_and_log_det(params, x, context)
         return standard_normal_log_prob(z) + log_det
 
     def energy(self, params: Params, x: jax.Array) -> jax.Array:
@@ -111,15 +122,25 @@ class Flow:
             independent = self.bijector.forward_and_log_det(params, x)[1]
         return -independent
 
-    def _latent(self, params: Params) -> jax.ShapeDtypeStruct:
+    def _latent(self, params: Params, context: Context = None) -> jax.ShapeDtypeStruct:
         leaves = jax.tree.leaves(params)
         floats = [leaf for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.floating)]
         dtype = jnp.result_type(*floats) if floats else jnp.float32
         x = jax.ShapeDtypeStruct(self.event_shape, dtype)
-        return jax.eval_shape(self.bijector.forward, params, x)
+        return jax.eval_shape(self.bijector.forward, params, x, context)
+
+    def sample_and_log_prob_from_latent(self, params: Params, z: jax.Array,
+                                        context: Context = None
+                                        ) -> tuple[jax.Array, jax.Array]:
+        """``x = f^{-1}(z; c)`` and ``log p(x | c) = log N(z; 0, I) - log|det df^{-1}/dz|``.
+
+        One example; the reparameterized sample (gradients reach the parameters through x).
+        """
+        x, log_det = self.bijector.inverse_and_log_det(params, z, context)
+        return x, standard_normal_log_prob(z) - log_det
 
     def sample_and_log_prob(
-        self, params: Params, key: jax.Array, num_samples: int
+        self, params: Params, key: jax.Array, num_samples: int, context: Context = None
     ) -> tuple[jax.Array, jax.Array]:
         """Draws ``num_samples`` examples and their exact log-densities.
 
@@ -127,29 +148,37 @@ class Flow:
             params: the bijector's parameters.
             key: a ``jax.random.key``.
             num_samples: batch size (static).
+            context: one example's context, shared by every sample (None: unconditional).
 
         Returns:
             ``(x, log_prob)`` of shapes ``(num_samples,) + event_shape`` and ``(num_samples,)``.
         """
-        latent = self._latent(params)
+        latent = self._latent(params, context)
         z = jax.random.normal(key, (num_samples,) + latent.shape, latent.dtype)
-        x, log_det = jax.vmap(self.bijector.inverse_and_log_det, in_axes=(None, 0))(params, z)
-        return x, jax.vmap(standard_normal_log_prob)(z) - log_det
+        return jax.vmap(self.sample_and_log_prob_from_latent, in_axes=(None, 0, None))(
+            params, z, context)
 
-    def sample(self, params: Params, key: jax.Array, num_samples: int) -> jax.Array:
-        """Draws a batch ``(num_samples,) + event_shape``: ``x = f^{-1}(z)``, ``z ~ N(0, I)``.
+    def sample(self, params: Params, key: jax.Array, num_samples: int, context: Context = None,
+               *, temperature: float = 1.0) -> jax.Array:
+        """Draws a batch ``(num_samples,) + event_shape``: ``x = f^{-1}(z; c)``.
+
+        ``z ~ N(0, temperature^2 I)`` (Glow's reduced-temperature sampling when below 1).
 
         Args:
             params: the bijector's parameters.
             key: a ``jax.random.key``.
             num_samples: batch size (static).
+            context: one example's context, shared by every sample (None: unconditional).
+            temperature: standard deviation of the latent draws (1: the model itself).
 
         Returns:
             The samples, shape ``(num_samples,) + event_shape``.
         """
-        latent = self._latent(params)
+        latent = self._latent(params, context)
         z = jax.random.normal(key, (num_samples,) + latent.shape, latent.dtype)
-        return jax.vmap(self.bijector.inverse, in_axes=(None, 0))(params, z)
+        if temperature != 1.0:
+            z = temperature * z
+        return jax.vmap(self.bijector.inverse, in_axes=(None, 0, None))(params, z, context)
 
 
 def realnvp(

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax.flows.base import Bijector, Params
+from likelihood_jax.flows.base import Bijector, Context, Params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,12 +31,14 @@ class Reverse(Bijector):
 
     log_det_depends_on_x = False
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``z = x[..., ::-1]``, log-det 0."""
         del params
         return x[..., ::-1], jnp.zeros((), x.dtype)
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``x = z[..., ::-1]``, log-det 0."""
         del params
         return z[..., ::-1], jnp.zeros((), z.dtype)
@@ -59,12 +61,14 @@ class Permute(Bijector):
             raise ValueError(f"Permute needs a permutation of range(n), got {perm}.")
         object.__setattr__(self, "perm", perm)
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``z = x[..., perm]``, log-det 0."""
         del params
         return x[..., np.asarray(self.perm)], jnp.zeros((), x.dtype)
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``x = z[..., argsort(perm)]``, log-det 0."""
         del params
         return z[..., np.argsort(self.perm)], jnp.zeros((), z.dtype)
@@ -80,22 +84,24 @@ class Dense(Bijector):
 
     log_det_depends_on_x = False
 
-    def init(self, key: jax.Array, x: jax.Array) -> Params:
+    def init(self, key: jax.Array, x: jax.Array, context: Context = None) -> Params:
         """Random orthogonal ``W`` and zero ``b``, sized from the batch's last axis."""
         dim = x.shape[-1]
         w = jax.nn.initializers.orthogonal()(key, (dim, dim), x.dtype)
         return {"w": w, "b": jnp.zeros((dim,), x.dtype)}
 
-    def forward(self, params: Params, x: jax.Array) -> jax.Array:
+    def forward(self, params: Params, x: jax.Array, context: Context = None) -> jax.Array:
         """``z = W x + b`` at each position, without the O(C^3) log-det."""
         return x @ params["w"].T + params["b"]
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``z = W x + b`` at each position, ``log_det = P log|det W|``."""
         return self.forward(params, x), math.prod(x.shape[:-1]) * jnp.linalg.slogdet(
             params["w"])[1]
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``x = W^{-1} (z - b)`` by ``jnp.linalg.solve``, ``log_det = -P log|det W|``."""
         dim = z.shape[-1]
         rhs = (z - params["b"]).reshape(-1, dim).T

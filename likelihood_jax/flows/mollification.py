@@ -1,4 +1,4 @@
-"""Gaussian data mollification with a noise level annealed to zero during training.
+"""Gaussian data mollification [P162] with a noise level annealed to zero during training.
 
 Tran, Franzese, Michiardi & Filippone (2023), "One-Line-of-Code Data Mollification
 Improves Optimization of Likelihood-based Generative Models". A likelihood model
@@ -19,8 +19,11 @@ u = 0 and 0 at u = 1. The distribution of ``x_t`` is the data distribution
 scaled by ``sqrt(1 - n)`` and convolved with ``N(0, n I)`` (the variance-preserving
 form of the mollifier).
 
-The shared loop applies it as one switch (``config.mollify.enabled``) to the
-experiment's model-space inputs ``batch["x"]`` after ``Experiment.preprocess``.
+An experiment applies it to its model-space training inputs with :func:`mollify_batch`,
+called from its ``loss_fn`` (which receives the training step; evaluation is never
+mollified). Its settings are a ``mollify`` config group
+(:func:`likelihood_jax.flows.presets.mollify`): ``enabled``, ``fraction`` of the run's
+steps over which the noise anneals to zero, and the schedule's ``start``, ``end``, ``tau``.
 """
 
 from __future__ import annotations
@@ -68,3 +71,44 @@ def mollify(x: Array, key: Array, noise_level) -> Array:
     noise_level = jnp.asarray(noise_level, x.dtype)
     eps = jax.random.normal(key, x.shape, x.dtype)
     return jnp.sqrt(1.0 - noise_level) * x + jnp.sqrt(noise_level) * eps
+
+
+def annealing_steps(fraction: float, total_steps: int) -> int:
+    """The number of steps over which the noise anneals to zero: ``int(fraction * total)``.
+
+    Raises:
+      ValueError: ``fraction`` outside ``(0, 1]`` or no step to anneal over.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"mollify.fraction must be in (0, 1], got {fraction}")
+    steps = int(fraction * total_steps)
+    if steps <= 0:
+        raise ValueError(f"mollify.fraction {fraction} of total_steps {total_steps} leaves no "
+                         f"step to anneal over")
+    return steps
+
+
+def mollify_batch(batch: dict[str, Array], key: Array, step, total_steps: int,
+                  config) -> tuple[dict[str, Array], Array]:
+    """Mollifies ``batch["x"]`` at training ``step`` as the ``mollify`` config group says.
+
+    ``x_t = sqrt(1 - n) x + sqrt(n) eps`` with ``n = sigmoid_noise_schedule(step, S)`` and
+    ``S = annealing_steps(config.fraction, total_steps)``; the other entries of the batch
+    pass through.
+
+    Args:
+      batch: the model-space batch (``"x"``: inputs ``[B, ...]``).
+      key: PRNG key of the noise ``eps``.
+      step: the training step (scalar, may be traced).
+      total_steps: the run's number of steps.
+      config: the ``mollify`` group: ``fraction``, ``start``, ``end``, ``tau``
+        (``enabled`` is the caller's switch).
+
+    Returns:
+      ``(batch with mollified "x", noise level n)``.
+    """
+    if "x" not in batch:
+        raise ValueError(f"mollify_batch needs batch['x']; the batch has {sorted(batch)}")
+    level = sigmoid_noise_schedule(step, annealing_steps(config.fraction, total_steps),
+                                   start=config.start, end=config.end, tau=config.tau)
+    return dict(batch, x=mollify(batch["x"], key, level)), level

@@ -35,7 +35,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax.flows.base import Bijector, Params
+from likelihood_jax.flows.base import Bijector, Context, Params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +66,14 @@ class SmoothLeakyReLU(Bijector):
     def _log_slope(self, x: jax.Array) -> jax.Array:
         return jnp.log(self.alpha + (1.0 - self.alpha) * jax.nn.sigmoid(x))
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``z = f(x)``, ``log_det = sum log f'(x)``."""
         del params
         return self._f(x), jnp.sum(self._log_slope(x))
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """Solves ``f(x) = z`` by Newton from the right of the root; ``log_det = -sum log f'``."""
         del params
         x0 = jnp.where(z >= 0, z, z / self.alpha)
@@ -112,12 +114,14 @@ class SmoothTanh(Bijector):
     def _slope(self, x: jax.Array) -> jax.Array:
         return self.a * (1.0 - jnp.square(jnp.tanh(self.a * x))) + self.b
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``z = f(x)``, ``log_det = sum log f'(x)``."""
         del params
         return self._f(x), jnp.sum(jnp.log(self._slope(x)))
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """Solves ``f(x) = z`` by bisection on ``[(z-1)/b, (z+1)/b]`` plus two Newton steps."""
         del params
         lo, hi = (z - 1.0) / self.b, (z + 1.0) / self.b

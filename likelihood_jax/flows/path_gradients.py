@@ -1,4 +1,4 @@
-"""Path-gradient estimators for normalizing flows, fast (recursive) and reference.
+"""Path-gradient estimators [P004] for normalizing flows, fast (recursive) and reference.
 
 Vaitl, Winkler, Richter & Kessel (2024), "Fast and Unified Path Gradient Estimators for
 Normalizing Flows", ICLR 2024 (arXiv:2403.15881). Earlier: Roeder et al. 2017 ("sticking the
@@ -128,9 +128,9 @@ def _coupling_inverse_step(layer: AffineCoupling, params, h, g):
     ``grad_{y_t} = g_t e^{s}`` and ``grad_{y_c} = g_c + [dt/dc]^T g_t + [ds/dc]^T (g_t (h_t - t)
     + 1)``, one vjp through the conditioner (inputs only).
     """
-    cond, trans = layer._cond_idx, layer._trans_idx
+    cond, trans = layer.conditioning_indices, layer.transformed_indices
     (shift, log_scale), pullback = jax.vjp(
-        lambda c: layer._shift_and_log_scale(params, c), h[cond])
+        lambda c: layer.shift_and_log_scale(params, c), h[cond])
     y = h.at[trans].set((h[trans] - shift) * jnp.exp(-log_scale))
     g_t = g[trans]
     (g_c,) = pullback((g_t, g_t * (h[trans] - shift) + 1.0))
@@ -145,9 +145,9 @@ def _coupling_forward_step(layer: AffineCoupling, params, h, g):
     grad_u log p_u(u))`` with ``u_t = h_t e^{s(c)} + t(c)``: ``grad_{u_t} = g_t e^{-s}`` and
     ``grad_{u_c} = g_c - [dt/dc]^T grad_{u_t} - [ds/dc]^T (g_t h_t + 1)``.
     """
-    cond, trans = layer._cond_idx, layer._trans_idx
+    cond, trans = layer.conditioning_indices, layer.transformed_indices
     (shift, log_scale), pullback = jax.vjp(
-        lambda c: layer._shift_and_log_scale(params, c), h[cond])
+        lambda c: layer.shift_and_log_scale(params, c), h[cond])
     u = h.at[trans].set(h[trans] * jnp.exp(log_scale) + shift)
     g_t = g[trans]
     g_ut = g_t * jnp.exp(-log_scale)

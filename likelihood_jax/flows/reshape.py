@@ -14,7 +14,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax.flows.base import Bijector, Params
+from likelihood_jax.flows.base import Bijector, Context, Params
 
 
 def _check_shape(x: jax.Array, expected: tuple[int, ...], name: str) -> None:
@@ -41,13 +41,15 @@ class Reshape(Bijector):
         if math.prod(self.event_shape) != math.prod(self.new_shape):
             raise ValueError(f"Cannot reshape {self.event_shape} into {self.new_shape}.")
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``z = x.reshape(new_shape)``, log-det 0."""
         del params
         _check_shape(x, self.event_shape, "Reshape.forward")
         return x.reshape(self.new_shape), jnp.zeros((), x.dtype)
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``x = z.reshape(event_shape)``, log-det 0."""
         del params
         _check_shape(z, self.new_shape, "Reshape.inverse")
@@ -68,13 +70,15 @@ class Flatten(Bijector):
     def __post_init__(self):
         object.__setattr__(self, "event_shape", tuple(int(d) for d in self.event_shape))
 
-    def forward_and_log_det(self, params: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``z = x.reshape(-1)``, log-det 0."""
         del params
         _check_shape(x, self.event_shape, "Flatten.forward")
         return x.reshape(-1), jnp.zeros((), x.dtype)
 
-    def inverse_and_log_det(self, params: Params, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
+                            ) -> tuple[jax.Array, jax.Array]:
         """``x = z.reshape(event_shape)``, log-det 0."""
         del params
         _check_shape(z, (math.prod(self.event_shape),), "Flatten.inverse")

@@ -1,4 +1,4 @@
-"""Unlearning by gradient orthogonalization (UNO) and its baselines, on gradient pytrees.
+"""Unlearning by gradient orthogonalization (UNO) [P246] and its baselines, on gradients.
 
 Mandal & Gottwald (2025), "UNO: Unlearning via Orthogonalization in Generative Models",
 arXiv:2506.04712. A trained likelihood model is to *forget* a set ``F`` (e.g. one class)

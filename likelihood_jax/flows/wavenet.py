@@ -1,4 +1,4 @@
-"""FloWaveNet (Kim, Lee, Song, Kim & Yoon, ICML 2019): a conditional flow for raw audio.
+"""FloWaveNet [P026] (Kim, Lee, Song, Kim & Yoon, ICML 2019): a conditional flow for raw audio.
 
 A waveform ``x (T,)`` and its mel spectrogram ``mel (F, n_mels)`` (``T = F * hop``) are mapped
 to a standard-normal latent ``eps (T,)`` by a single bijection, so that::
@@ -9,6 +9,11 @@ trained by maximum likelihood alone and sampled in parallel over time by the inv
 
 Direction: ``forward`` maps data ``x`` -> latent ``eps`` and ``inverse`` maps ``eps`` -> ``x``,
 as everywhere in :mod:`likelihood_jax.flows`. Signals are channels-last ``(time, channels)``.
+
+:class:`FloWaveNet` is a conditional bijector under the contract of
+:mod:`likelihood_jax.flows.base`, its ``context`` being the clip's mel spectrogram: wrap it
+in :class:`~likelihood_jax.flows.Flow` for ``log_prob(params, x, context=mel)`` and
+``sample(params, key, n, context=mel, temperature=...)``.
 
 Pieces (paper Sec. 3 and Fig. 1; public code ``ksw0306/FloWaveNet``):
 
@@ -56,6 +61,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from likelihood_jax.flows.base import Bijector, Context
 from likelihood_jax.flows.elementwise import ActNorm
 
 __all__ = [
@@ -211,8 +217,10 @@ class _BlockPlan:
 
 
 @dataclasses.dataclass(frozen=True)
-class FloWaveNet:
-    """The FloWaveNet flow ``x (T,) <-> eps (T,)`` conditioned on ``mel (T / hop, n_mels)``.
+class FloWaveNet(Bijector):
+    """The FloWaveNet bijection ``x (T,) <-> eps (T,)`` given the context ``mel (F, n_mels)``.
+
+    A conditional bijector: every method needs the mel conditioning as its ``context``.
 
     Attributes:
         length: samples per clip ``T``; divisible by ``2**num_blocks`` and by the hop.
@@ -284,8 +292,11 @@ class FloWaveNet:
     def _prior_net(self, block: _BlockPlan) -> WaveNet:
         return WaveNet(block.channels, self.hidden, self.prior_layers, self.kernel_size)
 
-    def upsample(self, params: Params, mel: jax.Array) -> jax.Array:
+    def upsample(self, params: Params, mel: Context) -> jax.Array:
         """Per-sample conditioning ``(T, n_mels)`` from ``mel (F, n_mels)``."""
+        if mel is None:
+            raise ValueError("FloWaveNet is conditional: pass the mel spectrogram "
+                             f"{(self.num_frames, self.num_mels)} as the context.")
         if mel.shape != (self.num_frames, self.num_mels):
             raise ValueError(f"FloWaveNet expects mel of shape {(self.num_frames, self.num_mels)}"
                              f", got {mel.shape}.")
@@ -303,7 +314,7 @@ class FloWaveNet:
 
     # -- Initialization ------------------------------------------------------------------------
 
-    def init(self, key: jax.Array, x: jax.Array, mel: jax.Array) -> Params:
+    def init(self, key: jax.Array, x: jax.Array, context: Context = None) -> Params:
         """Parameters; ActNorm is initialized from the statistics of the batch.
 
         Every coupling starts as the identity (zero-initialized last layer) and every prior
@@ -314,7 +325,7 @@ class FloWaveNet:
         Args:
             key: PRNG key.
             x: waveforms ``(B, T)``.
-            mel: their mel spectrograms ``(B, F, n_mels)``.
+            context: their mel spectrograms ``(B, F, n_mels)``.
 
         Returns:
             ``{"upsample": ..., "blocks": [{"flows": [{"actnorm", "coupling"}], "prior"?}]}``.
@@ -322,6 +333,11 @@ class FloWaveNet:
         if x.ndim != 2 or x.shape[1] != self.length:
             raise ValueError(f"FloWaveNet.init needs x of shape (B, {self.length}), got "
                              f"{x.shape}.")
+        if context is None or context.ndim != 3 or context.shape[0] != x.shape[0]:
+            raise ValueError(f"FloWaveNet.init needs the mel spectrograms of the batch as "
+                             f"context (B, F, n_mels) with B = {x.shape[0]}, got "
+                             f"{None if context is None else context.shape}.")
+        mel = context
         keys = iter(jax.random.split(key, 2 + self.num_blocks * (self.num_flows + 1)))
         params = {"upsample": init_module(self._upsampler(), next(keys), mel[0])}
         h = x[..., None]
@@ -349,9 +365,9 @@ class FloWaveNet:
 
     # -- The bijection --------------------------------------------------------------------------
 
-    def forward_and_log_det(self, params: Params, x: jax.Array, mel: jax.Array
+    def forward_and_log_det(self, params: Params, x: jax.Array, context: Context = None
                             ) -> tuple[jax.Array, jax.Array]:
-        """``x (T,) -> (eps (T,), log|det d eps / d x|)`` given ``mel (F, n_mels)``.
+        """``x (T,) -> (eps (T,), log|det d eps / d x|)`` given ``context = mel (F, n_mels)``.
 
         ``eps`` concatenates the flattened latents of the splits (in block order) and of the
         last block.
@@ -359,7 +375,7 @@ class FloWaveNet:
         if x.shape != (self.length,):
             raise ValueError(f"FloWaveNet expects one waveform of shape ({self.length},), got "
                              f"{x.shape}.")
-        c = self.upsample(params, mel)
+        c = self.upsample(params, context)
         h, log_det, parts = x[:, None], jnp.zeros((), x.dtype), []
         for block, bp in zip(self.plan(), params["blocks"]):
             h, c = squeeze(h), squeeze(c)
@@ -377,14 +393,14 @@ class FloWaveNet:
         parts.append(h.reshape(-1))
         return jnp.concatenate(parts), log_det
 
-    def inverse_and_log_det(self, params: Params, eps: jax.Array, mel: jax.Array
+    def inverse_and_log_det(self, params: Params, z: jax.Array, context: Context = None
                             ) -> tuple[jax.Array, jax.Array]:
-        """``eps (T,) -> (x (T,), log|det dx / d eps|)`` given ``mel``; parallel over time."""
-        if eps.shape != (self.length,):
+        """``z (T,) -> (x (T,), log|det dx / dz|)`` given ``context = mel``; parallel in time."""
+        if z.shape != (self.length,):
             raise ValueError(f"FloWaveNet expects one latent of shape ({self.length},), got "
-                             f"{eps.shape}.")
+                             f"{z.shape}.")
         plan = self.plan()
-        c = self.upsample(params, mel)
+        c = self.upsample(params, context)
         conds = []  # the conditioning as it leaves each block's flows
         for _ in plan:
             c = squeeze(c)
@@ -392,11 +408,11 @@ class FloWaveNet:
                 c = swap_halves(c)
             conds.append(c)
         sizes = [b.length * b.channels // 2 for b in plan if b.split]
-        pieces = jnp.split(eps, np.cumsum(sizes)) if sizes else [eps]
+        pieces = jnp.split(z, np.cumsum(sizes)) if sizes else [z]
         last = plan[-1]
         h = pieces[-1].reshape(last.length, -1)
         split_latents = iter(pieces[-2::-1])
-        log_det = jnp.zeros((), eps.dtype)
+        log_det = jnp.zeros((), z.dtype)
         for block, bp, c in zip(plan[::-1], params["blocks"][::-1], conds[::-1]):
             if block.split:
                 e = next(split_latents).reshape(block.length, block.channels // 2)
@@ -411,19 +427,6 @@ class FloWaveNet:
                 log_det = log_det + ld
             h = unsqueeze(h)
         return h[:, 0], log_det
-
-    # -- Density and sampling -------------------------------------------------------------------
-
-    def log_prob(self, params: Params, x: jax.Array, mel: jax.Array) -> jax.Array:
-        """``log p(x | mel) = log N(eps; 0, I) + log|det d eps / d x|`` in nats (whole clip)."""
-        eps, log_det = self.forward_and_log_det(params, x, mel)
-        return -0.5 * jnp.sum(eps ** 2) - eps.size * _HALF_LOG_2PI + log_det
-
-    def sample(self, params: Params, key: jax.Array, mel: jax.Array,
-               temperature: float = 1.0) -> jax.Array:
-        """One waveform ``(T,)`` for ``mel``: ``eps ~ N(0, temperature^2)`` through the inverse."""
-        eps = temperature * jax.random.normal(key, (self.length,))
-        return self.inverse_and_log_det(params, eps, mel)[0]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Weak supervision: weak signals, the labelings they allow, and label learning flows (LLF).
+"""Weak supervision [P134]: weak signals, the labelings they allow, label learning flows.
 
 Notation (Arachie & Huang's adversarial/constrained label learning, used by Lu, Song, Arachie &
 Huang, "Weakly Supervised Label Learning Flows", Neural Networks 2025, arXiv:2302.09649).

@@ -10,9 +10,10 @@ import numpy as np
 import optax
 import pytest
 
-from experiments.ebflow.experiment import EBFlow, kde_log_prob_and_score
+from experiments.ebflow.experiment import EBFlow
 from likelihood_jax import data, flows
 from likelihood_jax.flows import ebflow as ebflow_losses
+from likelihood_jax.flows.ebflow import kde_log_prob_and_score
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
@@ -181,7 +182,7 @@ def test_map_energies_and_every_objective_on_images():
     # perturb y out of the logit's domain, are refused).
     for objective in ("dsm", "fdssm"):
         with pytest.raises(ValueError, match="match_after_preprocessing"):
-            digits_experiment(objective=objective, match_after_preprocessing=False)
+            digits_experiment(objective=objective, match_after_preprocessing=False).dataset
     cases = [(o, True) for o in ("ml", "sml", "ssm", "dsm", "fdssm")]
     for objective, use_map in cases + [("ssm", False), ("sml", False)]:
         experiment.objective, experiment.match_after_preprocessing = objective, use_map

@@ -89,15 +89,3 @@ def test_runlocal_trains_end_to_end(name, tmp_path):
     assert metrics["bits_per_dim"] < math.log2({"digits": 17, "mnist5k": 256}[name])
     assert checkpoint_steps(tmp_path)[-1] == config.total_steps
     assert os.path.getsize(os.path.join(tmp_path, "samples.png")) > 1000
-
-
-def test_mollification_switch_anneals_noise_to_zero_in_the_loop(tmp_path):
-    """config.mollify.enabled: the logged noise follows the schedule and is 0 after it."""
-    config = get_config("toy2d")
-    config.total_steps, config.log_every, config.checkpoint_every = 100, 1, 100
-    config.mollify.enabled, config.mollify.fraction = True, 0.5
-    train_and_evaluate(MLEFlow(config), str(tmp_path))
-    noise = {m["step"]: m["mollify_noise"] for m in train_lines(tmp_path)}
-    assert noise[1] == pytest.approx(1.0)  # step 1 logs the noise used at step 0
-    assert 0.0 < noise[25] < 1.0
-    assert all(noise[s] == 0.0 for s in range(51, 101))

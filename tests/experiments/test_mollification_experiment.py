@@ -47,3 +47,19 @@ def test_runlocal_trains_with_mollification_end_to_end(name, metric, tmp_path):
     last = eval_lines(tmp_path)[-1]
     assert np.isfinite(last[metric]) and last[metric] == pytest.approx(metrics[metric])
     assert os.path.getsize(os.path.join(tmp_path, "samples.png")) > 1000
+
+
+def test_mollification_anneals_noise_to_zero_and_is_off_when_disabled(tmp_path):
+    """config.mollify: the logged noise follows the schedule and is 0 after it."""
+    config = get_config("toy2d")
+    config.total_steps, config.log_every, config.checkpoint_every = 100, 1, 100
+    config.mollify.fraction = 0.5
+    train_and_evaluate(MollifiedFlow(config), str(tmp_path / "on"))
+    noise = {m["step"]: m["mollify_noise"] for m in train_lines(tmp_path / "on")}
+    assert noise[1] == pytest.approx(1.0)  # step 1 logs the noise used at step 0
+    assert 0.0 < noise[25] < 1.0
+    assert all(noise[s] == 0.0 for s in range(51, 101))
+    config.mollify.enabled = False
+    config.total_steps, config.checkpoint_every = 5, 5
+    train_and_evaluate(MollifiedFlow(config), str(tmp_path / "off"))
+    assert "mollify_noise" not in train_lines(tmp_path / "off")[0]

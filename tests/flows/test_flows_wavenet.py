@@ -101,16 +101,19 @@ def test_flow_round_trip_and_log_det_matches_slogdet():
 
 
 def test_log_prob_is_normal_plus_log_det_and_sample_inverts():
-    flow, params, x, mel = _cached()
-    forward = jax.jit(flow.forward_and_log_det)
+    """FloWaveNet under Flow: log_prob and sample with the mel as the context."""
+    bijector, params, x, mel = _cached()
+    flow = flows.Flow(bijector, (bijector.length,))
+    forward = jax.jit(bijector.forward_and_log_det)
     eps, log_det = forward(params, x[0], mel[0])
     expected = -0.5 * jnp.sum(eps ** 2) - 0.5 * eps.size * math.log(2 * math.pi) + log_det
     np.testing.assert_allclose(jax.jit(flow.log_prob)(params, x[0], mel[0]), expected,
                                rtol=1e-6)
-    s = jax.jit(flow.sample)(params, jax.random.key(7), mel[0])
-    assert s.shape == (flow.length,) and bool(jnp.all(jnp.isfinite(s)))
-    eps_again = jax.random.normal(jax.random.key(7), (flow.length,))
-    np.testing.assert_allclose(forward(params, s, mel[0])[0], eps_again, atol=1e-4)
+    s = jax.jit(lambda p, k, c: flow.sample(p, k, 2, c, temperature=0.5))(
+        params, jax.random.key(7), mel[0])
+    assert s.shape == (2, bijector.length) and bool(jnp.all(jnp.isfinite(s)))
+    eps_again = 0.5 * jax.random.normal(jax.random.key(7), (2, bijector.length))
+    np.testing.assert_allclose(forward(params, s[1], mel[0])[0], eps_again[1], atol=1e-4)
 
 
 def test_init_is_actnorm_normalized_identity_couplings():
@@ -132,9 +135,11 @@ def test_upsampler_length_and_mel_shape_errors():
     assert out.shape == (40, 3)
     flow, params, x, mel = _cached()
     with pytest.raises(ValueError, match="mel of shape"):
-        flow.log_prob(params, x[0], mel[0, :-1])
+        flow.forward_and_log_det(params, x[0], mel[0, :-1])
     with pytest.raises(ValueError, match="shape"):
-        flow.log_prob(params, x[0, :-2], mel[0])
+        flow.forward_and_log_det(params, x[0, :-2], mel[0])
+    with pytest.raises(ValueError, match="as the context"):
+        flow.forward_and_log_det(params, x[0])
     with pytest.raises(ValueError, match="divisible"):
         wavenet.FloWaveNet(length=30, num_mels=2, upsample_factors=(2,), num_blocks=2)
 

@@ -3,6 +3,7 @@
 import chex
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 from scipy import stats
@@ -72,3 +73,25 @@ def test_mollified_gmm_is_the_gmm_convolved_with_the_current_gaussian(noise):
 def test_zero_noise_is_identity():
     x = jnp.arange(6.0).reshape(3, 2)
     np.testing.assert_array_equal(mollification.mollify(x, jax.random.key(0), 0.0), x)
+
+
+def test_mollify_batch_follows_the_schedule_and_keeps_other_entries():
+    """mollify_batch = mollify(x, key, n(step)) with n over fraction * total_steps; rest kept."""
+    config = ml_collections.ConfigDict({"enabled": True, "fraction": 0.5, "start": 0.0,
+                                        "end": 3.0, "tau": 0.7})
+    x = jnp.arange(12.0).reshape(4, 3)
+    batch = {"x": x, "label": jnp.arange(4)}
+    key = jax.random.key(3)
+    out, level = mollification.mollify_batch(batch, key, 10, 100, config)
+    expected_level = mollification.sigmoid_noise_schedule(10, 50, start=0.0, end=3.0, tau=0.7)
+    np.testing.assert_allclose(level, expected_level)
+    np.testing.assert_allclose(out["x"], mollification.mollify(x, key, expected_level))
+    np.testing.assert_array_equal(out["label"], batch["label"])
+    out, level = mollification.mollify_batch(batch, key, 50, 100, config)
+    assert float(level) == 0.0
+    np.testing.assert_array_equal(out["x"], x)
+    with pytest.raises(ValueError, match="fraction"):
+        mollification.mollify_batch(batch, key, 0, 100, ml_collections.ConfigDict(
+            {**config.to_dict(), "fraction": 0.0}))
+    with pytest.raises(ValueError, match="batch\\['x'\\]"):
+        mollification.mollify_batch({"y": x}, key, 0, 100, config)

@@ -107,7 +107,7 @@ def test_llf_predictions_satisfy_the_constraints_on_a_small_problem():
     signals = jnp.asarray(np.stack([np.stack([1 - p, p], -1) for p in (p1, p2)], 1),
                           jnp.float32)
     bounds = ws.estimate_error_bounds(signals, truth, slack=0.02)
-    flow = flows.ConditionalFlow(flows.conditional_realnvp(2, 4, (16,), log_scale_bound=2.0), 2)
+    flow = flows.Flow(flows.conditional_realnvp(2, 4, (16,), log_scale_bound=2.0), (2,))
     xs = jnp.asarray(x)
     params = flow.init(jax.random.key(0), jnp.zeros((64, 2)), xs)
     opt = optax.adam(1e-2)

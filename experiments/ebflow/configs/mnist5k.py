@@ -14,11 +14,10 @@ experiments/ebflow/README.md. Select the objective with ``--config.objective=dsm
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("ebflow", dataset="mnist5k")
     config.objective = "ssm"  # ml | sml | sm | ssm | dsm | fdssm
     config.match_after_preprocessing = True  # MaP: match the density of u = logit(y)
@@ -40,21 +39,18 @@ def get_config(arg=None):
     config.batch_size = 100
     config.eval_batch_size = 500
     config.num_plot_samples = 64
-    if mode == "runlocal":
-        config.total_steps = 60
-        config.log_every = 20
-        config.checkpoint_every = 30
-        config.optim.lr = 1e-3
-        config.ema_decay = 0.0
-    elif mode == "default":
-        config.total_steps = 3000
-        config.log_every = 100
-        config.eval_every = 1000
-        config.checkpoint_every = 1000
-    else:
-        config.ema_decay = 0.999
-        config.total_steps = 200000
-        config.log_every = 500
-        config.eval_every = 10000
-        config.checkpoint_every = 10000
+    config.total_steps = 3000
+    config.log_every = 100
+    config.eval_every = 1000
+    config.checkpoint_every = 1000
+    apply_mode(config, arg, {
+        "runlocal": {
+            "total_steps": 60, "log_every": 20, "eval_every": 0, "checkpoint_every": 30,
+            "optim.lr": 1e-3, "ema_decay": 0.0,
+        },
+        "full": {
+            "ema_decay": 0.999, "total_steps": 200000, "log_every": 500, "eval_every": 10000,
+            "checkpoint_every": 10000,
+        },
+    })
     return config

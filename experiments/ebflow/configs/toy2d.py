@@ -14,11 +14,10 @@ objectives in experiments/ebflow/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("ebflow", dataset="sine")
     config.objective = "ssm"  # ml | sml | sm | ssm | dsm | fdssm
     config.data_noise_std = 0.375  # the paper's Gaussian smoothing of the toys
@@ -40,28 +39,20 @@ def get_config(arg=None):
     config.ema_decay = 0.99
     config.batch_size = 512
     config.eval_batch_size = 5000
-    if mode == "runlocal":
-        config.total_steps = 200
-        config.model.num_blocks = 2
-        config.model.hidden_dims = (32, 32)
-        config.batch_size = 256
-        config.log_every = 50
-        config.checkpoint_every = 100
-        config.oracle_reference_size = 5000
-        config.ema_decay = 0.0
-    elif mode == "default":
-        config.total_steps = 4000
-        config.log_every = 100
-        config.eval_every = 2000
-        config.checkpoint_every = 2000
-    else:
-        config.total_steps = 50000
-        config.model.num_blocks = 10
-        config.batch_size = 2048
-        config.optim.lr = 1e-4
-        config.optim.schedule = "constant"
-        config.ema_decay = 0.999
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    config.total_steps = 4000
+    config.log_every = 100
+    config.eval_every = 2000
+    config.checkpoint_every = 2000
+    apply_mode(config, arg, {
+        "runlocal": {
+            "total_steps": 200, "model.num_blocks": 2, "model.hidden_dims": (32, 32),
+            "batch_size": 256, "log_every": 50, "eval_every": 0, "checkpoint_every": 100,
+            "oracle_reference_size": 5000, "ema_decay": 0.0,
+        },
+        "full": {
+            "total_steps": 50000, "model.num_blocks": 10, "batch_size": 2048,
+            "optim.lr": 1e-4, "optim.schedule": "constant", "ema_decay": 0.999,
+            "log_every": 500, "eval_every": 5000, "checkpoint_every": 5000,
+        },
+    })
     return config

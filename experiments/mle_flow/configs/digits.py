@@ -3,41 +3,17 @@
 Paper: Dinh et al. 2017, "Density estimation using Real NVP". Uniform
 dequantization and RealNVP's logit preprocessing; the headline metric is test
 bits/dim of the discrete data (see likelihood_jax.metrics). Modes: ``runlocal``,
-default, ``full``. Expected numbers: see experiments/mle_flow/README.md.
+default, ``full`` (:func:`likelihood_jax.flows.presets.realnvp_digits_modes`).
+Expected numbers: see experiments/mle_flow/README.md.
 """
 
-import ml_collections
-
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.flows import presets
+from likelihood_jax.train.config import apply_mode, base_config, set_fields
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("mle_flow", dataset="digits")
-    config.model = ml_collections.ConfigDict({
-        "event_shape": (8, 8, 1), "num_layers": 8, "hidden_dims": (64, 64), "actnorm": True,
-        "scale_fn": "tanh", "logit_alpha": 0.05,
-    })
-    config.optim.lr = 1e-3
-    config.optim.schedule = "cosine"
-    config.batch_size = 128
-    config.num_plot_samples = 64
-    if mode == "runlocal":
-        config.total_steps = 200
-        config.model.num_layers = 4
-        config.checkpoint_every = 100
-    elif mode == "default":
-        # 1500 training images: longer training or wider couplings overfit (test
-        # bits/dim rises after ~1000 steps at width 64 and sooner at width 256).
-        config.total_steps = 1000
-        config.log_every = 100
-        config.eval_every = 250
-        config.checkpoint_every = 250
-    else:
-        config.total_steps = 50000
-        config.model.num_layers = 16
-        config.model.hidden_dims = (512, 512)
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    config.model = presets.realnvp_model((8, 8, 1), logit_alpha=0.05)
+    set_fields(config, presets.realnvp_digits_fields())
+    apply_mode(config, arg, presets.realnvp_digits_modes())
     return config

@@ -8,11 +8,10 @@ default, ``full``. Expected numbers: see experiments/mle_flow/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("mle_flow", dataset="mnist5k")
     config.model = ml_collections.ConfigDict({
         "event_shape": (28, 28, 1), "num_layers": 8, "hidden_dims": (256, 256), "actnorm": True,
@@ -27,24 +26,20 @@ def get_config(arg=None):
     config.batch_size = 128
     config.eval_batch_size = 500
     config.num_plot_samples = 64
-    if mode == "runlocal":
-        config.total_steps = 100
-        config.model.num_layers = 4
-        config.model.hidden_dims = (128,)
-        config.optim.warmup_steps = 10
-        config.checkpoint_every = 50
-    elif mode == "default":
-        # 4000 training images and a fully-connected flow: test bits/dim is best
-        # after a few hundred steps and rises afterwards (overfitting).
-        config.total_steps = 500
-        config.log_every = 50
-        config.eval_every = 100
-        config.checkpoint_every = 250
-    else:
-        config.total_steps = 100000
-        config.model.num_layers = 16
-        config.model.hidden_dims = (1024, 1024)
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    # 4000 training images and a fully-connected flow: test bits/dim is best after a few
+    # hundred steps and rises afterwards (overfitting).
+    config.total_steps = 500
+    config.log_every = 50
+    config.eval_every = 100
+    config.checkpoint_every = 250
+    apply_mode(config, arg, {
+        "runlocal": {
+            "total_steps": 100, "model.num_layers": 4, "model.hidden_dims": (128,),
+            "optim.warmup_steps": 10, "eval_every": 0, "checkpoint_every": 50,
+        },
+        "full": {
+            "total_steps": 100000, "model.num_layers": 16, "model.hidden_dims": (1024, 1024),
+            "log_every": 500, "eval_every": 5000, "checkpoint_every": 5000,
+        },
+    })
     return config

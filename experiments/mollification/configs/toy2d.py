@@ -2,25 +2,25 @@
 
 Paper: Tran et al. 2023, "One-Line-of-Code Data Mollification Improves Optimization
 of Likelihood-based Generative Models". The flow and training are those of
-``experiments/mle_flow/configs/toy2d.py``; compare ``--config.mollify.enabled=True``
-(the default here) with ``False``. Metrics: test NLL (nats) and the 2-Wasserstein
-distance between 2000 samples and 2000 test points. Default dataset 8gaussians
-(well-separated modes); ``--config.dataset.name=...``. Measured numbers:
-experiments/mollification/README.md.
+``experiments/mle_flow/configs/toy2d.py`` (both from :mod:`likelihood_jax.flows.presets`);
+compare ``--config.mollify.enabled=True`` (the default here) with ``False``. Metrics: test
+NLL (nats) and the 2-Wasserstein distance between 2000 samples and 2000 test points.
+Default dataset 8gaussians (well-separated modes); ``--config.dataset.name=...``.
+Measured numbers: experiments/mollification/README.md.
 """
 
-from experiments.mle_flow.configs import toy2d as mle_toy2d
-from likelihood_jax.train.config import check_mode
+from likelihood_jax.flows import presets
+from likelihood_jax.train.config import apply_mode, base_config, set_fields
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
-    config = mle_toy2d.get_config(arg)
-    config.experiment = "mollification"
-    config.dataset.name = "8gaussians"
-    config.mollify.enabled = True
-    config.mollify.fraction = 0.5
-    config.num_eval_samples = 500 if mode == "runlocal" else 2000
-    if mode == "default":
-        config.total_steps = 4000
+    config = base_config("mollification", dataset="8gaussians")
+    config.model = presets.realnvp_model((2,))
+    config.mollify = presets.mollify(enabled=True, fraction=0.5)
+    config.num_eval_samples = 2000
+    set_fields(config, presets.realnvp_toy2d_fields())
+    modes = presets.realnvp_toy2d_modes()
+    modes["runlocal"]["num_eval_samples"] = 500
+    modes["default"]["total_steps"] = 4000
+    apply_mode(config, arg, modes)
     return config

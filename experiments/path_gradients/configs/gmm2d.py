@@ -16,11 +16,10 @@ seed 0 ML: NLL 2.872 (forward_ml) vs 2.864 (forward_path), entropy floor 2.831.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("path_gradients", dataset="gmm2d")
     config.objective = "reverse_path"
     config.target = ml_collections.ConfigDict({
@@ -37,29 +36,20 @@ def get_config(arg=None):
     config.optim.schedule = "cosine"
     config.batch_size = 256
     config.eval_batch_size = 4096
-    if mode == "runlocal":
-        config.total_steps = 200
-        config.model.num_layers = 2
-        config.model.hidden_dims = (16, 16)
-        config.log_every = 50
-        config.checkpoint_every = 200
-        config.num_train = 2048
-        config.eval.num_test = 512
-        config.eval.num_ess_samples = 1024
-        config.eval.num_grad_samples = 128
-        config.eval.grad_chunk = 64
-        config.eval_batch_size = 512
-        config.num_plot_samples = 256
-    elif mode == "default":
-        config.total_steps = 3000
-        config.log_every = 100
-        config.eval_every = 1000
-        config.checkpoint_every = 1000
-    else:
-        config.total_steps = 20000
-        config.model.num_layers = 8
-        config.model.hidden_dims = (256, 256)
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    config.total_steps = 3000
+    config.log_every = 100
+    config.eval_every = 1000
+    config.checkpoint_every = 1000
+    apply_mode(config, arg, {
+        "runlocal": {
+            "total_steps": 200, "model.num_layers": 2, "model.hidden_dims": (16, 16),
+            "log_every": 50, "eval_every": 0, "checkpoint_every": 200, "num_train": 2048,
+            "eval.num_test": 512, "eval.num_ess_samples": 1024, "eval.num_grad_samples": 128,
+            "eval.grad_chunk": 64, "eval_batch_size": 512, "num_plot_samples": 256,
+        },
+        "full": {
+            "total_steps": 20000, "model.num_layers": 8, "model.hidden_dims": (256, 256),
+            "log_every": 500, "eval_every": 5000, "checkpoint_every": 5000,
+        },
+    })
     return config

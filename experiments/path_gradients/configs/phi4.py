@@ -18,11 +18,10 @@ At kappa 0.2 (symmetric phase, ``--config.target.kappa=0.2``): ESS 0.903 vs 0.60
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("path_gradients", dataset="phi4")
     config.objective = "reverse_path"
     config.target = ml_collections.ConfigDict({
@@ -40,32 +39,22 @@ def get_config(arg=None):
     config.batch_size = 128
     config.eval_batch_size = 2048
     config.num_plot_samples = 64
-    if mode == "runlocal":
-        config.total_steps = 100
-        config.target.lattice = 4
-        config.model.num_layers = 2
-        config.model.hidden_dims = (16,)
-        config.batch_size = 64
-        config.log_every = 25
-        config.checkpoint_every = 100
-        config.eval.num_test = 256
-        config.eval.num_ess_samples = 512
-        config.eval.num_grad_samples = 64
-        config.eval.grad_chunk = 32
-        config.eval_batch_size = 256
-        config.num_plot_samples = 16
-    elif mode == "default":
-        config.total_steps = 2000
-        config.log_every = 100
-        config.eval_every = 500
-        config.checkpoint_every = 1000
-    else:
-        config.total_steps = 20000
-        config.target.lattice = 16
-        config.model.num_layers = 12
-        config.model.hidden_dims = (512, 512)
-        config.batch_size = 512
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    config.total_steps = 2000
+    config.log_every = 100
+    config.eval_every = 500
+    config.checkpoint_every = 1000
+    apply_mode(config, arg, {
+        "runlocal": {
+            "total_steps": 100, "target.lattice": 4, "model.num_layers": 2,
+            "model.hidden_dims": (16,), "batch_size": 64, "log_every": 25, "eval_every": 0,
+            "checkpoint_every": 100, "eval.num_test": 256, "eval.num_ess_samples": 512,
+            "eval.num_grad_samples": 64, "eval.grad_chunk": 32, "eval_batch_size": 256,
+            "num_plot_samples": 16,
+        },
+        "full": {
+            "total_steps": 20000, "target.lattice": 16, "model.num_layers": 12,
+            "model.hidden_dims": (512, 512), "batch_size": 512, "log_every": 500,
+            "eval_every": 5000, "checkpoint_every": 5000,
+        },
+    })
     return config

@@ -7,7 +7,8 @@ them inside jitted functions.
 
 * :class:`GaussianMixture`: isotropic Gaussian mixture, normalized exactly (``log Z = 0``), with
   an exact sampler; :func:`grid_gaussian_mixture` builds the multimodal mixture of Vaitl et al.
-  2024 (modes on a regular grid, ``modes_per_axis ** dim`` components).
+  2024 (modes on a regular grid, ``modes_per_axis ** dim`` components); its exact draws are
+  the registered dataset ``grid_gaussian_mixture`` (:func:`load_grid_gaussian_mixture`).
 * :class:`Phi4`: the two-dimensional ``phi^4`` lattice field theory on an ``L x L`` periodic
   lattice in the hopping parameterization used by Nicoli et al. 2021 and Vaitl et al. 2022/2024::
 
@@ -28,7 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["GaussianMixture", "Phi4", "grid_gaussian_mixture", "standard_phi4_action"]
+__all__ = ["GaussianMixture", "Phi4", "grid_gaussian_mixture", "load_grid_gaussian_mixture",
+           "standard_phi4_action"]
 
 
 class GaussianMixture:
@@ -98,6 +100,29 @@ def grid_gaussian_mixture(dim: int = 2, modes_per_axis: int = 2, loc: float = 1.
     axis = np.linspace(-loc, loc, modes_per_axis)
     grid = np.stack(np.meshgrid(*([axis] * dim), indexing="ij"), -1).reshape(-1, dim)
     return GaussianMixture(grid, std)
+
+
+def load_grid_gaussian_mixture(name: str, data_dir: str, dim: int = 2, modes_per_axis: int = 2,
+                               loc: float = 1.0, std: float = 0.5, num_train: int = 20000,
+                               num_test: int = 4096, train_seed: int = 11,
+                               test_seed: int = 12):
+    """Loader of ``grid_gaussian_mixture``: exact draws ``x`` of :func:`grid_gaussian_mixture`.
+
+    The train split holds ``num_train`` draws with ``jax.random.key(train_seed)``, the test
+    split ``num_test`` with ``key(test_seed)`` (float32, ``(N, dim)``). Nothing is written.
+    """
+    from likelihood_jax.data import loader
+
+    del name, data_dir
+    target = grid_gaussian_mixture(dim, modes_per_axis, loc, std)
+    with jax.ensure_compile_time_eval():  # concrete draws even when first loaded under jit
+        train = np.asarray(target.sample(jax.random.key(train_seed), int(num_train)))
+        test = np.asarray(target.sample(jax.random.key(test_seed), int(num_test)))
+    info = loader.DatasetInfo(
+        kind="continuous", event_shape=(dim,),
+        description=f"exact draws of the grid Gaussian mixture ({modes_per_axis}^{dim} modes "
+                    f"over [-{loc}, {loc}]^{dim}, std {std}; seeds {train_seed}, {test_seed})")
+    return loader.Dataset("grid_gaussian_mixture", {"x": train}, {"x": test}, info)
 
 
 def standard_phi4_action(phi: jax.Array, m2: float, quartic: float) -> jax.Array:
