@@ -27,8 +27,9 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from likelihood_jax.types import VectorField
+
 Array = jax.Array
-VectorField = Callable[[Array], Array]
 
 PROBES = ("rademacher", "gaussian")
 MODES = ("jvp", "vjp")

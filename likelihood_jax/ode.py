@@ -64,10 +64,9 @@ import jax
 import jax.numpy as jnp
 
 from likelihood_jax import estimators, metrics
+from likelihood_jax.types import LogProbFn, TimeField, TimeScoreFn
 
 Array = jax.Array
-TimeVectorField = Callable[[Array, Array], Array]
-"""``v(t, x) -> dx/dt`` for one example ``x`` and a scalar time ``t``."""
 
 SOLVERS: dict[str, Callable[[], Any]] = {
     "tsit5": diffrax.Tsit5,
@@ -165,8 +164,8 @@ def solve(vector_field: Callable[[Array, Any], Any], y0: Any, t0: float, t1: flo
     return y1, stats
 
 
-def cnf_log_prob(vector_field: TimeVectorField, x: Array, *,
-                 base_log_prob: Callable[[Array], Array] = standard_normal_log_prob,
+def cnf_log_prob(vector_field: TimeField, x: Array, *,
+                 base_log_prob: LogProbFn = standard_normal_log_prob,
                  t_data: float = 1.0, t_base: float = 0.0, key: Array | None = None,
                  num_probes: int = 1, probe: str = "rademacher", mode: str = "jvp",
                  solver: str = "tsit5", rtol: float = 1e-5, atol: float = 1e-5,
@@ -225,7 +224,7 @@ def cnf_log_prob(vector_field: TimeVectorField, x: Array, *,
     return base_log_prob(latent) + delta, stats
 
 
-def cnf_sample(vector_field: TimeVectorField, z: Array, *, t_base: float = 0.0,
+def cnf_sample(vector_field: TimeField, z: Array, *, t_base: float = 0.0,
                t_data: float = 1.0, path_energy: bool = False, solver: str = "tsit5",
                rtol: float = 1e-5, atol: float = 1e-5, num_steps: int | None = None,
                dt0: float | None = None, max_steps: int = 4096, throw: bool = True
@@ -276,14 +275,14 @@ def cnf_sample(vector_field: TimeVectorField, z: Array, *, t_base: float = 0.0,
 # -- Diffusion models: the probability-flow ODE ----------------------------------------------
 
 
-def probability_flow_log_prob(sde, score_fn: TimeVectorField, x: Array, *,
+def probability_flow_log_prob(sde, score_fn: TimeScoreFn, x: Array, *,
                               t_min: float = 1e-5, prior_log_prob=None, **kwargs
                               ) -> tuple[Array, dict[str, Array]]:
     """Log-density of one example under the probability-flow ODE of a diffusion model.
 
     Song et al. (2021, "Score-based generative modeling through stochastic
-    differential equations"): the SDE ``dx = f(x, t) dt + g(t) dw`` has the
-    same marginals ``p_t`` as the ODE ``dx/dt = f(x, t) - g(t)^2 / 2 * score(t, x)``
+    differential equations"): the SDE ``dx = f(t, x) dt + g(t) dw`` has the
+    same marginals ``p_t`` as the ODE ``dx/dt = f(t, x) - g(t)^2 / 2 * score(t, x)``
     when ``score = grad log p_t``; with a learned score this ODE is a CNF. Its
     log-density at ``t_min`` is computed by :func:`cnf_log_prob` with data at
     ``t_min`` and the SDE's prior at ``sde.T`` (the diffusion convention: data at
@@ -310,8 +309,8 @@ def probability_flow_log_prob(sde, score_fn: TimeVectorField, x: Array, *,
                         t_base=sde.T, **kwargs)
 
 
-def probability_flow_vector_field(sde, score_fn: TimeVectorField) -> TimeVectorField:
-    """The probability-flow ODE's velocity ``f(x, t) - g(t)^2 / 2 * s(t, x)`` (Song et al. 2021)."""
+def probability_flow_vector_field(sde, score_fn: TimeScoreFn) -> TimeField:
+    """The probability-flow ODE's velocity ``f(t, x) - g(t)^2 / 2 * s(t, x)`` (Song et al. 2021)."""
 
     def velocity(t, x):
         return sde.drift(t, x) - 0.5 * sde.diffusion(t) ** 2 * score_fn(t, x)
@@ -319,7 +318,7 @@ def probability_flow_vector_field(sde, score_fn: TimeVectorField) -> TimeVectorF
     return velocity
 
 
-def probability_flow_bits_per_dim(sde, score_fn: TimeVectorField, y: Array, *,
+def probability_flow_bits_per_dim(sde, score_fn: TimeScoreFn, y: Array, *,
                                   num_levels: int, scale: float | None = None, **kwargs
                                   ) -> tuple[Array, dict[str, Array]]:
     """Bits/dim of discrete data from the probability-flow ODE density of its dequantization.

@@ -31,10 +31,9 @@ import jax
 import jax.numpy as jnp
 
 from likelihood_jax import estimators
+from likelihood_jax.types import LogProbFn, ScoreFn
 
 Array = jax.Array
-ScoreFn = Callable[[Array], Array]
-LogProbFn = Callable[[Array], Array]
 
 FD_PROBES = ("sphere", "rademacher", "gaussian")
 

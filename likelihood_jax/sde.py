@@ -1,15 +1,15 @@
 r"""Diffusion SDEs with closed-form marginals, noise schedules and Euler–Maruyama samplers.
 
 Song et al. (2021, "Score-based generative modeling through stochastic differential
-equations") write a diffusion as the Itô SDE ``dx = f(x, t) dt + g(t) dw`` on
+equations") write a diffusion as the Itô SDE ``dx = f(t, x) dt + g(t) dw`` on
 ``t in [0, T]``, data at ``t = 0`` and (approximately) a known prior at ``t = T``. The
-three SDEs here have linear drift ``f(x, t) = a(t) x``, so the transition from the
+three SDEs here have linear drift ``f(t, x) = a(t) x``, so the transition from the
 data is Gaussian:
 
     x_t | x_0 ~ N(alpha(t) x_0, sigma(t)^2 I),   x_t = alpha(t) x_0 + sigma(t) eps.
 
 ===========  ==============================  ===================  ==========================
-SDE          f(x, t), g(t)                   alpha(t)             sigma(t)^2
+SDE          f(t, x), g(t)                   alpha(t)             sigma(t)^2
 ===========  ==============================  ===================  ==========================
 VP (DDPM)    -beta(t) x / 2, sqrt(beta(t))   exp(-B(t) / 2)       1 - exp(-B(t))
 sub-VP       -beta(t) x / 2,                 exp(-B(t) / 2)       (1 - exp(-B(t)))^2
@@ -45,8 +45,9 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from likelihood_jax.types import TimeScoreFn
+
 Array = jax.Array
-ScoreFn = Callable[[Array, Array], Array]
 
 
 def _gaussian_log_prob(z: Array, log_std) -> Array:
@@ -67,7 +68,7 @@ class SDE:
     prior_std: float = 1.0
 
     def drift_coefficient(self, t) -> Array:
-        """``a(t)`` in ``f(x, t) = a(t) x``; ``div f = a(t) * D``."""
+        """``a(t)`` in ``f(t, x) = a(t) x``; ``div f = a(t) * D``."""
         raise NotImplementedError
 
     def diffusion(self, t) -> Array:
@@ -79,7 +80,7 @@ class SDE:
         raise NotImplementedError
 
     def drift(self, t, x: Array) -> Array:
-        """``f(x, t) = a(t) x``."""
+        """``f(t, x) = a(t) x``."""
         return self.drift_coefficient(t) * x
 
     def log_snr(self, t) -> Array:
@@ -111,8 +112,8 @@ class SDE:
         """``log N(z; 0, prior_std^2 I)`` summed over one example."""
         return _gaussian_log_prob(z, math.log(self.prior_std))
 
-    def reverse_drift(self, score_fn: ScoreFn) -> ScoreFn:
-        """Drift of the reverse-time SDE ``f(x, t) - g(t)^2 s(t, x)`` (Anderson 1982)."""
+    def reverse_drift(self, score_fn: TimeScoreFn) -> TimeScoreFn:
+        """Drift of the reverse-time SDE ``f(t, x) - g(t)^2 s(t, x)`` (Anderson 1982)."""
 
         def drift(t, x):
             return self.drift(t, x) - self.diffusion(t) ** 2 * score_fn(t, x)
@@ -316,7 +317,7 @@ def euler_maruyama(sde: SDE, x: Array, key: Array, *, num_steps: int, t_start: f
     """Simulates the forward SDE ``dx = f dt + g dw`` from ``t_start`` to ``t_end``.
 
     Euler–Maruyama on a uniform grid of ``num_steps`` steps:
-    ``x <- x + f(x, t) h + g(t) sqrt(h) xi``, ``xi ~ N(0, I)`` (weak order 1, so
+    ``x <- x + f(t, x) h + g(t) sqrt(h) xi``, ``xi ~ N(0, I)`` (weak order 1, so
     moments are off by ``O(h)``), in a ``lax.scan``.
 
     Args:
@@ -348,14 +349,14 @@ def euler_maruyama(sde: SDE, x: Array, key: Array, *, num_steps: int, t_start: f
     return (x, path) if return_path else x
 
 
-def reverse_euler_maruyama(sde: SDE, score_fn: ScoreFn, x: Array, key: Array, *,
+def reverse_euler_maruyama(sde: SDE, score_fn: TimeScoreFn, x: Array, key: Array, *,
                            num_steps: int, t_end: float = 1e-3, t_start: float | None = None,
                            return_path: bool = False, denoise: bool = False):
     """Simulates the reverse-time SDE from ``t_start`` (default ``T``) down to ``t_end``.
 
-    Anderson (1982) / Song et al. (2021): ``dx = [f(x, t) - g(t)^2 s(t, x)] dt +
+    Anderson (1982) / Song et al. (2021): ``dx = [f(t, x) - g(t)^2 s(t, x)] dt +
     g(t) dw_bar`` with time running backwards. Euler–Maruyama with step ``h > 0``:
-    ``x <- x - [f - g^2 s](x, t) h + g(t) sqrt(h) xi``, in a ``lax.scan``. Start from
+    ``x <- x - [f - g^2 s](t, x) h + g(t) sqrt(h) xi``, in a ``lax.scan``. Start from
     ``x = sde.prior_sample(...)`` to sample the model.
 
     Args:
@@ -449,7 +450,7 @@ def ml_solver_coefficients(sde: SDE, t, s, posterior_variance=0.0) -> tuple[Arra
     return c_x, c_score, jnp.sqrt(noise_var)
 
 
-def reverse_ml_solver(sde: SDE, score_fn: ScoreFn, x: Array, key: Array, *, num_steps: int,
+def reverse_ml_solver(sde: SDE, score_fn: TimeScoreFn, x: Array, key: Array, *, num_steps: int,
                       t_end: float = 0.0, t_start: float | None = None,
                       posterior_variance: Callable[[Array], Array] | None = None,
                       return_path: bool = False):

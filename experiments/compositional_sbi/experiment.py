@@ -2,7 +2,10 @@
 
 Geffner, Papamakarios & Mnih (2023), "Compositional score modeling for simulation-based
 inference" (ICML). Prior ``theta ~ N(m0, S0)`` (``d`` dims), simulator ``x = A theta + b +
-N(0, s_x^2 I)``; the posterior given any ``n`` observations is Gaussian and analytic.
+N(0, s_x^2 I)``; the posterior given any ``n`` observations is Gaussian and analytic
+(:class:`likelihood_jax.data.synthetic.simulators.GaussianLinearSimulator`; the simulations
+are the registered dataset ``gaussian_linear``, whose options ``config.dataset`` takes from
+``config.sbi``).
 
 Two models trained side by side on separate parameter trees, each from its own fixed set of
 simulations (the simulation budget, ``sbi.single_simulations`` and ``sbi.set_simulations``):
@@ -37,62 +40,21 @@ Headline: ``single_score_err``; ``composed_mean_err`` etc. are also averaged ove
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import data as data_lib
 from likelihood_jax import sde as sde_lib
 from likelihood_jax.continuous_time import conditional_score as cs
 from likelihood_jax.continuous_time import diffusion
+from likelihood_jax.data.synthetic import simulators
+from likelihood_jax.data.synthetic.simulators import GaussianLinearSimulator
 from likelihood_jax.models.mlp import MLP
 from likelihood_jax.models.time_mlp import TimeMLP, activation_by_name
 from likelihood_jax.train import Experiment
-
-
-class GaussianLinearSimulator:
-    """``theta ~ N(m0, S0)``, ``x | theta ~ N(A theta + b, s_x^2 I)``, with exact posteriors.
-
-    Needs ``dim_x >= dim_theta`` (so that ``A`` has full column rank).
-    """
-
-    def __init__(self, dim_theta: int, dim_x: int, noise_std: float, seed: int = 0):
-        rng = np.random.default_rng(seed)
-        self.m0 = np.zeros(dim_theta)
-        self.S0 = np.eye(dim_theta)
-        # A well-conditioned A = Q diag(s) with orthonormal columns Q and singular values s
-        # in [0.7, 1]: every direction of theta is identified at a similar rate.
-        q, _ = np.linalg.qr(rng.normal(size=(max(dim_x, dim_theta), dim_theta)))
-        self.A = q[:dim_x] * np.linspace(1.0, 0.7, dim_theta)
-        self.b = 0.5 * rng.normal(size=dim_x)
-        self.noise_std = float(noise_std)
-        self.dim_theta, self.dim_x = dim_theta, dim_x
-
-    def simulate(self, rng: np.random.Generator, theta: np.ndarray) -> np.ndarray:
-        """One simulator call per row of ``theta`` (``(..., d)`` -> ``(..., dx)``)."""
-        mean = theta @ self.A.T + self.b
-        return mean + self.noise_std * rng.normal(size=mean.shape)
-
-    def prior_sample(self, rng: np.random.Generator, shape) -> np.ndarray:
-        """Draws of the prior, shape ``shape + (d,)``."""
-        z = rng.normal(size=tuple(shape) + (self.dim_theta,))
-        return self.m0 + z @ np.linalg.cholesky(self.S0).T
-
-    def posterior(self, xs):
-        """``(mean, cov)`` of ``theta | x_1..x_n`` for ``xs`` of shape ``(n, dx)`` (jax or numpy).
-
-        ``S^-1 = S0^-1 + n A^T A / s_x^2``, ``m = S (S0^-1 m0 + A^T sum_j (x_j - b) / s_x^2)``.
-        """
-        xs = jnp.asarray(xs)
-        n = xs.shape[0]
-        prec0 = jnp.linalg.inv(jnp.asarray(self.S0, xs.dtype))
-        a = jnp.asarray(self.A, xs.dtype)
-        prec = prec0 + n * a.T @ a / self.noise_std**2
-        cov = jnp.linalg.inv(prec)
-        lin = prec0 @ jnp.asarray(self.m0, xs.dtype) + a.T @ jnp.sum(
-            xs - jnp.asarray(self.b, xs.dtype), 0) / self.noise_std**2
-        return cov @ lin, cov
 
 
 def diffused_gaussian_score(theta, mean, cov, alpha, sigma):
@@ -133,59 +95,62 @@ class CompositionalSBI(Experiment):
     def __init__(self, config, dataset=None):
         s = config.sbi
         self.n_max = int(s.n_max)
-        self.sim = GaussianLinearSimulator(int(s.dim_theta), int(s.dim_x), float(s.noise_std),
-                                           seed=int(s.simulator_seed))
         n_single, n_set = int(s.single_simulations), int(s.set_simulations)
-        if n_set % self.n_max:
-            raise ValueError(f"sbi.set_simulations={n_set} must be a multiple of "
-                             f"sbi.n_max={self.n_max}.")
-        rows = n_set // self.n_max
-        if n_single % rows:
-            raise ValueError(f"sbi.single_simulations={n_single} must be a multiple of the "
-                             f"number of sets {rows} (set_simulations / n_max).")
-        self.per_row = n_single // rows
+        _, self.per_row = simulators.simulation_rows(self.n_max, n_single, n_set)
         self.simulations = {"single": n_single, "set": n_set}
-        if dataset is None:
-            dataset = self.make_dataset(rows, int(config.eval.num_test_rows), int(config.seed))
-        super().__init__(config, dataset=dataset)
-        d = config.diffusion
-        self.sde = sde_lib.VPSDE(beta_min=float(d.beta_min), beta_max=float(d.beta_max))
-        self.t_min = float(d.t_min)
-        m = config.model
-        self.single_net = TimeMLP(tuple(m.hidden_dims), out_dim=self.sim.dim_theta,
-                                  activation=m.activation, time_embedding=m.time_embedding)
-        self.set_net = SetScoreNet(tuple(m.embed_hidden), int(m.embed_dim), tuple(m.hidden_dims),
-                                   m.activation, m.time_embedding, self.n_max)
         self.prior_correction = s.get("prior_correction", "bridge")
-        self.problems = self.make_problems(int(config.eval.num_problems))
-        self._metrics_fn = jax.jit(self._sample_metrics, static_argnames=("n",))
+        self.t_min = float(config.diffusion.t_min)
+        super().__init__(config, dataset=dataset)
 
-    # -- data --------------------------------------------------------------------------------
+    def make_model(self, config, info):
+        """``(single_net, set_net)``: the single-observation and the DeepSets score networks."""
+        m = config.model
+        dim_theta = int(info.event_shape[0])
+        single_net = TimeMLP(tuple(m.hidden_dims), out_dim=dim_theta, activation=m.activation,
+                             time_embedding=m.time_embedding)
+        set_net = SetScoreNet(tuple(m.embed_hidden), int(m.embed_dim), tuple(m.hidden_dims),
+                              m.activation, m.time_embedding, self.n_max)
+        return single_net, set_net
 
-    def make_dataset(self, rows: int, test_rows: int, seed: int) -> data_lib.Dataset:
-        """Train: ``rows`` sets of ``n_max`` and ``rows x per_row`` single simulations."""
-        rng = np.random.default_rng(seed)
+    # -- derived from the config (computed on first use) -------------------------------------
 
-        def split(r):
-            theta_set = self.sim.prior_sample(rng, (r,))
-            x_set = self.sim.simulate(rng, np.repeat(theta_set[:, None], self.n_max, 1))
-            theta_single = self.sim.prior_sample(rng, (r, self.per_row))
-            x_single = self.sim.simulate(rng, theta_single)
-            return {k: v.astype(np.float32) for k, v in {
-                "theta_set": theta_set, "x_set": x_set, "theta_single": theta_single,
-                "x_single": x_single}.items()}
+    @property
+    def single_net(self) -> TimeMLP:
+        """The single-observation score network ``net(t, [theta, x])``."""
+        return self.model[0]
 
-        return data_lib.Dataset("gaussian_linear", split(rows), split(test_rows),
-                                data_lib.DatasetInfo(kind="continuous",
-                                                     event_shape=(self.sim.dim_theta,),
-                                                     description="Gaussian-linear simulator"))
+    @property
+    def set_net(self) -> SetScoreNet:
+        """The baseline's DeepSets score network."""
+        return self.model[1]
 
-    def make_problems(self, num: int):
-        """Held-out ``(theta*, x_1..x_{n_max})`` observation sets (fixed seed)."""
+    @functools.cached_property
+    def sim(self) -> GaussianLinearSimulator:
+        """The simulator of ``config.sbi`` (the one the registered dataset draws from)."""
+        s = self.config.sbi
+        return GaussianLinearSimulator(int(s.dim_theta), int(s.dim_x), float(s.noise_std),
+                                       seed=int(s.simulator_seed))
+
+    @functools.cached_property
+    def sde(self) -> sde_lib.VPSDE:
+        """The VP SDE of ``config.diffusion``."""
+        d = self.config.diffusion
+        return sde_lib.VPSDE(beta_min=float(d.beta_min), beta_max=float(d.beta_max))
+
+    @functools.cached_property
+    def problems(self) -> np.ndarray:
+        """``eval.num_problems`` held-out observation sets ``(P, n_max, dx)`` (fixed seed).
+
+        Each is ``n_max`` simulations of one prior draw ``theta*``.
+        """
         rng = np.random.default_rng(12345)
-        theta = self.sim.prior_sample(rng, (num,))
+        theta = self.sim.prior_sample(rng, (int(self.config.eval.num_problems),))
         xs = self.sim.simulate(rng, np.repeat(theta[:, None], self.n_max, 1))
-        return jnp.asarray(xs, jnp.float32)
+        return np.asarray(xs, np.float32)
+
+    @functools.cached_property
+    def _metrics_fn(self):
+        return jax.jit(self._sample_metrics, static_argnames=("n",))
 
     # -- scores ------------------------------------------------------------------------------
 
@@ -360,7 +325,7 @@ class CompositionalSBI(Experiment):
 
     def sample_fn(self, params, key, num_samples):
         """Composed-score posterior samples for the first held-out problem, all ``n_max``."""
-        return self.composed_sampler(self.single_score(params), self.problems[0],
+        return self.composed_sampler(self.single_score(params), jnp.asarray(self.problems[0]),
                                      jnp.ones((self.n_max,)), key, num_samples)
 
 

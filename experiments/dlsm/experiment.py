@@ -17,15 +17,16 @@ trained side by side, one parameter tree each, on one loss (their gradients do n
   and the classifier always matches the *current* score (the score's own loss never sees
   the classifier).
 
-Data: ``dataset.name = "gmm2d"`` (built here): a class-conditional 2D Gaussian mixture,
-``gmm.num_components`` equal-weight components on a circle of radius ``gmm.radius`` with
-std ``gmm.std``, component ``k`` of class ``k % num_classes``; its diffused class-conditional
-score is analytic
+Data: ``dataset.name = "gmm_circle"`` (registered,
+:mod:`likelihood_jax.data.synthetic.class_mixture`): a class-conditional 2D Gaussian
+mixture, ``dataset.num_components`` equal-weight components on a circle of radius
+``dataset.radius`` with std ``dataset.std``, component ``k`` of class ``k %
+dataset.num_classes``; its diffused class-conditional score is analytic
 (:func:`likelihood_jax.continuous_time.conditional_score.diffused_gaussian_mixture_log_prob`).
 Or ``"digits"``: 8x8 digits scaled to ``[-1, 1]^64`` (``2 k / 16 - 1``) with a fourth
 network ``clf_clean`` (CE on clean digits) that judges generated samples.
 
-Evaluation (``eval_fn``, per test example, at the times ``eval.times``): on ``gmm2d`` the
+Evaluation (``eval_fn``, per test example, at the times ``eval.times``): on ``gmm_circle`` the
 squared conditional-score error ``|s + grad log p_phi(y | x_t) - grad log p_t(x_t | y)|^2``
 with ``x_t ~ p_t(. | x)`` (``cond_err_{ce,dlsm}_t{i}``), the classifier-gradient error
 against the true ``grad log p_t(y | x_t)`` (``clf_grad_err_*``), the score error
@@ -34,12 +35,13 @@ averages over the times ``cond_err_ce`` / ``cond_err_dlsm`` (headline: the DLSM 
 ``model_metrics``: ``sample.per_class`` samples per class by the reverse SDE with the
 guided score of each classifier
 (:func:`likelihood_jax.continuous_time.conditional_score.guided_score`,
-scale ``sample.guidance_scale``), scored by the Bayes classifier of the mixture (``gmm2d``)
+scale ``sample.guidance_scale``), scored by the Bayes classifier of the mixture (``gmm_circle``)
 or by ``clf_clean`` (``digits``): ``sample_acc_ce`` and ``sample_acc_dlsm``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -50,38 +52,11 @@ from likelihood_jax import data as data_lib
 from likelihood_jax import sde as sde_lib
 from likelihood_jax.continuous_time import conditional_score as cs
 from likelihood_jax.continuous_time import diffusion
+from likelihood_jax.data.synthetic import class_mixture
 from likelihood_jax.models.time_mlp import TimeMLP
-from likelihood_jax.train import Experiment
+from likelihood_jax.train import Experiment, load_config_dataset
 
-DATASETS = ("gmm2d", "digits")
-
-
-def gmm_parameters(num_components: int, num_classes: int, radius: float, std: float):
-    """``(weights, means, covariances, component_labels)`` of the class-conditional mixture."""
-    angles = 2.0 * np.pi * np.arange(num_components) / num_components
-    means = radius * np.stack([np.cos(angles), np.sin(angles)], -1)
-    covs = np.stack([std**2 * np.eye(2)] * num_components)
-    weights = np.full(num_components, 1.0 / num_components)
-    labels = np.arange(num_components) % num_classes
-    return (weights.astype(np.float32), means.astype(np.float32), covs.astype(np.float32),
-            labels.astype(np.int32))
-
-
-def gmm_dataset(num_components: int, num_classes: int, radius: float, std: float,
-                num_train: int, num_test: int, seed: int = 0) -> data_lib.Dataset:
-    """Samples ``x`` (N, 2) and ``label`` of the mixture."""
-    weights, means, covs, labels = gmm_parameters(num_components, num_classes, radius, std)
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        comp = rng.choice(num_components, size=n, p=weights)
-        x = means[comp] + std * rng.normal(size=(n, 2))
-        return {"x": x.astype(np.float32), "label": labels[comp]}
-
-    return data_lib.Dataset("gmm2d", split(num_train), split(num_test), data_lib.DatasetInfo(
-        kind="continuous", event_shape=(2,), num_classes=num_classes,
-        description=f"{num_components} Gaussians (std {std}) on a circle of radius {radius}, "
-                    f"component k in class k % {num_classes}"))
+DATASETS = ("gmm_circle", "digits")
 
 
 def digits_dataset() -> data_lib.Dataset:
@@ -101,41 +76,68 @@ def digits_dataset() -> data_lib.Dataset:
 class DLSM(Experiment):
     """Unconditional score + CE classifier + DLSM classifier (+ clean judge on digits)."""
 
-    headline_metric = "cond_err_dlsm"
-
     def __init__(self, config, dataset=None):
-        name = config.dataset.name
-        if dataset is None:
-            if name not in DATASETS:
-                raise ValueError(f"Unknown dataset {name!r} for dlsm; expected one of {DATASETS}.")
-            if name == "gmm2d":
-                g = config.gmm
-                dataset = gmm_dataset(int(g.num_components), int(g.num_classes),
-                                      float(g.radius), float(g.std), int(g.num_train),
-                                      int(g.num_test), seed=int(config.seed))
-            else:
-                dataset = digits_dataset()
         super().__init__(config, dataset=dataset)
-        self.analytic = self.dataset.name == "gmm2d"
-        if self.analytic:
-            g = config.gmm
-            self.gmm = tuple(jnp.asarray(a) for a in gmm_parameters(
-                int(g.num_components), int(g.num_classes), float(g.radius), float(g.std)))
-        else:
-            self.headline_metric = "acc_dlsm"
-        self.num_classes = int(self.dataset.info.num_classes)
-        self.dim = int(self.dataset.train["x"].shape[1])
-        d = config.diffusion
-        self.sde = sde_lib.VPSDE(beta_min=float(d.beta_min), beta_max=float(d.beta_max))
-        self.t_min = float(d.t_min)
-        m = config.model
-        self.score_net = TimeMLP(hidden_dims=tuple(m.score_hidden), activation=m.activation,
-                                 time_embedding=m.time_embedding)
-        self.clf_net = TimeMLP(hidden_dims=tuple(m.clf_hidden), out_dim=self.num_classes,
-                               activation=m.activation, time_embedding=m.time_embedding)
+        self.analytic = config.dataset.name == "gmm_circle"
+        self.headline_metric = "cond_err_dlsm" if self.analytic else "acc_dlsm"
+        self.t_min = float(config.diffusion.t_min)
         self.ce_weight = float(config.dlsm.ce_weight)
         self.eval_times = tuple(float(t) for t in config.eval.times)
-        self._sampler = jax.jit(self._conditional_samples, static_argnames=("name", "n"))
+
+    def make_dataset(self, config):
+        """``gmm_circle`` (registered, options in ``config.dataset``) or digits in [-1, 1]."""
+        name = config.dataset.name
+        if name not in DATASETS:
+            raise ValueError(f"Unknown dataset {name!r} for dlsm; expected one of {DATASETS}.")
+        return load_config_dataset(config) if name == "gmm_circle" else digits_dataset()
+
+    def make_model(self, config, info):
+        """``(score_net, clf_net)``: the score MLP and the classifier MLP (``K`` logits)."""
+        m = config.model
+        score_net = TimeMLP(hidden_dims=tuple(m.score_hidden), activation=m.activation,
+                            time_embedding=m.time_embedding)
+        clf_net = TimeMLP(hidden_dims=tuple(m.clf_hidden), out_dim=int(info.num_classes),
+                          activation=m.activation, time_embedding=m.time_embedding)
+        return score_net, clf_net
+
+    # -- derived from the config and the data (computed on first use) ----------------------
+
+    @property
+    def score_net(self) -> TimeMLP:
+        """The score network ``net(t, x)`` (``s = net / sigma_t``)."""
+        return self.model[0]
+
+    @property
+    def clf_net(self) -> TimeMLP:
+        """The architecture of every classifier."""
+        return self.model[1]
+
+    @functools.cached_property
+    def gmm(self) -> tuple[np.ndarray, ...]:
+        """``(weights, means, covariances, component_labels)`` of the mixture (gmm_circle)."""
+        d = self.config.dataset
+        return class_mixture.gmm_parameters(int(d.num_components), int(d.num_classes),
+                                            float(d.radius), float(d.std))
+
+    @functools.cached_property
+    def num_classes(self) -> int:
+        """``K``."""
+        return int(self.dataset.info.num_classes)
+
+    @functools.cached_property
+    def dim(self) -> int:
+        """Size of an example."""
+        return int(self.dataset.train["x"].shape[1])
+
+    @functools.cached_property
+    def sde(self) -> sde_lib.VPSDE:
+        """The VP SDE of ``config.diffusion``."""
+        d = self.config.diffusion
+        return sde_lib.VPSDE(beta_min=float(d.beta_min), beta_max=float(d.beta_max))
+
+    @functools.cached_property
+    def _sampler(self):
+        return jax.jit(self._conditional_samples, static_argnames=("name", "n"))
 
     # -- pieces ---------------------------------------------------------------------------
 
@@ -154,7 +156,7 @@ class DLSM(Experiment):
 
     def true_scores(self, t, x, y):
         """Analytic ``(grad log p_t(x), grad log p_t(x | y))`` of the mixture."""
-        weights, means, covs, labels = self.gmm
+        weights, means, covs, labels = (jnp.asarray(a) for a in self.gmm)
         alpha, sigma = self.sde.marginal(t)
 
         def logp(z, w):
@@ -165,7 +167,7 @@ class DLSM(Experiment):
 
     def bayes_label(self, x):
         """``argmax_y p(y | x)`` of the clean mixture."""
-        weights, means, covs, labels = self.gmm
+        weights, means, covs, labels = (jnp.asarray(a) for a in self.gmm)
         comp = jax.vmap(lambda m, c: cs.diffused_gaussian_mixture_log_prob(
             x, jnp.ones((1,)), m[None], c[None], 1.0, 0.0))(means, covs) + jnp.log(weights)
         onehot = jax.nn.one_hot(labels, self.num_classes)
@@ -211,7 +213,7 @@ class DLSM(Experiment):
         return jax.vmap(one)(x, y, keys)
 
     def eval_fn(self, params, batch, key):
-        """Score/classifier errors at ``eval.times`` (gmm2d) and noisy accuracies."""
+        """Score/classifier errors at ``eval.times`` (gmm_circle) and noisy accuracies."""
         x, y = batch["x"], batch["label"]
         score = self.score_fn(params)
         out = {}

@@ -14,13 +14,13 @@ symmetric matrix rebuilt from the vector, with the node mask of the graph.
 
 * ``"grum"`` — the mixture of OU bridges of :mod:`likelihood_jax.continuous_time.bridges` (GruM's
   ``type: OU, drift_coeff: 1, sigma_0: 0.4, sigma_1: 0.2`` for the adjacency by default),
-  the network predicts the final graph ``D_theta(G_t, t)``; loss
+  the network predicts the final graph ``D_theta(t, G_t)``; loss
   :func:`bridges.bridge_regression_loss` (``config.grum.weighting``: ``"constant"`` =
   ``E|D_theta - G|^2``, or ``"bridge"`` = the path-KL weight); sampling
   :func:`bridges.simulate` from ``N(0, I)`` over ``t: 0 -> 1`` with the last step
   noise-free.
 * ``"diffusion"`` — the baseline: the same network predicts the noise ``eps`` of the VP SDE
-  (:class:`likelihood_jax.sde.VPSDE`), loss ``|eps_theta(x_t, t) - eps|^2 / 2`` (denoising
+  (:class:`likelihood_jax.sde.VPSDE`), loss ``|eps_theta(t, x_t) - eps|^2 / 2`` (denoising
   score matching with ``lambda = sigma_t^2``, score ``-eps_theta / sigma_t``), sampling with
   :func:`likelihood_jax.sde.reverse_euler_maruyama` from the prior.
 
@@ -42,8 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import data as data_lib
-from likelihood_jax import sde
+from likelihood_jax import sde as sde_lib
 from likelihood_jax.continuous_time import bridges
 from likelihood_jax.data.synthetic import graphs
 from likelihood_jax.metrics import graphs as graph_metrics
@@ -54,54 +53,80 @@ METHODS = ("grum", "diffusion")
 STATS = ("degree", "clustering", "orbit")
 
 
-def graph_dataset(config) -> tuple[data_lib.Dataset, list, list]:
-    """Train/test graphs of ``config.dataset`` as padded arrays (and the raw lists)."""
-    d = config.dataset
-    options = d.get("options", None) or {}
-    options = options.to_dict() if hasattr(options, "to_dict") else dict(options)
-    train = graphs.make_dataset(d.name, int(d.num_train), int(d.seed), **options)
-    test = graphs.make_dataset(d.name, int(d.num_test), int(d.seed) + 1, **options)
-    max_nodes = max(g.shape[0] for g in train + test)
-    train_adj, train_mask = graphs.pad_graphs(train, max_nodes)
-    test_adj, test_mask = graphs.pad_graphs(test, max_nodes)
-    info = data_lib.DatasetInfo(
-        kind="continuous", event_shape=(max_nodes, max_nodes),
-        description=f"{d.name}: {len(train)} train / {len(test)} test graphs (numpy, seed "
-                    f"{d.seed}/{int(d.seed) + 1}), padded to {max_nodes} nodes")
-    dataset = data_lib.Dataset(d.name, {"x": train_adj, "node_mask": train_mask},
-                               {"x": test_adj, "node_mask": test_mask}, info)
-    return dataset, train, test
-
-
 class GruM(Experiment):
-    """GruM or the VP-diffusion baseline on small synthetic graphs (module docstring)."""
+    """GruM or the VP-diffusion baseline on small synthetic graphs (module docstring).
+
+    The data is the registered graph dataset ``config.dataset.name``
+    (:mod:`likelihood_jax.data.synthetic.graphs`: padded adjacency ``x`` and ``node_mask``).
+    """
 
     headline_metric = "mmd_mean"
 
     def __init__(self, config, dataset=None):
         if config.method not in METHODS:
             raise ValueError(f"unknown method {config.method!r}; choose one of {METHODS}")
-        if dataset is None:
-            dataset, self.train_graphs, self.test_graphs = graph_dataset(config)
-        else:  # padded arrays {"x", "node_mask"} given: the graphs are read from them
-            self.train_graphs = graphs.unpad_graphs(dataset.train["x"],
-                                                    dataset.train["node_mask"])
-            self.test_graphs = graphs.unpad_graphs(dataset.test["x"], dataset.test["node_mask"])
         super().__init__(config, dataset=dataset)
         self.method = config.method
-        self.num_nodes = int(self.dataset.info.event_shape[0])
-        self.rows, self.cols = np.triu_indices(self.num_nodes, 1)
-        self.node_counts = jnp.asarray(
-            np.asarray(self.dataset.train["node_mask"]).sum(1).astype(np.int32))
-        m = config.model
-        self.net = GraphNet(hidden=int(m.hidden), num_layers=int(m.num_layers),
-                            time_dim=int(m.get("time_dim", 16)))
-        g = config.grum
-        self.bridge = bridges.Bridge(g.kind, sigma_0=g.sigma_0, sigma_1=g.sigma_1,
-                                     drift_coeff=g.drift_coeff)
-        v = config.diffusion
-        self.sde = sde.VPSDE(beta_min=v.beta_min, beta_max=v.beta_max)
         self._reference = None
+
+    def make_model(self, config, info):
+        """The permutation-equivariant :class:`GraphNet`."""
+        del info
+        m = config.model
+        return GraphNet(hidden=int(m.hidden), num_layers=int(m.num_layers),
+                        time_dim=int(m.get("time_dim", 16)))
+
+    # -- derived from the config and the data (computed on first use) ------------------------
+
+    @functools.cached_property
+    def train_graphs(self) -> list[np.ndarray]:
+        """The training graphs, unpadded."""
+        return graphs.unpad_graphs(self.dataset.train["x"], self.dataset.train["node_mask"])
+
+    @functools.cached_property
+    def test_graphs(self) -> list[np.ndarray]:
+        """The test graphs, unpadded."""
+        return graphs.unpad_graphs(self.dataset.test["x"], self.dataset.test["node_mask"])
+
+    @functools.cached_property
+    def num_nodes(self) -> int:
+        """``M``, the padded node count."""
+        return int(self.dataset.info.event_shape[0])
+
+    @functools.cached_property
+    def _triu(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.triu_indices(self.num_nodes, 1)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Row indices of the strict upper triangle."""
+        return self._triu[0]
+
+    @property
+    def cols(self) -> np.ndarray:
+        """Column indices of the strict upper triangle."""
+        return self._triu[1]
+
+    @functools.cached_property
+    def node_counts(self) -> np.ndarray:
+        """Node count of every training graph, sampled for generated graphs.
+
+        A numpy array, so that it may first be read inside a traced function.
+        """
+        return np.asarray(self.dataset.train["node_mask"]).sum(1).astype(np.int32)
+
+    @functools.cached_property
+    def bridge(self) -> bridges.Bridge:
+        """GruM's bridge family (``config.grum``)."""
+        g = self.config.grum
+        return bridges.Bridge(g.kind, sigma_0=g.sigma_0, sigma_1=g.sigma_1,
+                              drift_coeff=g.drift_coeff)
+
+    @functools.cached_property
+    def sde(self) -> sde_lib.VPSDE:
+        """The baseline's VP SDE (``config.diffusion``)."""
+        v = self.config.diffusion
+        return sde_lib.VPSDE(beta_min=v.beta_min, beta_max=v.beta_max)
 
     # -- representation ----------------------------------------------------------------------
 
@@ -120,9 +145,9 @@ class GruM(Experiment):
         pair = self.to_vector(node_mask[:, None] * node_mask[None, :])
         return (2.0 * self.to_vector(adj) - 1.0) * pair, pair
 
-    def network(self, params, vec: jax.Array, node_mask: jax.Array, t) -> jax.Array:
-        """The GraphNet output on a vector state, as a vector."""
-        out = self.net.apply(params, self.to_matrix(vec), node_mask, t)
+    def network(self, params, t, vec: jax.Array, node_mask: jax.Array) -> jax.Array:
+        """The GraphNet output at time ``t`` on a vector state, as a vector."""
+        out = self.model.apply(params, self.to_matrix(vec), node_mask, t)
         return self.to_vector(out)
 
     # -- Experiment interface ----------------------------------------------------------------
@@ -130,14 +155,14 @@ class GruM(Experiment):
     def init_params(self, key, batch):
         """GraphNet parameters (one example's shapes)."""
         adj, mask = jnp.asarray(batch["x"][0]), jnp.asarray(batch["node_mask"][0])
-        return self.net.init(key, adj, mask, jnp.asarray(0.5, jnp.float32))
+        return self.model.init(key, adj, mask, jnp.asarray(0.5, jnp.float32))
 
     def example_loss(self, params, adj, node_mask, key):
         """Per-example loss of ``config.method`` (and the sampled time)."""
         x, pair = self.encode(adj, node_mask)
         if self.method == "grum":
-            def predict(z, t):
-                return self.network(params, z, node_mask, t)
+            def predict(t, z):
+                return self.network(params, t, z, node_mask)
             return bridges.bridge_regression_loss(
                 self.bridge, predict, x, key, weighting=self.config.grum.weighting,
                 t_eps=self.config.grum.t_eps, mask=pair)
@@ -145,7 +170,7 @@ class GruM(Experiment):
         t_min = self.config.diffusion.t_min
         t = jax.random.uniform(t_key, (), x.dtype, t_min, self.sde.T)
         x_t, eps = self.sde.marginal_sample(x_key, x, t)
-        err = (self.network(params, x_t * pair, node_mask, t) - eps) * pair
+        err = (self.network(params, t, x_t * pair, node_mask) - eps) * pair
         return 0.5 * jnp.sum(err * err), t
 
     def loss_fn(self, params, batch, key, step):
@@ -161,13 +186,13 @@ class GruM(Experiment):
     def sample_vectors(self, params, key, num_samples: int, model_fn=None):
         """``(states (S, P), node_masks (S, M))`` of ``num_samples`` generated graphs.
 
-        ``model_fn(v, node_mask, t)`` replaces the network (the tests pass analytic
+        ``model_fn(t, v, node_mask)`` replaces the network (the tests pass analytic
         predictors): the endpoint prediction for GruM, the noise prediction for diffusion.
         """
         if model_fn is None:
             model_fn = functools.partial(self.network, params)
         n_key, z_key, s_key = jax.random.split(key, 3)
-        counts = jax.random.choice(n_key, self.node_counts, (num_samples,))
+        counts = jax.random.choice(n_key, jnp.asarray(self.node_counts), (num_samples,))
         node_mask = (jnp.arange(self.num_nodes)[None, :] < counts[:, None]).astype(jnp.float32)
         z0 = jax.random.normal(z_key, (num_samples, len(self.rows)))
         keys = jax.random.split(s_key, num_samples)
@@ -175,14 +200,14 @@ class GruM(Experiment):
 
         def one(z, mask, k):
             if self.method == "grum":
-                def predict(v, t):
-                    return model_fn(v, mask, t)
+                def predict(t, v):
+                    return model_fn(t, v, mask)
                 return bridges.simulate(self.bridge, predict, z, k, num_steps=steps)
 
             def score(t, v):
                 _, sigma = self.sde.marginal(t)
-                return -model_fn(v, mask, t) / sigma
-            return sde.reverse_euler_maruyama(self.sde, score, z, k, num_steps=steps,
+                return -model_fn(t, v, mask) / sigma
+            return sde_lib.reverse_euler_maruyama(self.sde, score, z, k, num_steps=steps,
                                               t_end=self.config.diffusion.t_min)
 
         return jax.vmap(one)(z0, node_mask, keys), node_mask

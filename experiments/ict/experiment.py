@@ -47,36 +47,63 @@ class ConsistencyTraining(Experiment):
             raise ValueError(f"unknown config.objective {config.objective!r}; choose one of "
                              f"{OBJECTIVES}")
         super().__init__(config, dataset)
-        info = self.dataset.info
         self.objective = config.objective
-        self.event_shape = tuple(info.event_shape)
-        self.dim = math.prod(self.event_shape)
-        self.num_levels = info.num_levels if info.kind == "image" else None
-        train_x = self.dataset.train["x"]
-        if config.sigma_data is not None:
-            self.sigma_data = float(config.sigma_data)
-        elif self.num_levels:
-            self.sigma_data = 0.5
-        else:
-            self.sigma_data = float(np.std(train_x))
-        m = config.model
-        self.model = TimeMLP(tuple(m.hidden_dims), out_dim=self.dim, activation=m.activation,
-                             time_embedding="fourier", num_frequencies=m.num_frequencies,
-                             max_frequency=m.max_frequency)
         self.headline_metric = "w2_1step" if self.objective == "ict" else (
             f"w2_heun{config.sample.heun_steps[-1]}")
-        self.num_eval_samples = min(int(config.eval.num_samples), len(self.dataset.test["x"]))
-        if self.num_levels:
-            self.features = sample_quality.ImageFeatures(
-                sample_quality.to_unit_interval(train_x, self.num_levels),
-                self.dataset.train["label"], seed=config.seed)
         self._samplers = {}
+
+    def make_model(self, config, info):
+        """A :class:`TimeMLP` with Fourier time features on the flattened example."""
+        m = config.model
+        return TimeMLP(tuple(m.hidden_dims), out_dim=math.prod(info.event_shape),
+                       activation=m.activation, time_embedding="fourier",
+                       num_frequencies=m.num_frequencies, max_frequency=m.max_frequency)
+
+    # -- derived from the config and the data (computed on first use) ------------------------
+
+    @functools.cached_property
+    def event_shape(self) -> tuple[int, ...]:
+        """Shape of one example."""
+        return tuple(self.dataset.info.event_shape)
+
+    @functools.cached_property
+    def dim(self) -> int:
+        """Size of the flattened example."""
+        return math.prod(self.event_shape)
+
+    @functools.cached_property
+    def num_levels(self) -> int | None:
+        """Pixel levels of an image dataset; None for vectors."""
+        info = self.dataset.info
+        return info.num_levels if info.kind == "image" else None
+
+    @functools.cached_property
+    def sigma_data(self) -> float:
+        """``config.sigma_data``, else 0.5 for images, else the training data's std."""
+        if self.config.sigma_data is not None:
+            return float(self.config.sigma_data)
+        if self.num_levels:
+            return 0.5
+        return float(np.std(self.dataset.train["x"]))
+
+    @functools.cached_property
+    def num_eval_samples(self) -> int:
+        """Samples per sampler for the sample-quality metrics (at most the test size)."""
+        return min(int(self.config.eval.num_samples), len(self.dataset.test["x"]))
+
+    @functools.cached_property
+    def features(self) -> sample_quality.ImageFeatures:
+        """Features of a small classifier of the training images (the Frechet distance)."""
+        train = self.dataset.train
+        return sample_quality.ImageFeatures(
+            sample_quality.to_unit_interval(train["x"], self.num_levels), train["label"],
+            seed=self.config.seed)
 
     # -- model -----------------------------------------------------------------------------
 
     def net_fn(self, params):
-        """``F(x_in, c_noise)`` of one flattened example."""
-        return lambda x_in, c_noise: self.model.apply(params, c_noise, x_in)
+        """``F(c_noise, x_in)`` of one flattened example (noise level first)."""
+        return functools.partial(self.model.apply, params)
 
     def preprocess(self, batch, key):
         """Images: uniform dequantization to ``[-1, 1)``, flattened; vectors unchanged."""

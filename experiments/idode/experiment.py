@@ -88,11 +88,7 @@ class IDODE(Experiment):
     headline_metric = "bits_per_dim"
 
     def __init__(self, config, dataset=None):
-        base = dataset if dataset is not None else load_config_dataset(config)
-        if base.info.kind != "image" or not base.info.num_levels:
-            raise ValueError(f"i-DODE needs discrete image data, got {base.name!r} "
-                             f"({base.info.kind}).")
-        super().__init__(config, dataset=eval_subset(base, int(config.eval.num_examples)))
+        """``dataset``, if given, replaces ``config.dataset`` (its test split is cut lazily)."""
         c = config.idode
         _check("idode.objective", c.objective, OBJECTIVES)
         _check("idode.train_data", c.train_data, TRAIN_DATA)
@@ -104,27 +100,55 @@ class IDODE(Experiment):
             raise ValueError("The noise objective uses t ~ U(0, 1) and no second-order term; "
                              "importance sampling and second_order_weight need "
                              "idode.objective='velocity'.")
-        self.event_shape = tuple(self.dataset.info.event_shape)
-        self.dim = int(np.prod(self.event_shape))
-        self.num_levels = int(self.dataset.info.num_levels)
-        self.gamma = functools.partial(sde_lib.linear_log_snr,
-                                       gamma_min=float(config.sde.gamma_min),
-                                       gamma_max=float(config.sde.gamma_max))
-        self.sde = sde_lib.LogSNRSDE(gamma=self.gamma)
+        super().__init__(config)
+        self._base = dataset
+
+    def make_dataset(self, config):
+        """The discrete images of ``config.dataset`` with the first ``eval.num_examples`` tests."""
+        base = self._base if self._base is not None else load_config_dataset(config)
+        if base.info.kind != "image" or not base.info.num_levels:
+            raise ValueError(f"i-DODE needs discrete image data, got {base.name!r} "
+                             f"({base.info.kind}).")
+        return eval_subset(base, int(config.eval.num_examples))
+
+    def make_model(self, config, info):
+        """The network: a :class:`TimeMLP` on the flat image or a :class:`UNet`."""
+        del info
         m = config.model
         if m.arch == "mlp":
-            self.model = TimeMLP(hidden_dims=tuple(m.hidden_dims), activation=m.activation,
-                                 time_embedding="fourier")
-        else:
-            self.model = UNet(base_channels=int(m.base_channels),
-                              channel_mults=tuple(m.channel_mults),
-                              num_res_blocks=int(m.num_res_blocks), zero_init_last=False)
-        self.loaded_params = None
-        init_from = c.get("init_from", "")
-        if init_from:  # fine-tuning: the final (EMA) parameters of another run, on the host
-            template = jax.jit(self._fresh_params)(jax.random.key(0))
-            self.loaded_params = load_final_params(init_from, template, config.optim,
-                                                   config.total_steps)
+            return TimeMLP(hidden_dims=tuple(m.hidden_dims), activation=m.activation,
+                           time_embedding="fourier")
+        return UNet(base_channels=int(m.base_channels), channel_mults=tuple(m.channel_mults),
+                    num_res_blocks=int(m.num_res_blocks), zero_init_last=False)
+
+    # -- derived from the config and the data (computed on first use) -------------------------
+
+    @functools.cached_property
+    def event_shape(self) -> tuple[int, ...]:
+        """Shape of one image."""
+        return tuple(self.dataset.info.event_shape)
+
+    @functools.cached_property
+    def dim(self) -> int:
+        """Size of the flattened image."""
+        return int(np.prod(self.event_shape))
+
+    @functools.cached_property
+    def num_levels(self) -> int:
+        """Pixel levels."""
+        return int(self.dataset.info.num_levels)
+
+    @functools.cached_property
+    def gamma(self):
+        """The linear log-SNR schedule ``gamma(t)`` from ``sde.gamma_min`` to ``sde.gamma_max``."""
+        return functools.partial(sde_lib.linear_log_snr,
+                                 gamma_min=float(self.config.sde.gamma_min),
+                                 gamma_max=float(self.config.sde.gamma_max))
+
+    @functools.cached_property
+    def sde(self) -> sde_lib.LogSNRSDE:
+        """The VP diffusion of :attr:`gamma`."""
+        return sde_lib.LogSNRSDE(gamma=self.gamma)
 
     # -- pieces ------------------------------------------------------------------------
 
@@ -162,8 +186,23 @@ class IDODE(Experiment):
             x = x.reshape(self.event_shape)
         return self.model.init(key, jnp.zeros((), jnp.float32), x)
 
+    @functools.cached_property
+    def loaded_params(self):
+        """Fine-tuning: the final (EMA) parameters of the run in ``idode.init_from`` (or None).
+
+        Read from disk on first use; eagerly even when that use is inside a traced
+        function (the loop initializes the parameters under ``jit``).
+        """
+        init_from = self.config.idode.get("init_from", "")
+        if not init_from:
+            return None
+        with jax.ensure_compile_time_eval():
+            template = jax.jit(self._fresh_params)(jax.random.key(0))
+            return load_final_params(init_from, template, self.config.optim,
+                                     self.config.total_steps)
+
     def init_params(self, key, batch):
-        """Initializes the network (or returns the run loaded from ``idode.init_from``)."""
+        """Initializes the network (fine-tuning: :attr:`loaded_params`)."""
         if self.loaded_params is not None:
             return jax.tree.map(jnp.asarray, self.loaded_params)
         return self._fresh_params(key)

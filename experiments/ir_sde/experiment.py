@@ -9,7 +9,7 @@ and the degraded image is the SDE's mean ``mu``.
 
 ``config.objective``:
 
-* ``"irsde"``: the noise network ``eps_phi(x_t, mu, t)`` (a :class:`UNet` on the channels
+* ``"irsde"``: the noise network ``eps_phi(t, x_t, mu)`` (a :class:`UNet` on the channels
   ``[x_t, mu]``) trained with the paper's maximum-likelihood loss
   (:func:`likelihood_jax.continuous_time.restoration.ml_loss`, L1), or with the plain
   noise-matching loss (``config.irsde.loss = "noise"``); ``config.irsde.predict = "x0"`` has the
@@ -29,6 +29,7 @@ loss on the test split. ``write_artifacts`` draws clean / degraded / restored ro
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
@@ -71,35 +72,76 @@ class IRSDE(Experiment):
                 raise ValueError(f"unknown degradation {kind!r} in config.degrade.kinds; "
                                  f"choose from {restoration.DEGRADATIONS}")
         super().__init__(config, dataset)
-        info = self.dataset.info
-        if info.kind != "image":
-            raise ValueError(f"IR-SDE restores images; dataset {config.dataset.name!r} is "
-                             f"{info.kind!r}")
         self.objective = config.objective
         self.kinds = tuple(config.degrade.kinds)
-        self.levels = info.num_levels
-        s = config.sde
-        self.sde = restoration.MeanRevertingSDE(lam=s.lam, schedule=s.schedule,
-                                                terminal_eps=s.terminal_eps)
-        self.num_steps = int(s.num_steps)
+        self.num_steps = int(config.sde.num_steps)
+        self._last_restored = None
+
+    def check_data(self, info):
+        """IR-SDE restores images: the data must be an image dataset."""
+        if info.kind != "image":
+            raise ValueError(f"IR-SDE restores images; dataset {self.config.dataset.name!r} is "
+                             f"{info.kind!r}")
+        super().check_data(info)
+
+    def make_model(self, config, info):
+        """The U-Net (its output has the image's channels)."""
         m = config.model
-        self.model = UNet(base_channels=m.base_channels, channel_mults=tuple(m.channel_mults),
-                          num_res_blocks=m.num_res_blocks, out_channels=info.event_shape[-1])
-        # fixed evaluation set: eval.num_images test images drawn with eval.seed (the test
-        # split is sorted by class), each degraded 3 ways with a fixed key
+        return UNet(base_channels=m.base_channels, channel_mults=tuple(m.channel_mults),
+                    num_res_blocks=m.num_res_blocks, out_channels=info.event_shape[-1])
+
+    # -- derived from the config and the data (computed on first use) -------------------------
+
+    @functools.cached_property
+    def sde(self) -> restoration.MeanRevertingSDE:
+        """The mean-reverting SDE of ``config.sde``."""
+        s = self.config.sde
+        return restoration.MeanRevertingSDE(lam=s.lam, schedule=s.schedule,
+                                            terminal_eps=s.terminal_eps)
+
+    @property
+    def levels(self) -> int:
+        """Pixel levels of the images."""
+        return self.dataset.info.num_levels
+
+    @functools.cached_property
+    def eval_set(self) -> tuple[np.ndarray, jax.Array, dict[str, jax.Array]]:
+        """``(index, clean, {kind: degraded})``: the fixed evaluation images.
+
+        ``eval.num_images`` test images drawn with ``eval.seed`` (the test split is sorted
+        by class), each degraded in every way with a fixed key.
+        """
         num_test = len(self.dataset.test["x"])
-        n = min(int(config.eval.num_images), num_test)
-        rng = np.random.default_rng(int(config.eval.seed))
-        self.eval_index = np.sort(rng.permutation(num_test)[:n])
-        self.eval_clean = self.to_unit(self.dataset.test["x"][self.eval_index])
-        key = jax.random.key(int(config.eval.seed))
-        self.eval_degraded = {}
+        n = min(int(self.config.eval.num_images), num_test)
+        rng = np.random.default_rng(int(self.config.eval.seed))
+        index = np.sort(rng.permutation(num_test)[:n])
+        clean = self.to_unit(self.dataset.test["x"][index])
+        key = jax.random.key(int(self.config.eval.seed))
+        degraded = {}
         for j, kind in enumerate(self.kinds):
             keys = jax.random.split(jax.random.fold_in(key, j), n)
-            self.eval_degraded[kind] = jax.vmap(
-                lambda k, x, kind=kind: self._degrade(k, x, kind))(keys, self.eval_clean)
-        self._restore = jax.jit(self.restore)
-        self._last_restored = None
+            degraded[kind] = jax.vmap(lambda k, x, kind=kind: self._degrade(k, x, kind))(
+                keys, clean)
+        return index, clean, degraded
+
+    @property
+    def eval_index(self) -> np.ndarray:
+        """Test-split indices of the evaluation images."""
+        return self.eval_set[0]
+
+    @property
+    def eval_clean(self) -> jax.Array:
+        """The clean evaluation images in ``[0, 1]``."""
+        return self.eval_set[1]
+
+    @property
+    def eval_degraded(self) -> dict[str, jax.Array]:
+        """The evaluation images degraded in each way of ``config.degrade.kinds``."""
+        return self.eval_set[2]
+
+    @functools.cached_property
+    def _restore(self):
+        return jax.jit(self.restore)
 
     # -- data ----------------------------------------------------------------------------
 
@@ -128,13 +170,13 @@ class IRSDE(Experiment):
     # -- model ---------------------------------------------------------------------------
 
     def noise_fn(self, params):
-        """``eps_phi(x_t, mu, t)`` on one example, from the U-Net ``F`` on ``[x_t, mu]``.
+        """``eps_phi(t, x_t, mu)`` on one example, from the U-Net ``F`` on ``[x_t, mu]``.
 
         ``irsde.predict = "noise"`` (the paper's): ``eps_phi = F``. ``"x0"``: ``F`` predicts
         the residual ``x0_hat - mu`` and ``eps_phi = (x_t - m_t(x0_hat)) / sqrt(v_t)``, the
         noise implied by the closed-form marginal (the same score model, reparameterized).
         """
-        def eps(x_t, mu, t):
+        def eps(t, x_t, mu):
             out = self.model.apply(params, t, jnp.concatenate([x_t, mu], -1))
             if self.config.irsde.predict == "noise":
                 return out

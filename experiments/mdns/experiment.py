@@ -40,7 +40,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from likelihood_jax import data
 from likelihood_jax.continuous_time import masked_diffusion as md
 from likelihood_jax.data.synthetic import ising as discrete_targets
 from likelihood_jax.models.mlp import MLP
@@ -66,15 +65,13 @@ class MaskedSiteMLP(nn.Module):
         return out.reshape(self.num_sites, NUM_STATES)
 
 
-def _dummy_dataset(num_train: int, num_test: int) -> data.Dataset:
-    info = data.DatasetInfo(kind="continuous", event_shape=(1,),
-                            description="placeholder rows: the sampler draws its own batches")
-    return data.Dataset("ising", {"x": np.zeros((num_train, 1), np.float32)},
-                        {"x": np.zeros((num_test, 1), np.float32)}, info)
-
-
 class MDNS(Experiment):
-    """Masked-diffusion (or autoregressive) neural sampler of an Ising model."""
+    """Masked-diffusion (or autoregressive) neural sampler of an Ising model.
+
+    The dataset is the registered ``ising`` placeholder (rows of zeros, one training and
+    one evaluation batch: :func:`likelihood_jax.data.synthetic.ising.load_sampler_rows`);
+    the sampler draws its own configurations.
+    """
 
     headline_metric = "ess_fraction"
 
@@ -83,27 +80,54 @@ class MDNS(Experiment):
             raise ValueError(f"unknown objective {config.objective!r}; choose one of {OBJECTIVES}")
         if config.order not in ORDERS:
             raise ValueError(f"unknown order {config.order!r}; choose one of {ORDERS}")
-        if dataset is None:
-            dataset = _dummy_dataset(config.batch_size, config.eval_batch_size)
         super().__init__(config, dataset=dataset)
-        t = config.target
-        self.target = discrete_targets.Ising(tuple(t.shape), t.beta, t.coupling, t.field)
-        self.num_sites = self.target.num_sites
-        self.num_steps = self.num_sites if config.order == "raster" else int(
-            config.num_steps or self.num_sites)
-        self.fixed_order = (jnp.arange(self.num_sites) if config.order == "raster" else None)
-        self.net = MaskedSiteMLP(self.num_sites, tuple(config.model.hidden_dims))
+
+    def make_model(self, config, info):
+        """The :class:`MaskedSiteMLP` over the target's sites."""
+        del info
+        return MaskedSiteMLP(self.num_sites, tuple(config.model.hidden_dims))
+
+    # -- derived from the config (computed on first use) ----------------------------------
+
+    @functools.cached_property
+    def target(self) -> discrete_targets.Ising:
+        """The Ising model of ``config.target``."""
+        t = self.config.target
+        return discrete_targets.Ising(tuple(t.shape), t.beta, t.coupling, t.field)
+
+    @property
+    def num_sites(self) -> int:
+        """``D``, the number of spins."""
+        return self.target.num_sites
+
+    @property
+    def num_steps(self) -> int:
+        """Unmasking steps: ``config.num_steps`` (0 or the raster order: one site per step)."""
+        if self.config.order == "raster":
+            return self.num_sites
+        return int(self.config.num_steps or self.num_sites)
+
+    @property
+    def fixed_order(self) -> np.ndarray | None:
+        """The raster order ``0..D-1`` (autoregressive baseline), or None (random orders)."""
+        if self.config.order != "raster":
+            return None
+        return np.arange(self.num_sites, dtype=np.int32)
+
+    @functools.cached_property
+    def exact(self) -> dict[str, float]:
+        """Exact ``log Z`` and observables (enumeration for ``D <= 16``, else transfer matrix)."""
         if self.num_sites <= 16:
             exact = discrete_targets.enumerate_exact(self.target)
         else:
             exact = discrete_targets.transfer_matrix_exact(self.target)
-        self.exact = {k: float(v) for k, v in exact.items()}
+        return {k: float(v) for k, v in exact.items()}
 
     # -- sampler ---------------------------------------------------------------------
 
     def logits_fn(self, params):
         """The network with ``params`` bound: ``tokens [D] -> logits [D, 2]``."""
-        return functools.partial(self.net.apply, params)
+        return functools.partial(self.model.apply, params)
 
     def log_target(self, x):
         """``log pi~`` of a batch of token lattices ``[B, D] -> [B]``."""
@@ -112,8 +136,9 @@ class MDNS(Experiment):
     def draw(self, params, key, num):
         """``num`` samples: tokens ``[N, D]``, orders ``[N, D]``, path ``log q`` ``[N]``."""
         fn = self.logits_fn(params)
+        order = None if self.fixed_order is None else jnp.asarray(self.fixed_order)
         return jax.vmap(lambda k: md.sample(fn, k, self.num_sites, self.num_steps, MASK,
-                                            self.fixed_order))(jax.random.split(key, num))
+                                            order))(jax.random.split(key, num))
 
     def path_log_prob(self, params, x, order):
         """``log q_theta(x | order)`` of a batch ``[B, D], [B, D] -> [B]``."""
@@ -125,7 +150,7 @@ class MDNS(Experiment):
 
     def init_params(self, key, batch):
         """Network parameters (the batch is a placeholder)."""
-        return self.net.init(key, jnp.full((self.num_sites,), MASK, jnp.int32))
+        return self.model.init(key, jnp.full((self.num_sites,), MASK, jnp.int32))
 
     def loss_fn(self, params, batch, key, step):
         """Per-example loss of ``config.objective`` on fresh stop-gradient samples."""

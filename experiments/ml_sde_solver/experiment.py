@@ -65,36 +65,74 @@ class MLSolverDiffusion(Experiment):
     """VP diffusion on flattened digits; model metrics compare the three samplers."""
 
     def __init__(self, config, dataset=None):
-        super().__init__(config, dataset)
         for solver in config.sample.solvers:
             if solver not in SOLVERS:
                 raise ValueError(f"unknown solver {solver!r} in config.sample.solvers; "
                                  f"choose from {SOLVERS}")
-        info = self.dataset.info
+        super().__init__(config, dataset)
+        self.headline_metric = f"frechet_ml_{min(config.sample.steps)}"
+        self.num_eval_samples = int(config.eval.num_samples)
+        self._samplers = {}
+
+    def check_data(self, info):
+        """The model is a diffusion on dequantized images: the data must be images."""
         if info.kind != "image":
             raise ValueError(f"ml_sde_solver needs an image dataset, got {info.kind!r}")
-        self.event_shape = tuple(info.event_shape)
-        self.dim = math.prod(self.event_shape)
-        self.num_levels = info.num_levels
-        self.sde = sde_lib.VPSDE(beta_min=config.sde.beta_min, beta_max=config.sde.beta_max)
+        super().check_data(info)
+
+    def make_model(self, config, info):
+        """The noise-prediction :class:`TimeMLP` on the flattened image."""
         m = config.model
-        self.model = TimeMLP(tuple(m.hidden_dims), out_dim=self.dim, activation=m.activation,
-                             time_embedding="fourier", num_frequencies=m.num_frequencies,
-                             max_frequency=m.max_frequency)
-        self.headline_metric = f"frechet_ml_{min(config.sample.steps)}"
-        train, test = self.dataset.train, self.dataset.test
-        self.features = sample_quality.ImageFeatures(
+        return TimeMLP(tuple(m.hidden_dims), out_dim=math.prod(info.event_shape),
+                       activation=m.activation, time_embedding="fourier",
+                       num_frequencies=m.num_frequencies, max_frequency=m.max_frequency)
+
+    # -- derived from the config and the data (computed on first use) ----------------------
+
+    @functools.cached_property
+    def event_shape(self) -> tuple[int, ...]:
+        """Shape of one image."""
+        return tuple(self.dataset.info.event_shape)
+
+    @functools.cached_property
+    def dim(self) -> int:
+        """Size of the flattened image."""
+        return math.prod(self.event_shape)
+
+    @property
+    def num_levels(self) -> int:
+        """Pixel levels."""
+        return self.dataset.info.num_levels
+
+    @functools.cached_property
+    def sde(self) -> sde_lib.VPSDE:
+        """The VP SDE of ``config.sde``."""
+        return sde_lib.VPSDE(beta_min=self.config.sde.beta_min,
+                             beta_max=self.config.sde.beta_max)
+
+    @functools.cached_property
+    def features(self) -> sample_quality.ImageFeatures:
+        """Features of a small classifier of the training digits (the Frechet distance)."""
+        train = self.dataset.train
+        return sample_quality.ImageFeatures(
             sample_quality.to_unit_interval(train["x"], self.num_levels), train["label"],
-            seed=config.seed)
-        self.reference = sample_quality.to_unit_interval(test["x"], self.num_levels)
-        self.num_eval_samples = int(config.eval.num_samples)
-        rng = np.random.default_rng(config.seed)
+            seed=self.config.seed)
+
+    @functools.cached_property
+    def reference(self) -> np.ndarray:
+        """The test digits in ``[0, 1]``, the reference of the Frechet distances."""
+        return sample_quality.to_unit_interval(self.dataset.test["x"], self.num_levels)
+
+    @functools.cached_property
+    def data_floor(self) -> float:
+        """Frechet distance of as many held-out training digits as samples (the floor)."""
+        train = self.dataset.train
+        rng = np.random.default_rng(self.config.seed)
         held_out = rng.choice(len(train["x"]), min(self.num_eval_samples, len(train["x"])),
                               replace=False)
-        self.data_floor = self.features.frechet_distance(
+        return self.features.frechet_distance(
             sample_quality.to_unit_interval(train["x"][held_out], self.num_levels),
             self.reference)
-        self._samplers = {}
 
     # -- model -----------------------------------------------------------------------------
 

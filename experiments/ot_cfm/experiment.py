@@ -7,7 +7,8 @@ A vector field ``v_theta(t, x)`` (:class:`likelihood_jax.models.time_mlp.TimeMLP
 regressed onto conditional velocities
 (:func:`likelihood_jax.continuous_time.flow_matching.flow_matching_loss`) for pairs ``(x0, x1)``
 of a source sample (``config.source``: ``"normal"`` or a 2D toy such as
-``"8gaussians"``) and a target sample (``config.dataset.name``), coupled per minibatch
+``"8gaussians"``; :mod:`likelihood_jax.data.synthetic.source_pairs` draws the held-out
+ones) and a target sample (``config.dataset``), coupled per minibatch
 by ``config.cfm.variant`` in {icfm, otcfm, otcfm_sinkhorn, sbcfm, target} with path
 noise ``config.cfm.sigma``.
 
@@ -42,6 +43,8 @@ with ``scale = 2 / L``), and W2/path energy are measured in that ``[-1, 1)`` spa
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -49,60 +52,13 @@ import numpy as np
 from likelihood_jax import data as data_lib
 from likelihood_jax import metrics, ode, transport
 from likelihood_jax.continuous_time import flow_matching
+from likelihood_jax.data.synthetic import source_pairs
 from likelihood_jax.models.time_mlp import TimeMLP
 from likelihood_jax.models.unet import UNet
 from likelihood_jax.train import Experiment, load_config_dataset
 
 ARCHS = ("mlp", "unet")
 DIVERGENCES = ("exact", "hutchinson")
-
-#: Seeds of the source samples (train, test); distinct from the toy datasets' 0 and 1
-#: so that source and target rows are independent.
-SOURCE_SEEDS = (101, 102)
-
-
-def source_samples(name: str, n: int, seed: int, dim: int) -> np.ndarray:
-    """``n`` source points: standard normal (``"normal"``) or a 2D toy (numpy, seeded)."""
-    if name == "normal":
-        return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
-    if name not in data_lib.TOY_NAMES:
-        raise ValueError(f"Unknown source {name!r}; expected 'normal' or one of "
-                         f"{data_lib.TOY_NAMES}.")
-    if dim != 2:
-        raise ValueError(f"The toy source {name!r} is 2D but the target has {dim} dims.")
-    return data_lib.sample_toy(name, n, seed)
-
-
-def paired_dataset(target: data_lib.Dataset, source: str, num_eval: int) -> data_lib.Dataset:
-    """The target dataset with source samples ``x0`` beside it (independent rows).
-
-    The training split gets ``x0`` only for a toy source (a normal source is sampled
-    fresh in every step); the test split keeps its first ``num_eval`` targets and gets
-    as many held-out sources, plus ``x_ref``: ``num_eval`` training targets, an
-    independent sample of the target used to measure the W2 floor of finite samples.
-    Images stay integer arrays (dequantized in the loss); sources are flat vectors.
-    """
-    is_image = target.info.kind == "image"
-    x_train = np.asarray(target.train["x"])
-    x_test = np.asarray(target.test["x"])
-    if not is_image:
-        x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
-        if x_train.ndim != 2:
-            raise ValueError(f"ot_cfm needs vector data (N, D) or images, got "
-                             f"{x_train.shape} from {target.name!r}.")
-    elif source != "normal":
-        raise ValueError(f"Images need source='normal', got {source!r}.")
-    if num_eval > len(x_test):
-        raise ValueError(f"config.eval.num_examples={num_eval} exceeds the {len(x_test)} "
-                         f"test examples of {target.name!r}.")
-    dim = int(np.prod(x_train.shape[1:]))
-    train = {"x": x_train}
-    if source != "normal":
-        train["x0"] = source_samples(source, len(x_train), SOURCE_SEEDS[0], dim)
-    test = {"x": x_test[:num_eval], "x0": source_samples(source, num_eval, SOURCE_SEEDS[1], dim),
-            "x_ref": x_train[:num_eval]}
-    return data_lib.Dataset(target.name, train, test, target.info)
-
 
 def w2_squared_terms(samples: jax.Array, reference: jax.Array) -> jax.Array:
     """Per-example squared distances of the exact OT matching; their mean is ``W2^2``.
@@ -118,13 +74,13 @@ def w2_squared_terms(samples: jax.Array, reference: jax.Array) -> jax.Array:
 class OTCFM(Experiment):
     """Conditional flow matching with the coupling/path of ``config.cfm.variant``."""
 
-    headline_metric = "w2"
-
     def __init__(self, config, dataset=None):
-        target = dataset if dataset is not None else load_config_dataset(config)
+        """``dataset``, if given, is the *target* (held-out sources are added to it lazily)."""
         self.source = config.source
-        cfm = config.cfm
-        self.coupling, self.path = flow_matching.variant_parts(cfm.variant)
+        if self.source != "normal" and self.source not in data_lib.TOY_NAMES:
+            raise ValueError(f"Unknown source {self.source!r}; expected 'normal' or one of "
+                             f"{data_lib.TOY_NAMES}.")
+        self.coupling, self.path = flow_matching.variant_parts(config.cfm.variant)
         if self.path == "target" and self.source != "normal":
             raise ValueError(f"cfm.variant='target' (Lipman et al.) needs source='normal', "
                              f"got {self.source!r}.")
@@ -133,33 +89,63 @@ class OTCFM(Experiment):
             raise ValueError(f"eval_batch_size={config.eval_batch_size} must be >= "
                              f"eval.num_examples={num_eval}: W2 and the path energy are "
                              f"computed on one batch.")
-        super().__init__(config, dataset=paired_dataset(target, self.source, num_eval))
-        info = self.dataset.info
-        self.event_shape = tuple(self.dataset.train["x"].shape[1:])
-        self.dim = int(np.prod(self.event_shape))
-        self.num_levels = info.num_levels if info.kind == "image" else None
-        if self.num_levels:
-            self.headline_metric = "bits_per_dim"
-        m = config.model
-        self.arch = m.get("arch", "mlp")
+        self.arch = config.model.get("arch", "mlp")
         if self.arch not in ARCHS:
             raise ValueError(f"Unknown model.arch {self.arch!r}; expected one of {ARCHS}.")
         self.divergence = config.eval.get("divergence", "exact")
         if self.divergence not in DIVERGENCES:
             raise ValueError(f"Unknown eval.divergence {self.divergence!r}; expected one of "
                              f"{DIVERGENCES}.")
-        if self.arch == "mlp":
-            self.model = TimeMLP(hidden_dims=tuple(m.hidden_dims), activation=m.activation,
-                                 time_embedding=m.time_embedding)
-        else:
-            if not self.num_levels:
-                raise ValueError(f"model.arch='unet' needs image data, got {target.name!r}.")
-            self.model = UNet(base_channels=int(m.base_channels),
-                              channel_mults=tuple(m.channel_mults),
-                              num_res_blocks=int(m.num_res_blocks))
-        self.source_pool = self.dataset.train.get("x0")
+        super().__init__(config)
+        self._target = dataset
         if self.source == "normal":
             self.log_prob_fn = self._log_prob
+
+    def make_dataset(self, config):
+        """The target (``config.dataset``) with held-out source samples (``x0``, ``x_ref``)."""
+        target = self._target if self._target is not None else load_config_dataset(config)
+        return source_pairs.pair_with_source(target, config.source,
+                                             int(config.eval.num_examples))
+
+    def make_model(self, config, info):
+        """The vector field: a :class:`TimeMLP` or, for images, a :class:`UNet`."""
+        m = config.model
+        if self.arch == "mlp":
+            return TimeMLP(hidden_dims=tuple(m.hidden_dims), activation=m.activation,
+                           time_embedding=m.time_embedding)
+        if info.kind != "image":
+            raise ValueError(f"model.arch='unet' needs image data, got "
+                             f"{config.dataset.name!r}.")
+        return UNet(base_channels=int(m.base_channels), channel_mults=tuple(m.channel_mults),
+                    num_res_blocks=int(m.num_res_blocks))
+
+    # -- derived from the data (computed on first use) -----------------------------------
+
+    @property
+    def headline_metric(self) -> str:
+        """``bits_per_dim`` for images, else ``w2``."""
+        return "bits_per_dim" if self.num_levels else "w2"
+
+    @functools.cached_property
+    def event_shape(self) -> tuple[int, ...]:
+        """Shape of one target example."""
+        return tuple(self.dataset.train["x"].shape[1:])
+
+    @functools.cached_property
+    def dim(self) -> int:
+        """Size of a flattened example."""
+        return int(np.prod(self.event_shape))
+
+    @functools.cached_property
+    def num_levels(self) -> int | None:
+        """Pixel levels of image data; None for vectors."""
+        info = self.dataset.info
+        return info.num_levels if info.kind == "image" else None
+
+    @property
+    def source_pool(self) -> np.ndarray | None:
+        """Training source samples of a toy source (None for a normal source)."""
+        return self.dataset.train.get("x0")
 
     # -- pieces ------------------------------------------------------------------------
 

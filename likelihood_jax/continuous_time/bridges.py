@@ -1,8 +1,8 @@
-r"""Diffusion bridges and their mixture: GruM's generative process (Jo, Kim & Hwang, ICML 2024).
+r"""Diffusion bridges and their mixture: the generative process of GruM [P010].
 
-"Graph Generation with Diffusion Mixture" builds the generative SDE on ``t in [0, 1]`` as a
-mixture of *endpoint-conditioned* diffusions. The reference process is (their code's
-``OU`` and ``BB`` bridges)
+Jo, Kim & Hwang (ICML 2024), "Graph Generation with Diffusion Mixture", build the generative
+SDE on ``t in [0, 1]`` as a mixture of *endpoint-conditioned* diffusions. The reference
+process is (their code's ``OU`` and ``BB`` bridges)
 
     dZ_t = -k sigma_t^2 Z_t dt + sigma_t dW_t            (OU, k = drift_coeff / 2)
     dZ_t = sigma_t dW_t                                   (Brownian, k = 0)
@@ -13,7 +13,7 @@ OU (or Brownian) motion, so ``Z_1 | Z_t = z ~ N(a_t z, v_t I)`` with
 ``D = beta_1 - beta_t``, ``a_t = e^{-k D}``, ``v_t = (1 - e^{-2 k D}) / (2 k)`` (``a = 1``,
 ``v = D`` for ``k = 0``). Conditioning on ``Z_1 = x`` (Doob's h-transform) gives the bridge
 
-    dZ_t = [f(Z_t, t) + sigma_t^2 a_t (x - a_t Z_t) / v_t] dt + sigma_t dW_t,   (bridge drift)
+    dZ_t = [f(t, Z_t) + sigma_t^2 a_t (x - a_t Z_t) / v_t] dt + sigma_t dW_t,   (bridge drift)
 
 whose marginal from ``Z_0 = z_0`` is Gaussian, ``N(c0_t z_0 + c1_t x, s_t^2 I)`` with
 ``c0 = S(beta_1 - beta_t) / S(beta_1)``, ``c1 = S(beta_t) / S(beta_1)``,
@@ -22,15 +22,15 @@ whose marginal from ``Z_0 = z_0`` is Gaussian, ``N(c0_t z_0 + c1_t x, s_t^2 I)``
 ``s^2 = beta_t (beta_1 - beta_t) / beta_1``).
 
 **Mixture.** Start ``Z_0 ~ N(0, prior_std^2 I)`` and draw the endpoint ``x ~ Pi`` (data).
-The mixture of bridges has the Markov drift ``eta(z, t) = E[bridge drift(z, t; X) | Z_t =
-z]``; the bridge drift is affine in ``x``, so ``eta(z, t) = bridge_drift(z, t;
+The mixture of bridges has the Markov drift ``eta(t, z) = E[bridge drift(t, z; X) | Z_t =
+z]``; the bridge drift is affine in ``x``, so ``eta(t, z) = bridge_drift(t, z;
 E[X | Z_t = z])``: the posterior mean of the *destination*. GruM parameterizes it by a
-network ``D_theta(Z_t, t) ~ E[X | Z_t]`` (:func:`mixture_drift`), and its marginals are those
+network ``D_theta(t, Z_t) ~ E[X | Z_t]`` (:func:`mixture_drift`), and its marginals are those
 of the mixture, so simulating it (:func:`simulate`) from the prior lands on ``Pi``.
 
 **Training** (:func:`bridge_regression_loss`). The KL between the path measures of the
 mixture and of the model is ``E int_0^1 |eta_theta - eta^X|^2 / (2 sigma_t^2) dt =
-E int w_t^2 |D_theta(Z_t, t) - X|^2 / 2 dt`` with ``w_t = sigma_t a_t / v_t``, a regression
+E int w_t^2 |D_theta(t, Z_t) - X|^2 / 2 dt`` with ``w_t = sigma_t a_t / v_t``, a regression
 of the network onto the endpoint; ``Z_t`` is drawn from the bridge marginal given ``X`` with
 ``z_0`` marginalized: ``Z_t | X ~ N(c1_t X, (c0_t^2 prior_std^2 + s_t^2) I)``
 (:meth:`Bridge.endpoint_marginal`). ``weighting="bridge"`` uses ``w_t`` (GruM's
@@ -47,14 +47,13 @@ a batch.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
+from likelihood_jax.types import TimeField
+
 Array = jax.Array
-PredictFn = Callable[[Array, Array], Array]
-"""``D(z, t)``: the predicted endpoint for the state ``z`` at time ``t``."""
 
 KINDS = ("ou", "brownian")
 WEIGHTINGS = ("constant", "bridge")
@@ -115,7 +114,7 @@ class Bridge:
         return jnp.exp(-self.k * gap), -jnp.expm1(-2.0 * self.k * gap) / (2.0 * self.k)
 
     def reference_drift(self, t, z: Array) -> Array:
-        """``f(z, t) = -k sigma_t^2 z`` (0 for the Brownian reference)."""
+        """``f(t, z) = -k sigma_t^2 z`` (0 for the Brownian reference)."""
         return -self.k * self.variance(t) * z
 
     def bridge_drift(self, t, z: Array, x: Array) -> Array:
@@ -151,19 +150,19 @@ class Bridge:
         return self.diffusion(t) * a / v
 
 
-def mixture_drift(bridge: Bridge, predict_fn: PredictFn) -> Callable[[Array, Array], Array]:
-    """``eta(z, t) = bridge_drift(z, t; D(z, t))``: the mixture drift from an endpoint predictor.
+def mixture_drift(bridge: Bridge, predict_fn: TimeField) -> TimeField:
+    """``eta(t, z) = bridge_drift(t, z; D(t, z))``: the mixture drift from an endpoint predictor.
 
-    Exact for the mixture when ``D(z, t) = E[X | Z_t = z]`` (the drift is affine in ``x``).
+    Exact for the mixture when ``D(t, z) = E[X | Z_t = z]`` (the drift is affine in ``x``).
     """
 
     def drift(t, z):
-        return bridge.bridge_drift(t, z, predict_fn(z, t))
+        return bridge.bridge_drift(t, z, predict_fn(t, z))
 
     return drift
 
 
-def simulate(bridge: Bridge, predict_fn: PredictFn, z0: Array, key: Array, *, num_steps: int,
+def simulate(bridge: Bridge, predict_fn: TimeField, z0: Array, key: Array, *, num_steps: int,
              denoise: bool = True, return_path: bool = False, noise_fn=None):
     """Euler–Maruyama for the mixture SDE from ``t = 0`` to ``t = 1`` (``lax.scan``).
 
@@ -174,7 +173,7 @@ def simulate(bridge: Bridge, predict_fn: PredictFn, z0: Array, key: Array, *, nu
 
     Args:
       bridge: the bridge family.
-      predict_fn: ``D(z, t)``, the endpoint predictor.
+      predict_fn: ``D(t, z)``, the endpoint predictor.
       z0: the start state (a draw of the prior, same shape as the data).
       key: PRNG key.
       num_steps: ``N``.
@@ -223,8 +222,8 @@ def simulate_bridge(bridge: Bridge, x: Array, z0: Array, key: Array, *, num_step
     return z
 
 
-def dirac_posterior_mean(bridge: Bridge, endpoints: Array, log_weights: Array, z: Array,
-                         t) -> Array:
+def dirac_posterior_mean(bridge: Bridge, endpoints: Array, log_weights: Array, t,
+                         z: Array) -> Array:
     """``E[X | Z_t = z]`` when ``X`` takes the values ``endpoints[m]`` with given weights.
 
     ``p(m | z) propto w_m N(z; c1_t x_m, std_t^2 I)`` (:meth:`Bridge.endpoint_marginal`),
@@ -234,8 +233,8 @@ def dirac_posterior_mean(bridge: Bridge, endpoints: Array, log_weights: Array, z
       bridge: the bridge family.
       endpoints: ``(M,) + z.shape`` endpoint values.
       log_weights: ``(M,)`` log mixture weights (need not be normalized).
-      z: the state.
       t: time in ``[0, 1)``.
+      z: the state.
 
     Returns:
       The posterior mean, shaped like ``z``.
@@ -247,7 +246,7 @@ def dirac_posterior_mean(bridge: Bridge, endpoints: Array, log_weights: Array, z
     return jnp.tensordot(probs, endpoints, axes=1)
 
 
-def bridge_regression_loss(bridge: Bridge, predict_fn: PredictFn, x: Array, key: Array, *,
+def bridge_regression_loss(bridge: Bridge, predict_fn: TimeField, x: Array, key: Array, *,
                            weighting: str = "constant", t_eps: float = 2e-3,
                            mask: Array | None = None, noise_fn=None) -> tuple[Array, Array]:
     """GruM's per-example loss ``w_t^2 |D(Z_t, t) - x|^2 / 2`` with ``Z_t`` from the bridge.
@@ -258,7 +257,7 @@ def bridge_regression_loss(bridge: Bridge, predict_fn: PredictFn, x: Array, key:
 
     Args:
       bridge: the bridge family.
-      predict_fn: ``D(z, t)``.
+      predict_fn: ``D(t, z)``.
       x: one data example (the endpoint).
       key: PRNG key.
       weighting: ``"constant"`` or ``"bridge"``.
@@ -281,7 +280,7 @@ def bridge_regression_loss(bridge: Bridge, predict_fn: PredictFn, x: Array, key:
     eps = (noise_fn(z_key, x.shape) if noise_fn is not None
            else jax.random.normal(z_key, x.shape, x.dtype))
     z = c1 * x + std * eps
-    err = predict_fn(z, t) - x
+    err = predict_fn(t, z) - x
     if mask is not None:
         err = err * mask
     weight = bridge.loss_weight(t) ** 2 if weighting == "bridge" else 1.0

@@ -1,8 +1,8 @@
-r"""Conditional scores from an unconditional score plus a classifier, and composed posteriors.
+r"""Classifier-guided and composed conditional scores: DLSM [P156], compositional SBI [P131].
 
 Two papers, per-example pure functions (callers ``vmap``).
 
-**DLSM** (Chao, Sun, Cheng, Lo, Chang, Liu, Chang, Chen & Lee 2022, "Denoising likelihood
+**DLSM** [P156] (Chao, Sun, Cheng, Lo, Chang, Liu, Chang, Chen & Lee 2022, "Denoising likelihood
 score matching for conditional score-based data generation", ICLR). Bayes' rule splits
 the conditional score of the diffused data ``x_t = alpha_t x + sigma_t eps`` into
 
@@ -27,7 +27,7 @@ gradient-only loss leaves the classifier's per-``x`` offset free.
 the loss makes its parameter gradient a double backward pass (``jax.grad`` of
 ``jax.grad``).
 
-**Compositional score SBI** (Geffner, Papamakarios & Mnih 2023, "Compositional score
+**Compositional score SBI** [P131] (Geffner, Papamakarios & Mnih 2023, "Compositional score
 modeling for simulation-based inference", ICML). For i.i.d. observations
 ``x_1..x_n`` the posterior factorizes as ``p(theta | x_1:n) propto p(theta)^{1-n}
 prod_j p(theta | x_j)``, so a score network trained on *single* observations can be
@@ -62,10 +62,9 @@ import jax.numpy as jnp
 from likelihood_jax import distributions
 from likelihood_jax import sde as sde_lib
 from likelihood_jax.continuous_time.diffusion import sample_time
+from likelihood_jax.types import TimeField, TimeScoreFn
 
 Array = jax.Array
-ScoreFn = Callable[[Array, Array], Array]
-LogitsFn = Callable[[Array, Array], Array]
 
 PRIOR_CORRECTIONS = ("bridge", "diffused")
 
@@ -78,7 +77,7 @@ def _check_label(logits: Array, y) -> None:
                          f"shape {logits.shape}.")
 
 
-def classifier_log_likelihood(logits_fn: LogitsFn, t, x: Array, y) -> Array:
+def classifier_log_likelihood(logits_fn: TimeField, t, x: Array, y) -> Array:
     """``log p_phi(y | x, t) = log_softmax(logits_fn(t, x))[y]`` for one example.
 
     Args:
@@ -98,12 +97,12 @@ def classifier_log_likelihood(logits_fn: LogitsFn, t, x: Array, y) -> Array:
     return jax.nn.log_softmax(logits)[y]
 
 
-def classifier_input_gradient(logits_fn: LogitsFn, t, x: Array, y) -> Array:
+def classifier_input_gradient(logits_fn: TimeField, t, x: Array, y) -> Array:
     """The likelihood score ``grad_x log p_phi(y | x, t)`` (one reverse pass), shape of ``x``."""
     return jax.grad(lambda z: classifier_log_likelihood(logits_fn, t, z, y))(x)
 
 
-def guided_score(score_fn: ScoreFn, logits_fn: LogitsFn, y, scale: float = 1.0) -> ScoreFn:
+def guided_score(score_fn: TimeScoreFn, logits_fn: TimeField, y, scale: float = 1.0) -> TimeScoreFn:
     """The conditional score ``s(t, x) + scale * grad_x log p_phi(y | x, t)``.
 
     Bayes' rule gives ``grad log p_t(x | y)`` at ``scale = 1`` (Song et al. 2021's
@@ -134,7 +133,7 @@ def _noisy_input(key: Array, x: Array, sde: sde_lib.SDE, t_min: float, t_samplin
     return t, inv_density, sigma, x_t, eps
 
 
-def noisy_cross_entropy(logits_fn: LogitsFn, x: Array, y, key: Array, *, sde: sde_lib.SDE,
+def noisy_cross_entropy(logits_fn: TimeField, x: Array, y, key: Array, *, sde: sde_lib.SDE,
                         t_min: float = 1e-3, t_sampling: str = "uniform") -> Array:
     """Cross-entropy of a time-conditioned classifier on diffused inputs (the baseline).
 
@@ -163,7 +162,7 @@ def noisy_cross_entropy(logits_fn: LogitsFn, x: Array, y, key: Array, *, sde: sd
     return -weight * classifier_log_likelihood(logits_fn, t, x_t, y)
 
 
-def dlsm_objective(logits_fn: LogitsFn, score: Array, t, x_t: Array, y, eps: Array,
+def dlsm_objective(logits_fn: TimeField, score: Array, t, x_t: Array, y, eps: Array,
                    sigma) -> Array:
     """The DLSM integrand at one noisy point: ``1/2 |sigma (grad log p_phi + score) + eps|^2``.
 
@@ -189,7 +188,7 @@ def dlsm_objective(logits_fn: LogitsFn, score: Array, t, x_t: Array, y, eps: Arr
     return 0.5 * jnp.sum(residual * residual)
 
 
-def denoising_likelihood_score_matching(logits_fn: LogitsFn, score_fn: ScoreFn, x: Array, y,
+def denoising_likelihood_score_matching(logits_fn: TimeField, score_fn: TimeScoreFn, x: Array, y,
                                         key: Array, *, sde: sde_lib.SDE,
                                         ce_weight: float = 1.0, t_min: float = 1e-3,
                                         t_sampling: str = "uniform"
@@ -258,7 +257,7 @@ def diffused_gaussian_mixture_log_prob(x: Array, weights: Array, means: Array,
 
 
 def composed_posterior_score(single_score_fn: Callable[[Array, Array, Array], Array],
-                             prior_score_fn: ScoreFn, t, theta: Array, observations: Array,
+                             prior_score_fn: TimeScoreFn, t, theta: Array, observations: Array,
                              *, mask: Array | None = None, T: float = 1.0,
                              prior: str = "bridge") -> Array:
     """Composed score of the posterior given ``n`` i.i.d. observations (one ``theta``).
@@ -307,7 +306,7 @@ def composed_posterior_score(single_score_fn: Callable[[Array, Array, Array], Ar
     return total + (1.0 - n) * prior_score_fn(t, theta)
 
 
-def annealed_langevin(score_fn: ScoreFn, x: Array, key: Array, *, times: Array,
+def annealed_langevin(score_fn: TimeScoreFn, x: Array, key: Array, *, times: Array,
                       step_sizes: Array, num_steps: int, final_score_step: bool = False
                       ) -> Array:
     """Annealed unadjusted Langevin dynamics over a decreasing grid of diffusion times.

@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from likelihood_jax.continuous_time import edm
+from likelihood_jax.types import TimeField
 
 Array = jax.Array
 
@@ -86,13 +87,13 @@ def noise_level_probabilities(sigmas: Array, num_levels, p_mean: float = -1.1,
     return mass / jnp.sum(mass)
 
 
-def consistency_function(net_fn: edm.NetFn, x: Array, sigma, *, sigma_data: float,
+def consistency_function(net_fn: TimeField, x: Array, sigma, *, sigma_data: float,
                          sigma_min: float) -> Array:
     """``f(x, sigma) = c_skip x + c_out F(c_in x, c_noise)``, with ``f(x, sigma_min) = x``."""
     return edm.denoise(net_fn, x, sigma, sigma_data, sigma_min)
 
 
-def consistency_training_loss(net_fn: edm.NetFn, x: Array, key: Array, num_levels, *,
+def consistency_training_loss(net_fn: TimeField, x: Array, key: Array, num_levels, *,
                               sigma_data: float, sigma_min: float = 0.002,
                               sigma_max: float = 80.0, rho: float = 7.0, p_mean: float = -1.1,
                               p_std: float = 2.0, huber_c: float | None = None,
@@ -100,7 +101,7 @@ def consistency_training_loss(net_fn: edm.NetFn, x: Array, key: Array, num_level
     """The per-example iCT loss (see the module docstring).
 
     Args:
-      net_fn: ``F(x_in, c_noise)`` for one example, closed over the trained parameters
+      net_fn: ``F(c_noise, x_in)`` for one example, closed over the trained parameters
         (the target branch is the same network under ``stop_gradient``).
       x: one clean example.
       key: PRNG key (the pair of levels and the shared noise).
@@ -134,7 +135,7 @@ def consistency_training_loss(net_fn: edm.NetFn, x: Array, key: Array, num_level
     return pseudo_huber(student, target, c) / (sigma_next - sigma_i)
 
 
-def multistep_sample(net_fn: edm.NetFn, noise: Array, key: Array, sigmas: tuple[float, ...], *,
+def multistep_sample(net_fn: TimeField, noise: Array, key: Array, sigmas: tuple[float, ...], *,
                      sigma_data: float, sigma_min: float = 0.002) -> Array:
     """Consistency sampling of one example (Song et al. 2023, Algorithm 1).
 
@@ -143,7 +144,7 @@ def multistep_sample(net_fn: edm.NetFn, noise: Array, key: Array, sigmas: tuple[
     generation; iCT's two-step sampling on CIFAR-10 uses ``(80, 0.821)``.
 
     Args:
-      net_fn: ``F(x_in, c_noise)`` for one example.
+      net_fn: ``F(c_noise, x_in)`` for one example.
       noise: ``N(0, I)`` of the example's shape.
       key: PRNG key of the re-noising steps.
       sigmas: the decreasing levels, ``sigmas[0]`` the largest.

@@ -1,4 +1,4 @@
-r"""Diffusion-model likelihood bounds and denoising losses, per example.
+r"""Diffusion-model likelihood bounds and denoising losses, per example [P013] [P156].
 
 Two continuous-time bounds on the negative log-likelihood of one example ``x`` (nats),
 each a single-sample Monte Carlo estimate that is **unbiased for the bound** (the bound
@@ -41,7 +41,7 @@ x_t) - c_t|^2`` with the *likelihood weighting* ``lambda = g^2`` (the ``s``-depe
 part of the Song et al. bound, so minimizing it maximizes a likelihood bound) or
 Song et al. (2021)'s default ``lambda = sigma_t^2``.
 
-i-DODE (Zheng, Lu, Chen & Zhu 2023, "Improved techniques for maximum likelihood
+i-DODE [P013] (Zheng, Lu, Chen & Zhu 2023, "Improved techniques for maximum likelihood
 estimation for diffusion ODEs"): the velocity parameterization
 (:func:`velocity_target`, :func:`noise_from_velocity`, :func:`velocity_score_fn`), its
 maximum-likelihood loss with importance-sampled time (:func:`velocity_sample_time`,
@@ -64,9 +64,9 @@ import jax.numpy as jnp
 
 from likelihood_jax import estimators, metrics
 from likelihood_jax import sde as sde_lib
+from likelihood_jax.types import TimeField, TimeScoreFn
 
 Array = jax.Array
-ScoreFn = Callable[[Array, Array], Array]
 
 T_SAMPLING = ("uniform", "importance")
 WEIGHTINGS = ("likelihood", "variance")
@@ -81,7 +81,7 @@ def _gamma_and_derivative(gamma: Callable[[Array], Array], t: Array) -> tuple[Ar
     return jax.jvp(gamma, (t,), (jnp.ones_like(t),))
 
 
-def vdm_nll_bound(noise_fn: ScoreFn, x: Array, key: Array, *,
+def vdm_nll_bound(noise_fn: TimeField, x: Array, key: Array, *,
                   gamma: Callable[[Array], Array] = sde_lib.linear_log_snr,
                   t: Array | None = None) -> tuple[Array, dict[str, Array]]:
     """Continuous-time VDM bound on ``-log p(x)`` (nats) for one continuous example.
@@ -183,7 +183,7 @@ def sample_time(key: Array, sde: sde_lib.SDE, *, t_min: float, sampling: str = "
     return jax.lax.optimization_barrier((t, (lam_hi - lam_lo) / dlam))
 
 
-def score_sde_nll_bound(score_fn: ScoreFn, x: Array, key: Array, *, sde: sde_lib.SDE,
+def score_sde_nll_bound(score_fn: TimeScoreFn, x: Array, key: Array, *, sde: sde_lib.SDE,
                         t_min: float = 1e-5, t_sampling: str = "importance"
                         ) -> tuple[Array, dict[str, Array]]:
     """Song et al. (2021) likelihood bound ``>= -log p_SDE(x)`` for one example (nats).
@@ -223,7 +223,7 @@ def score_sde_nll_bound(score_fn: ScoreFn, x: Array, key: Array, *, sde: sde_lib
     return prior + diffusion, {"prior": prior, "diffusion": diffusion}
 
 
-def weighted_denoising_score_matching(score_fn: ScoreFn, x: Array, key: Array, *,
+def weighted_denoising_score_matching(score_fn: TimeScoreFn, x: Array, key: Array, *,
                                       sde: sde_lib.SDE, weighting: str = "likelihood",
                                       t_min: float = 1e-5, t_sampling: str = "uniform"
                                       ) -> Array:
@@ -335,7 +335,7 @@ def noise_from_velocity(velocity: Array, x_t: Array, alpha, sigma) -> Array:
     return alpha * velocity + sigma * x_t
 
 
-def velocity_score_fn(sde, velocity_fn: ScoreFn) -> ScoreFn:
+def velocity_score_fn(sde, velocity_fn: TimeField) -> TimeScoreFn:
     """The score ``s(t, x) = -eps_hat / sigma = -(alpha F + sigma x) / sigma`` of a velocity net.
 
     Feed it to :func:`likelihood_jax.ode.probability_flow_log_prob`: its probability-flow
@@ -413,7 +413,7 @@ def velocity_sample_time(key: Array, sde, *, t_min: float = 0.0,
     return jax.lax.optimization_barrier((t, 0.5 * (lv_hi - lv_lo)))
 
 
-def velocity_matching_loss(velocity_fn: ScoreFn, x: Array, key: Array, *, sde,
+def velocity_matching_loss(velocity_fn: TimeField, x: Array, key: Array, *, sde,
                            t_min: float = 0.0, t_sampling: str = "importance"
                            ) -> tuple[Array, dict[str, Array]]:
     """i-DODE's maximum-likelihood velocity (first-order flow-matching) loss, one example.
@@ -465,7 +465,7 @@ def value_and_probe_trace(f: Callable[[Array], Array], x: Array, probe: Array
     return value, jnp.sum(probe * directional)
 
 
-def velocity_second_order_loss(velocity_fn: ScoreFn, x: Array, key: Array, *, sde,
+def velocity_second_order_loss(velocity_fn: TimeField, x: Array, key: Array, *, sde,
                                t_min: float = 0.0, t_sampling: str = "importance",
                                second_order_weight: float = 0.1, probe: str = "rademacher",
                                exact_divergence: bool = False

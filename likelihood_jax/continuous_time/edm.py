@@ -1,6 +1,7 @@
-"""EDM noise levels, preconditioning, denoising loss and Heun sampler (Karras et al. 2022).
+"""EDM noise levels, preconditioning, denoising loss and Heun sampler (for iCT [P233]).
 
-"Elucidating the Design Space of Diffusion-Based Generative Models" (NeurIPS 2022) writes a
+Karras, Aittala, Aila & Laine (NeurIPS 2022), "Elucidating the Design Space of Diffusion-Based
+Generative Models" (no catalog id of its own: the diffusion baseline of iCT [P233]), write a
 diffusion model on the variance-exploding path ``x_sigma = x + sigma z`` through a denoiser
 
     D(x, sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x, c_noise(sigma)),
@@ -17,18 +18,18 @@ trained by ``lambda(sigma) |D(x + sigma z, sigma) - x|^2`` with ``lambda = 1 / c
 (:mod:`likelihood_jax.continuous_time.consistency`) reuse the noise levels and a shifted version of
 the preconditioning.
 
-``F`` is any ``net_fn(x_in, c_noise) -> output`` for one example; ``x`` has any shape.
+``F`` is any ``net_fn(c_noise, x_in) -> output`` for one example (noise level first, as
+every time-dependent function of :mod:`likelihood_jax.types`); ``x`` has any shape.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import jax
 import jax.numpy as jnp
 
+from likelihood_jax.types import TimeField
+
 Array = jax.Array
-NetFn = Callable[[Array, Array], Array]
 
 
 def karras_sigmas(num_levels, sigma_min: float = 0.002, sigma_max: float = 80.0,
@@ -74,14 +75,14 @@ def preconditioning(sigma, sigma_data: float, sigma_min: float = 0.0
     return c_skip, c_out, c_in, c_noise
 
 
-def denoise(net_fn: NetFn, x: Array, sigma, sigma_data: float,
+def denoise(net_fn: TimeField, x: Array, sigma, sigma_data: float,
             sigma_min: float = 0.0) -> Array:
     """``c_skip x + c_out F(c_in x, c_noise)`` for one example (see :func:`preconditioning`)."""
     c_skip, c_out, c_in, c_noise = preconditioning(sigma, sigma_data, sigma_min)
-    return c_skip * x + c_out * net_fn(c_in * x, c_noise)
+    return c_skip * x + c_out * net_fn(c_noise, c_in * x)
 
 
-def denoising_loss(net_fn: NetFn, x: Array, key: Array, *, sigma_data: float,
+def denoising_loss(net_fn: TimeField, x: Array, key: Array, *, sigma_data: float,
                    p_mean: float = -1.2, p_std: float = 1.2) -> Array:
     """EDM's per-example loss ``lambda(sigma) mean |D(x + sigma z, sigma) - x|^2``.
 
@@ -96,7 +97,7 @@ def denoising_loss(net_fn: NetFn, x: Array, key: Array, *, sigma_data: float,
     return weight * jnp.mean((denoise(net_fn, noisy, sigma, sigma_data) - x) ** 2)
 
 
-def heun_sample(net_fn: NetFn, noise: Array, *, num_steps: int, sigma_data: float,
+def heun_sample(net_fn: TimeField, noise: Array, *, num_steps: int, sigma_data: float,
                 sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> Array:
     """EDM's deterministic sampler (Algorithm 1) from ``noise ~ N(0, I)`` for one example.
 

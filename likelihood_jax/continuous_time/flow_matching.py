@@ -1,4 +1,4 @@
-r"""Conditional flow matching (CFM) losses: I-CFM, OT-CFM, Schrödinger-bridge CFM, target FM.
+r"""Conditional flow matching (CFM) losses: I-CFM, OT-CFM, SB-CFM, target FM [P011].
 
 Tong et al. (2023, "Improving and generalizing flow-based generative models with
 minibatch optimal transport", TMLR) train a CNF ``dx/dt = v_theta(t, x)`` from a source
@@ -42,15 +42,13 @@ The module is split into
 
 from __future__ import annotations
 
-from typing import Callable
-
 import jax
 import jax.numpy as jnp
 
 from likelihood_jax import transport
+from likelihood_jax.types import TimeField
 
 Array = jax.Array
-TimeVectorField = Callable[[Array, Array], Array]
 
 PATHS = ("linear", "brownian_bridge", "target")
 COUPLINGS = ("independent", "exact", "sinkhorn")
@@ -122,7 +120,7 @@ def conditional_path(path: str, x0: Array, x1: Array, t, eps: Array, sigma: floa
     return x_t, (x1 - (1.0 - sigma) * x_t) / scale
 
 
-def conditional_flow_matching(vector_field: TimeVectorField, x0: Array, x1: Array,
+def conditional_flow_matching(vector_field: TimeField, x0: Array, x1: Array,
                               key: Array, *, path: str = "linear", sigma: float = 0.0,
                               t: Array | None = None) -> Array:
     """Per-example conditional flow matching loss ``|v(t, x_t) - u_t(x_t | x0, x1)|^2``.
@@ -241,7 +239,7 @@ def coupling_epsilon(variant: str, sigma: float, sinkhorn_epsilon: float) -> flo
     return 2.0 * sigma**2 if path == "brownian_bridge" else sinkhorn_epsilon
 
 
-def flow_matching_loss(vector_field: TimeVectorField, x0: Array, x1: Array, key: Array, *,
+def flow_matching_loss(vector_field: TimeField, x0: Array, x1: Array, key: Array, *,
                        variant: str = "otcfm", sigma: float = 0.0,
                        sinkhorn_epsilon: float = 0.05, sinkhorn_threshold: float = 1e-3,
                        sinkhorn_max_iterations: int = 2000) -> Array:

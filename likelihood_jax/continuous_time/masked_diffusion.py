@@ -1,4 +1,4 @@
-"""Masked-diffusion neural samplers (MDNS, Zhu, Guo, Choi, Liu, Chen & Tao, NeurIPS 2025).
+"""Masked-diffusion neural samplers: MDNS [P099] (Zhu, Guo, Choi, Liu, Chen & Tao, NeurIPS 2025).
 
 Target: ``pi(x) = pi~(x) / Z`` on ``{0..q-1}^D``, known through ``log pi~``.
 

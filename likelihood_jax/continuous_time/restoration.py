@@ -1,4 +1,4 @@
-r"""Image restoration with a mean-reverting SDE (IR-SDE), degradations and PSNR/SSIM.
+r"""Image restoration with a mean-reverting SDE (IR-SDE [P028]), degradations and PSNR/SSIM.
 
 Luo, Gustafsson, Zhao, Sjölund & Schön (ICML 2023), "Image Restoration with Mean-Reverting
 Stochastic Differential Equations" (code: github.com/Algolzw/image-restoration-sde). The
@@ -15,7 +15,7 @@ With ``theta_bar(s, t) = integral_s^t theta_z dz`` the transition is Gaussian in
 so ``x_t | x_0`` has mean ``m_t = mu + (x_0 - mu) e^{-theta_bar_t}`` and variance
 ``v_t = lambda^2 (1 - e^{-2 theta_bar_t})``, and tends to ``N(mu, lambda^2 I)``; its score is
 ``grad log p(x_t | x_0) = -(x_t - m_t) / v_t = -eps / sqrt(v_t)`` for
-``x_t = m_t + sqrt(v_t) eps``. A network ``eps_phi(x_t, mu, t)`` predicts the noise, and the
+``x_t = m_t + sqrt(v_t) eps``. A network ``eps_phi(t, x_t, mu)`` predicts the noise, and the
 reverse-time SDE
 
     dx = [theta_t (mu - x) - sigma_t^2 grad log p_t(x)] dt + sigma_t dw_bar
@@ -63,7 +63,8 @@ import jax.numpy as jnp
 
 Array = jax.Array
 NoiseFn = Callable[[Array, Array, Array], Array]
-"""``noise_fn(x_t, mu, t) -> eps_hat``: the network's noise prediction for one example."""
+"""``noise_fn(t, x_t, mu) -> eps_hat``: the network's noise prediction for one example (time
+first, as the :mod:`likelihood_jax.types` fields, with the degraded image ``mu`` last)."""
 
 SCHEDULES = ("cosine", "constant")
 DEGRADATIONS = ("noise", "blur", "mask")
@@ -145,7 +146,7 @@ class MeanRevertingSDE:
         return jnp.sqrt(2.0 * self.lam**2 * self.theta(t))
 
     def drift(self, t, x: Array, mu: Array) -> Array:
-        """``f(x, t) = theta(t) (mu - x)``."""
+        """``f(t, x) = theta(t) (mu - x)``."""
         return self.theta(t) * (mu - x)
 
     # -- closed-form marginals ---------------------------------------------------------------
@@ -240,12 +241,12 @@ def ml_loss(noise_fn: NoiseFn, sde: MeanRevertingSDE, x0: Array, mu: Array, key:
     Draws ``i ~ U{1..N}``, ``x_i = m_{t_i} + sqrt(v_{t_i}) eps``, and returns
     ``mean |x_i - dx_i(eps_phi) - x*_{i-1}|`` (``norm="l1"``, the paper's) or the mean
     squared error (``"l2"``), where ``x_i - dx_i`` is :meth:`MeanRevertingSDE.reverse_step_mean`
-    with the score ``-eps_phi(x_i, mu, t_i) / sqrt(v_{t_i})`` and ``x*_{i-1}`` is
+    with the score ``-eps_phi(t_i, x_i, mu) / sqrt(v_{t_i})`` and ``x*_{i-1}`` is
     :meth:`MeanRevertingSDE.optimal_previous`. Unbiased for the sum over the N steps / N.
     Cost: one network evaluation.
 
     Args:
-      noise_fn: ``eps_phi(x_t, mu, t)`` on one example.
+      noise_fn: ``eps_phi(t, x_t, mu)`` on one example.
       sde: the mean-reverting SDE.
       x0: clean example.
       mu: its degraded counterpart (same shape).
@@ -266,14 +267,14 @@ def ml_loss(noise_fn: NoiseFn, sde: MeanRevertingSDE, x0: Array, mu: Array, key:
     i = jax.random.randint(step_key, (), 1, n + 1)
     t, s = i / n, (i - 1) / n
     x_t, _ = sde.marginal_sample(noise_key, x0, mu, t)
-    score = sde.score_from_noise(noise_fn(x_t, mu, t), t)
+    score = sde.score_from_noise(noise_fn(t, x_t, mu), t)
     diff = sde.reverse_step_mean(x_t, mu, score, t, s) - sde.optimal_previous(x_t, x0, mu, t, s)
     return jnp.mean(jnp.abs(diff)) if norm == "l1" else jnp.mean(diff * diff)
 
 
 def noise_matching_loss(noise_fn: NoiseFn, sde: MeanRevertingSDE, x0: Array, mu: Array,
                         key: Array, num_steps: int) -> Array:
-    """The plain noise-prediction loss ``mean |eps_phi(x_t, mu, t) - eps|^2``.
+    """The plain noise-prediction loss ``mean |eps_phi(t, x_t, mu) - eps|^2``.
 
     Same time grid as :func:`ml_loss`; equivalent to denoising score matching with weight
     ``v_t``. Cost: one network evaluation.
@@ -282,7 +283,7 @@ def noise_matching_loss(noise_fn: NoiseFn, sde: MeanRevertingSDE, x0: Array, mu:
     step_key, noise_key = jax.random.split(key)
     t = jax.random.randint(step_key, (), 1, n + 1) / n
     x_t, eps = sde.marginal_sample(noise_key, x0, mu, t)
-    return jnp.mean((noise_fn(x_t, mu, t) - eps) ** 2)
+    return jnp.mean((noise_fn(t, x_t, mu) - eps) ** 2)
 
 
 def reverse_sample(noise_fn: NoiseFn, sde: MeanRevertingSDE, mu: Array, key: Array,
@@ -291,10 +292,10 @@ def reverse_sample(noise_fn: NoiseFn, sde: MeanRevertingSDE, mu: Array, key: Arr
 
     Starts from ``x_1 = mu + lambda z`` (or ``x_init``) and applies, in a ``lax.scan``,
     ``x_{i-1} = reverse_step_mean(x_i, score) + sqrt(2 lambda^2 Delta_i) z_i`` with the score
-    ``-eps_phi(x_i, mu, t_i) / sqrt(v_{t_i})``. Cost: ``N`` network evaluations.
+    ``-eps_phi(t_i, x_i, mu) / sqrt(v_{t_i})``. Cost: ``N`` network evaluations.
 
     Args:
-      noise_fn: ``eps_phi(x_t, mu, t)`` on one example.
+      noise_fn: ``eps_phi(t, x_t, mu)`` on one example.
       sde: the mean-reverting SDE.
       mu: the degraded image.
       key: PRNG key.
@@ -311,7 +312,7 @@ def reverse_sample(noise_fn: NoiseFn, sde: MeanRevertingSDE, mu: Array, key: Arr
     def step(x, inputs):
         i, k = inputs
         t, s = i / n, (i - 1) / n
-        score = sde.score_from_noise(noise_fn(x, mu, t), t)
+        score = sde.score_from_noise(noise_fn(t, x, mu), t)
         z = jax.random.normal(k, jnp.shape(x), x.dtype)
         return sde.reverse_step_mean(x, mu, score, t, s) + sde.reverse_step_std(t, s) * z, None
 

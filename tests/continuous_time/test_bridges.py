@@ -64,8 +64,8 @@ def test_posterior_mean_drift_transports_the_prior_onto_weighted_diracs(bridge):
     weights = np.array([0.5, 0.3, 0.2])
     log_w = jnp.log(jnp.asarray(weights))
 
-    def predict(z, t):
-        return bridges.dirac_posterior_mean(bridge, endpoints, log_w, z, t)
+    def predict(t, z):
+        return bridges.dirac_posterior_mean(bridge, endpoints, log_w, t, z)
 
     n = 4000
     z0 = jax.random.normal(jax.random.key(0), (n, 2))
@@ -84,8 +84,8 @@ def test_mixture_marginal_at_intermediate_time_is_the_mixture_of_bridge_marginal
     endpoints = jnp.array([[-1.0], [3.0]])
     weights = jnp.array([0.25, 0.75])
 
-    def predict(z, t):
-        return bridges.dirac_posterior_mean(bridge, endpoints, jnp.log(weights), z, t)
+    def predict(t, z):
+        return bridges.dirac_posterior_mean(bridge, endpoints, jnp.log(weights), t, z)
 
     n, t = 20000, 0.5
     drift = bridges.mixture_drift(bridge, predict)
@@ -127,19 +127,19 @@ def test_loss_is_zero_for_the_true_endpoint_and_masks_entries():
     x = jnp.array([1.0, -1.0, 0.5])
     key = jax.random.key(0)
     for weighting in bridges.WEIGHTINGS:
-        loss, _ = bridges.bridge_regression_loss(bridge, lambda z, t: x, x, key,
+        loss, _ = bridges.bridge_regression_loss(bridge, lambda t, z: x, x, key,
                                                  weighting=weighting)
         assert float(loss) == 0.0
     # Predicting z itself: the loss is |z - x|^2 / 2 with z from the endpoint marginal.
-    loss, t = bridges.bridge_regression_loss(bridge, lambda z, t: z, x, key)
+    loss, t = bridges.bridge_regression_loss(bridge, lambda t, z: z, x, key)
     _, z_key = jax.random.split(key)
     c1, std = bridge.endpoint_marginal(t)
     z = c1 * x + std * jax.random.normal(z_key, x.shape)
     np.testing.assert_allclose(loss, 0.5 * jnp.sum((z - x) ** 2), rtol=1e-5)
     mask = jnp.array([1.0, 0.0, 1.0])
-    masked, _ = bridges.bridge_regression_loss(bridge, lambda z, t: z, x, key, mask=mask)
+    masked, _ = bridges.bridge_regression_loss(bridge, lambda t, z: z, x, key, mask=mask)
     np.testing.assert_allclose(masked, 0.5 * jnp.sum(mask * (z - x) ** 2), rtol=1e-5)
     with pytest.raises(ValueError, match="unknown weighting"):
-        bridges.bridge_regression_loss(bridge, lambda z, t: z, x, key, weighting="snr")
+        bridges.bridge_regression_loss(bridge, lambda t, z: z, x, key, weighting="snr")
     with pytest.raises(ValueError, match="unknown bridge kind"):
         bridges.Bridge("vp")

@@ -46,7 +46,7 @@ def test_pseudo_huber_is_quadratic_near_zero_and_linear_far_away():
 
 def exact_consistency_net(sigma_data, sigma_min):
     """The F whose consistency function is f*(x, s) = MU + (x - MU) S / sqrt(S^2 + s^2)."""
-    def net(x_in, c_noise):
+    def net(c_noise, x_in):
         sigma = jnp.exp(4.0 * c_noise)
         c_skip, c_out, c_in, _ = edm.preconditioning(sigma, sigma_data, sigma_min)
         x = x_in / c_in
@@ -56,7 +56,7 @@ def exact_consistency_net(sigma_data, sigma_min):
 
 
 def test_boundary_condition_holds_exactly_for_any_network():
-    net = lambda x_in, c_noise: 100.0 * jnp.sin(x_in) + c_noise  # noqa: E731
+    net = lambda c_noise, x_in: 100.0 * jnp.sin(x_in) + c_noise  # noqa: E731
     x = jnp.array([0.3, -2.0])
     out = consistency.consistency_function(net, x, 0.002, sigma_data=0.5, sigma_min=0.002)
     np.testing.assert_array_equal(out, x)
@@ -94,7 +94,7 @@ def test_consistency_training_on_a_gaussian_learns_one_step_sampling():
     opt_state = optimizer.init(params)
 
     def one_step_moments(params):
-        net = lambda x_in, c: model.apply(params, c, x_in)  # noqa: E731
+        net = lambda c, x_in: model.apply(params, c, x_in)  # noqa: E731
         noise = jax.random.normal(jax.random.key(7), (20000, 1))
         samples = jax.vmap(lambda z: consistency.multistep_sample(
             net, z, jax.random.key(0), (sigma_max,), sigma_data=S))(noise)
@@ -107,7 +107,7 @@ def test_consistency_training_on_a_gaussian_learns_one_step_sampling():
         levels = consistency.num_noise_levels(k, total, 10, 40)
 
         def loss(p):
-            net = lambda x_in, c: model.apply(p, c, x_in)  # noqa: E731
+            net = lambda c, x_in: model.apply(p, c, x_in)  # noqa: E731
             return jnp.mean(jax.vmap(lambda xi, ki: consistency.consistency_training_loss(
                 net, xi, ki, levels, sigma_data=S, sigma_max=sigma_max, max_levels=41))(
                     x, jax.random.split(loss_key, 256)))

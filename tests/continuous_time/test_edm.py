@@ -28,7 +28,7 @@ def test_consistency_preconditioning_is_the_identity_at_sigma_min():
                                rtol=1e-6)
 
 
-def exact_gaussian_net(x_in, c_noise):
+def exact_gaussian_net(c_noise, x_in):
     """The F for which D(x, sigma) is the optimal denoiser of N(MU, S^2) data."""
     sigma = jnp.exp(4.0 * c_noise)
     c_skip, c_out, c_in, _ = edm.preconditioning(sigma, SIGMA_DATA)
@@ -56,7 +56,7 @@ def test_heun_sampler_with_the_optimal_denoiser_solves_the_probability_flow_ode(
 def test_denoising_loss_is_the_weighted_squared_error_at_a_lognormal_sigma():
     key = jax.random.key(3)
     x = jnp.array([0.2, -0.4, 1.0])
-    net = lambda x_in, c_noise: jnp.tanh(x_in) * (1.0 + c_noise)  # noqa: E731
+    net = lambda c_noise, x_in: jnp.tanh(x_in) * (1.0 + c_noise)  # noqa: E731
     loss = edm.denoising_loss(net, x, key, sigma_data=SIGMA_DATA, p_mean=-1.2, p_std=1.2)
     sigma_key, noise_key = jax.random.split(key)
     sigma = np.exp(-1.2 + 1.2 * float(jax.random.normal(sigma_key, ())))

@@ -112,8 +112,8 @@ def test_losses_are_small_for_the_oracle_and_refuse_bad_input():
     sde = MeanRevertingSDE(lam=0.2)
     x0 = jax.random.uniform(jax.random.key(4), (8, 8, 1))
     mu = x0 + 0.2 * jax.random.normal(jax.random.key(5), x0.shape)
-    oracle = lambda x, m, t: (x - sde.marginal_mean(x0, m, t)) / sde.marginal_std(t)  # noqa: E731
-    zero = lambda x, m, t: jnp.zeros_like(x)  # noqa: E731
+    oracle = lambda t, x, m: (x - sde.marginal_mean(x0, m, t)) / sde.marginal_std(t)  # noqa: E731
+    zero = lambda t, x, m: jnp.zeros_like(x)  # noqa: E731
     keys = jax.random.split(jax.random.key(6), 64)
     for loss in (lambda f, k: restoration.ml_loss(f, sde, x0, mu, k, 100),
                  lambda f, k: restoration.noise_matching_loss(f, sde, x0, mu, k, 100)):
@@ -135,7 +135,7 @@ def test_reverse_sampler_with_the_exact_score_of_a_point_mass_recovers_it():
     sde = MeanRevertingSDE(lam=0.2)
     x0 = jax.random.uniform(jax.random.key(7), (8, 8, 1))
     mu = restoration.gaussian_blur(x0, 1.0)
-    oracle = lambda x, m, t: (x - sde.marginal_mean(x0, m, t)) / sde.marginal_std(t)  # noqa: E731
+    oracle = lambda t, x, m: (x - sde.marginal_mean(x0, m, t)) / sde.marginal_std(t)  # noqa: E731
     out = jax.jit(lambda k: restoration.reverse_sample(oracle, sde, mu, k, 200))(
         jax.random.key(8))
     assert float(jnp.max(jnp.abs(out - x0))) < 0.05

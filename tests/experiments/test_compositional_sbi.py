@@ -100,3 +100,15 @@ def test_runlocal_trains_end_to_end(tmp_path):
     assert metrics["simulations_single"] == metrics["simulations_set"] == 2000
     assert checkpoint_steps(tmp_path)[-1] == config.total_steps
     assert os.path.getsize(os.path.join(tmp_path, "samples.png")) > 1000
+
+
+def test_the_dataset_is_the_registered_simulation_set_of_config_sbi():
+    config = load_config(CONFIG + ":runlocal")
+    config.sbi.n_max, config.sbi.set_simulations = 10, 200  # the dataset follows config.sbi
+    exp = CompositionalSBI(config)
+    assert exp._dataset is None and exp._model is None
+    assert exp.dataset.name == "gaussian_linear"
+    assert exp.dataset.train["x_set"].shape == (20, 10, 2)
+    assert exp.dataset.train["theta_single"].shape == (20, 100, 2)
+    assert exp.dataset.test["theta_set"].shape == (config.eval.num_test_rows, 2)
+    assert exp.problems.shape == (config.eval.num_problems, 10, 2)

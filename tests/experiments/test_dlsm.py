@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.dlsm.experiment import DLSM, gmm_dataset
+from experiments.dlsm.experiment import DLSM
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
 from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
@@ -22,8 +22,9 @@ def get_config(name="gmm2d", mode="runlocal"):
 def test_true_scores_are_the_closed_form_gaussian_scores():
     """Two components in two classes: p_t(x | y) = N(alpha mu_y, (alpha^2 s^2 + sigma^2) I)."""
     config = get_config()
-    config.gmm.num_components, config.gmm.num_classes = 2, 2
-    exp = DLSM(config, dataset=gmm_dataset(2, 2, 2.0, 0.3, 10, 10))
+    config.dataset.num_components, config.dataset.num_classes = 2, 2
+    config.dataset.num_train = config.dataset.num_test = 10
+    exp = DLSM(config)
     means = np.array([[2.0, 0.0], [-2.0, 0.0]])
     x = jnp.asarray([0.4, -0.7])
     t = 0.2
@@ -45,8 +46,9 @@ def test_true_scores_are_the_closed_form_gaussian_scores():
 def test_unknown_dataset_raises():
     config = get_config()
     config.dataset.name = "moons"
+    experiment = DLSM(config)  # construction loads nothing
     with pytest.raises(ValueError, match="Unknown dataset"):
-        DLSM(config)
+        experiment.dataset
 
 
 def test_gmm2d_runlocal_trains_end_to_end(tmp_path):

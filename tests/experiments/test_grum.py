@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from experiments.grum.experiment import GruM
+from likelihood_jax import data
 from likelihood_jax.continuous_time import bridges
+from likelihood_jax.data.synthetic import graphs
 from likelihood_jax.main import load_config
 from likelihood_jax.metrics import graphs as graph_metrics
 from likelihood_jax.train import train_and_evaluate
@@ -27,7 +29,7 @@ def _fixed_size_experiment(method):
     config.method = method
     config.dataset.name = "sbm"
     config.dataset.num_train, config.dataset.num_test = 10, 4
-    config.dataset.options = {"block_sizes": (4, 4), "p_in": 0.7, "p_out": 0.1}
+    config.dataset.update({"block_sizes": (4, 4), "p_in": 0.7, "p_out": 0.1})
     experiment = GruM(config)
     adj = jnp.asarray(experiment.dataset.train["x"])
     mask = jnp.asarray(experiment.dataset.train["node_mask"])
@@ -50,8 +52,8 @@ def test_grum_sampler_with_the_posterior_mean_reproduces_the_training_graphs():
     experiment.config.sampling.num_steps = 100
     log_w = jnp.zeros(endpoints.shape[0])
 
-    def oracle(v, mask, t):
-        return bridges.dirac_posterior_mean(experiment.bridge, endpoints, log_w, v, t)
+    def oracle(t, v, mask):
+        return bridges.dirac_posterior_mean(experiment.bridge, endpoints, log_w, t, v)
 
     generated = experiment.generate_graphs(None, jax.random.key(0), 40, model_fn=oracle)
     _assert_copies_of_training_graphs(experiment, generated)
@@ -64,7 +66,7 @@ def test_diffusion_sampler_with_the_exact_noise_predictor_reproduces_the_trainin
     experiment.config.sampling.num_steps = 300
     vp = experiment.sde
 
-    def oracle(v, mask, t):
+    def oracle(t, v, mask):
         alpha, sigma = vp.marginal(t)
         logits = -0.5 * jnp.sum((v[None] - alpha * endpoints) ** 2, axis=1) / sigma**2
         mean = jax.nn.softmax(logits) @ endpoints
@@ -87,6 +89,19 @@ def test_encoding_roundtrip_and_bad_method():
     config.method = "gan"
     with pytest.raises(ValueError, match="unknown method"):
         GruM(config)
+
+
+def test_construction_does_no_work_and_the_data_is_the_registered_dataset():
+    """GruM(config) builds nothing; the dataset is load_dataset(name, **options)."""
+    config = get_config("grid")
+    experiment = GruM(config)
+    assert experiment._dataset is None and experiment._model is None
+    direct = data.load_dataset("grid", num_train=80, num_test=20, seed=0, min_side=3,
+                               max_side=4)
+    np.testing.assert_array_equal(experiment.dataset.train["x"], direct.train["x"])
+    raw = graphs.make_dataset("grid", 20, 1, min_side=3, max_side=4)
+    assert all(np.array_equal(g, h) for g, h in zip(experiment.test_graphs, raw))
+    assert experiment.num_nodes == max(g.shape[0] for g in raw + experiment.train_graphs)
 
 
 @pytest.mark.parametrize("name,method", [

@@ -56,3 +56,18 @@ def test_unknown_objective_is_refused():
     config.objective = "cd"
     with pytest.raises(ValueError, match="unknown config.objective 'cd'"):
         ConsistencyTraining(config)
+
+
+def test_construction_does_no_work_and_derived_values_follow_the_data():
+    config = get_config("toy2d")
+    experiment = ConsistencyTraining(config)
+    assert experiment._dataset is None and experiment._model is None
+    assert experiment.sigma_data == pytest.approx(float(np.std(experiment.dataset.train["x"])))
+    assert (experiment.dim, experiment.num_levels) == (2, None)
+    assert experiment.num_eval_samples == 256
+    # F(c_noise, x_in): the network takes the noise level first.
+    params = experiment.init_params(jax.random.key(0), experiment.dataset.train)
+    out = experiment.net_fn(params)(jax.numpy.zeros(()), jax.numpy.ones((2,)))
+    assert out.shape == (2,)
+    config.sigma_data = 0.7
+    assert ConsistencyTraining(config).sigma_data == 0.7

@@ -69,13 +69,15 @@ def test_bad_configs_raise():
         IDODE(config)
     config = get_config()
     config.eval.num_examples = 10_000
+    experiment = IDODE(config)  # the data is checked when first loaded
+    assert experiment._dataset is None and experiment._model is None
     with pytest.raises(ValueError, match="exceeds"):
-        IDODE(config)
+        experiment.dataset
     with pytest.raises(ValueError, match="unknown method"):
         get_config(arg="runlocal,vdm")
     toy = data.load_dataset("moons")
     with pytest.raises(ValueError, match="discrete image"):
-        IDODE(get_config(), dataset=toy)
+        IDODE(get_config(), dataset=toy).dataset
 
 
 def _check_run(config, workdir):

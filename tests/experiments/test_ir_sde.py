@@ -88,7 +88,7 @@ def test_x0_parameterization_turns_the_exact_x0_into_the_exact_noise():
     sde = experiment.sde
     for t in (0.1, 0.5, 0.9):
         x_t, eps = sde.marginal_sample(jax.random.key(0), x0, mu, t)
-        got = experiment.noise_fn({"x0": x0})(x_t, mu, t)
+        got = experiment.noise_fn({"x0": x0})(t, x_t, mu)
         np.testing.assert_allclose(got, eps, atol=2e-3 / float(sde.marginal_std(t)))
     restored = restoration.reverse_sample(experiment.noise_fn({"x0": x0}), sde, mu,
                                           jax.random.key(1), 50)
@@ -112,3 +112,12 @@ def test_bad_config_is_refused():
     config.irsde.loss = "vlb"
     with pytest.raises(ValueError, match="unknown config.irsde.loss 'vlb'"):
         IRSDE(config)
+
+
+def test_construction_does_no_work_and_vector_data_is_refused_on_first_use():
+    config = get_config()
+    config.dataset.name = "moons"
+    experiment = IRSDE(config)  # nothing is loaded yet
+    assert experiment._dataset is None and experiment._model is None
+    with pytest.raises(ValueError, match="IR-SDE restores images; dataset 'moons'"):
+        experiment.dataset

@@ -111,3 +111,15 @@ def test_runlocal_trains_end_to_end(objective, order, tmp_path):
     assert checkpoint_steps(tmp_path) == [config.total_steps]
     assert metrics["ess_fraction"] > 0.3, metrics
     assert abs(metrics["log_z_error"]) < 0.2, metrics
+
+
+def test_the_dataset_is_the_registered_placeholder_sized_by_the_batch_sizes():
+    config = load_config(f"{CONFIG}:runlocal")
+    experiment = MDNS(config)
+    assert experiment._dataset is None and experiment._model is None
+    assert experiment.dataset.name == "ising"
+    assert len(experiment.dataset.train["x"]) == config.batch_size == 128
+    assert len(experiment.dataset.test["x"]) == config.eval_batch_size == 500
+    config.eval_batch_size = 64  # the dataset follows (a field reference)
+    assert len(MDNS(config).dataset.test["x"]) == 64
+    assert experiment.num_sites == 6 and experiment.fixed_order is None

@@ -53,3 +53,14 @@ def test_unknown_solver_in_config_is_refused():
     config.sample.solvers = ("em", "rk4")
     with pytest.raises(ValueError, match="unknown solver 'rk4'"):
         MLSolverDiffusion(config)
+
+
+def test_construction_does_no_work_and_vector_data_is_refused_on_first_use():
+    config = load_config(f"{CONFIG}:runlocal")
+    config.dataset.name = "moons"
+    config.model.event_shape = (2,)
+    experiment = MLSolverDiffusion(config)
+    assert experiment._dataset is None and experiment._model is None
+    assert experiment.headline_metric == "frechet_ml_2"
+    with pytest.raises(ValueError, match="needs an image dataset"):
+        experiment.dataset

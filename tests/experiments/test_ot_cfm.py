@@ -209,12 +209,14 @@ def test_bad_configs_raise():
         OTCFM(config)
     config = get_config("digits")
     config.source = "8gaussians"
+    experiment = OTCFM(config)  # the data is checked when first loaded
+    assert experiment._dataset is None
     with pytest.raises(ValueError, match="Images need source='normal'"):
-        OTCFM(config)
+        experiment.dataset
     config = get_config()
     config.model.arch = "unet"
     with pytest.raises(ValueError, match="needs image data"):
-        OTCFM(config)
+        OTCFM(config).model
     config = get_config("digits")
     config.model.arch = "resnet"
     with pytest.raises(ValueError, match="Unknown model.arch"):

@@ -15,11 +15,15 @@ Numbers reached: see experiments/compositional_sbi/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode, base_config
+
+#: The fields of config.sbi that define the simulations (options of the dataset).
+SIMULATION_FIELDS = ("dim_theta", "dim_x", "noise_std", "simulator_seed", "n_max",
+                     "single_simulations", "set_simulations")
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("compositional_sbi", dataset="gaussian_linear")
     config.sbi = ml_collections.ConfigDict({
         "dim_theta": 2, "dim_x": 2, "noise_std": 0.8, "simulator_seed": 0, "n_max": 20,
@@ -28,9 +32,7 @@ def get_config(arg=None):
     # Likelihood weighting g^2 with importance-sampled t (Song et al. 2021's ML training):
     # the composed Langevin sampler needs the score accurate down to t_min, where the
     # sigma^2-weighted DSM leaves it too stiff (see README).
-    config.diffusion = ml_collections.ConfigDict({"beta_min": 0.1, "beta_max": 20.0,
-                                                  "t_min": 1e-3, "weighting": "likelihood",
-                                                  "t_sampling": "importance"})
+    config.diffusion = presets.vp_sde(weighting="likelihood", t_sampling="importance")
     config.model = ml_collections.ConfigDict({
         "hidden_dims": (64, 64, 64), "embed_hidden": (64,), "embed_dim": 32,
         "activation": "silu", "time_embedding": "fourier",
@@ -48,34 +50,22 @@ def get_config(arg=None):
     config.batch_size = 8  # sets per step; each row also holds single_simulations / sets pairs
     config.eval_batch_size = 50
     config.num_plot_samples = 500
-    if mode == "runlocal":
-        config.total_steps = 100
-        config.model.hidden_dims = (32, 32)
-        config.model.embed_hidden = (16,)
-        config.model.embed_dim = 8
-        config.langevin.num_levels = 5
-        config.langevin.steps_per_level = 3
-        config.eval.ns = (3,)
-        config.eval.num_problems = 1
-        config.eval.num_samples = 100
-        config.eval.rsde_steps = 20
-        config.eval.times = (0.1, 0.5)
-        config.eval.num_test_rows = 8
-        config.eval_batch_size = 8
-        config.num_plot_samples = 100
-        config.log_every = 50
-        config.checkpoint_every = 100
-    elif mode == "default":
-        config.total_steps = 4000
-        config.optim.schedule = "cosine"
-        config.log_every = 500
-        config.checkpoint_every = 2000
-    else:
-        config.total_steps = 20000
-        config.optim.schedule = "cosine"
-        config.model.hidden_dims = (128, 128, 128)
-        config.langevin.num_levels = 60
-        config.eval.num_samples = 2000
-        config.log_every = 1000
-        config.checkpoint_every = 10000
+    # The registered dataset (likelihood_jax.data.synthetic.simulators) with the simulation
+    # fields of config.sbi, eval.num_test_rows test rows and the run's seed (references).
+    for field in SIMULATION_FIELDS:
+        config.dataset[field] = config.sbi.get_ref(field)
+    config.dataset.num_test_rows = config.eval.get_ref("num_test_rows")
+    config.dataset.seed = config.get_ref("seed")
+    apply_mode(config, arg, {
+        "runlocal": {**presets.run_length(100, 50), "model.hidden_dims": (32, 32),
+                     "model.embed_hidden": (16,), "model.embed_dim": 8,
+                     "langevin.num_levels": 5, "langevin.steps_per_level": 3,
+                     "eval.ns": (3,), "eval.num_problems": 1, "eval.num_samples": 100,
+                     "eval.rsde_steps": 20, "eval.times": (0.1, 0.5), "eval.num_test_rows": 8,
+                     "eval_batch_size": 8, "num_plot_samples": 100},
+        "default": {**presets.run_length(4000, 500, 2000), "optim.schedule": "cosine"},
+        "full": {**presets.run_length(20000, 1000, 10000), "optim.schedule": "cosine",
+                 "model.hidden_dims": (128, 128, 128), "langevin.num_levels": 60,
+                 "eval.num_samples": 2000},
+    })
     return config

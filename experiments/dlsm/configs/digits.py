@@ -13,14 +13,13 @@ Numbers reached: see experiments/dlsm/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("dlsm", dataset="digits")
-    config.diffusion = ml_collections.ConfigDict({"beta_min": 0.1, "beta_max": 20.0,
-                                                  "t_min": 1e-3})
+    config.diffusion = presets.vp_sde()
     config.model = ml_collections.ConfigDict({
         "score_hidden": (256, 256, 256), "clf_hidden": (256, 256), "activation": "silu",
         "time_embedding": "fourier",
@@ -33,24 +32,12 @@ def get_config(arg=None):
     config.batch_size = 128
     config.eval_batch_size = 297
     config.num_plot_samples = 80
-    if mode == "runlocal":
-        config.total_steps = 100
-        config.model.score_hidden = (32, 32)
-        config.model.clf_hidden = (32,)
-        config.sample.per_class = 4
-        config.sample.num_steps = 30
-        config.num_plot_samples = 10
-        config.log_every = 50
-        config.checkpoint_every = 100
-    elif mode == "default":
-        config.total_steps = 5000
-        config.optim.schedule = "cosine"
-        config.log_every = 500
-        config.checkpoint_every = 2500
-    else:
-        config.total_steps = 30000
-        config.optim.schedule = "cosine"
-        config.sample.per_class = 200
-        config.log_every = 1000
-        config.checkpoint_every = 10000
+    apply_mode(config, arg, {
+        "runlocal": {**presets.run_length(100, 50), "model.score_hidden": (32, 32),
+                     "model.clf_hidden": (32,), "sample.per_class": 4, "sample.num_steps": 30,
+                     "num_plot_samples": 10},
+        "default": {**presets.run_length(5000, 500, 2500), "optim.schedule": "cosine"},
+        "full": {**presets.run_length(30000, 1000, 10000), "optim.schedule": "cosine",
+                 "sample.per_class": 200},
+    })
     return config

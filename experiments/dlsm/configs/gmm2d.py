@@ -12,18 +12,19 @@ Numbers reached: see experiments/dlsm/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
-    config = base_config("dlsm", dataset="gmm2d")
-    config.gmm = ml_collections.ConfigDict({
-        "num_components": 8, "num_classes": 2, "radius": 2.0, "std": 0.3,
-        "num_train": 50000, "num_test": 2000,
+    config = base_config("dlsm", dataset="gmm_circle")
+    # likelihood_jax.data.synthetic.class_mixture; the rows are drawn with config.seed.
+    config.dataset = ml_collections.ConfigDict({
+        "name": "gmm_circle", "num_components": 8, "num_classes": 2, "radius": 2.0,
+        "std": 0.3, "num_train": 50000, "num_test": 2000,
     })
-    config.diffusion = ml_collections.ConfigDict({"beta_min": 0.1, "beta_max": 20.0,
-                                                  "t_min": 1e-3})
+    config.dataset.seed = config.get_ref("seed")
+    config.diffusion = presets.vp_sde()
     config.model = ml_collections.ConfigDict({
         "score_hidden": (128, 128, 128), "clf_hidden": (128, 128, 128), "activation": "silu",
         "time_embedding": "fourier",
@@ -36,29 +37,14 @@ def get_config(arg=None):
     config.batch_size = 256
     config.eval_batch_size = 2000
     config.num_plot_samples = 1000
-    if mode == "runlocal":
-        config.total_steps = 150
-        config.model.score_hidden = (32, 32)
-        config.model.clf_hidden = (32, 32)
-        config.gmm.num_train = 2000
-        config.gmm.num_test = 256
-        config.eval_batch_size = 256
-        config.sample.per_class = 64
-        config.sample.num_steps = 20
-        config.eval.times = (0.05, 0.4)
-        config.num_plot_samples = 64
-        config.log_every = 50
-        config.checkpoint_every = 150
-    elif mode == "default":
-        config.total_steps = 6000
-        config.optim.schedule = "cosine"
-        config.log_every = 500
-        config.checkpoint_every = 3000
-    else:
-        config.total_steps = 40000
-        config.optim.schedule = "cosine"
-        config.model.score_hidden = (256, 256, 256)
-        config.model.clf_hidden = (256, 256, 256)
-        config.log_every = 1000
-        config.checkpoint_every = 10000
+    apply_mode(config, arg, {
+        "runlocal": {**presets.run_length(150, 50), "model.score_hidden": (32, 32),
+                     "model.clf_hidden": (32, 32), "dataset.num_train": 2000,
+                     "dataset.num_test": 256, "eval_batch_size": 256, "sample.per_class": 64,
+                     "sample.num_steps": 20, "eval.times": (0.05, 0.4),
+                     "num_plot_samples": 64},
+        "default": {**presets.run_length(6000, 500, 3000), "optim.schedule": "cosine"},
+        "full": {**presets.run_length(40000, 1000, 10000), "optim.schedule": "cosine",
+                 "model.score_hidden": (256, 256, 256), "model.clf_hidden": (256, 256, 256)},
+    })
     return config

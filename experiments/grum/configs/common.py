@@ -2,16 +2,20 @@
 
 import ml_collections
 
+from likelihood_jax.continuous_time import presets
 from likelihood_jax.train.config import base_config
 
 
-def grum_config(dataset: str, num_train: int, num_test: int, options: dict):
-    """The shared part of a GruM config for a graph dataset (data.synthetic.graphs)."""
+def grum_config(dataset: str, num_train: int, num_test: int, **options):
+    """The shared part of a GruM config for a registered graph dataset.
+
+    ``config.dataset`` is ``{name, num_train, num_test, seed, **options}``, the options of
+    :mod:`likelihood_jax.data.synthetic.graphs`'s loader of ``dataset``.
+    """
     config = base_config("grum", dataset=dataset)
     config.method = "grum"  # or "diffusion" (the VP-SDE baseline, same network)
     config.dataset = ml_collections.ConfigDict({
-        "name": dataset, "num_train": num_train, "num_test": num_test, "seed": 0,
-        "options": options,
+        "name": dataset, "num_train": num_train, "num_test": num_test, "seed": 0, **options,
     })
     config.model = ml_collections.ConfigDict({"hidden": 32, "num_layers": 3, "time_dim": 16})
     # GruM's adjacency mixture (configs/sbm.yaml of the paper's code): OU bridges.
@@ -19,8 +23,7 @@ def grum_config(dataset: str, num_train: int, num_test: int, options: dict):
         "kind": "ou", "sigma_0": 0.4, "sigma_1": 0.2, "drift_coeff": 1.0,
         "weighting": "constant", "t_eps": 2e-3,
     })
-    config.diffusion = ml_collections.ConfigDict({"beta_min": 0.1, "beta_max": 20.0,
-                                                  "t_min": 1e-3})
+    config.diffusion = presets.vp_sde()
     config.sampling = ml_collections.ConfigDict({"num_steps": 100})
     config.eval = ml_collections.ConfigDict({"num_samples": 32, "kernel": "emd"})
     config.optim.lr = 1e-3
@@ -28,3 +31,16 @@ def grum_config(dataset: str, num_train: int, num_test: int, options: dict):
     config.batch_size = 32
     config.num_plot_samples = 8
     return config
+
+
+#: The runlocal overrides of both configs (seconds on a CPU: the tests).
+RUNLOCAL = {
+    **presets.run_length(40, 10), "batch_size": 8, "model.hidden": 16, "model.num_layers": 2,
+    "sampling.num_steps": 5, "eval.num_samples": 4, "num_plot_samples": 4,
+}
+
+#: The ``full`` overrides of both configs (longer, wider).
+FULL = {
+    **presets.run_length(20000, 500, 5000), "ema_decay": 0.999, "model.hidden": 64,
+    "model.num_layers": 4, "sampling.num_steps": 1000, "eval.num_samples": 200,
+}

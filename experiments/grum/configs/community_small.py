@@ -10,33 +10,16 @@ Numbers reached (default mode, seeds 0 and 1; mean of the degree/clustering/orbi
 (train vs test) 0.018; details in experiments/grum/README.md.
 """
 
-from experiments.grum.configs.common import grum_config
-from likelihood_jax.train.config import check_mode
+from experiments.grum.configs.common import FULL, RUNLOCAL, grum_config
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
-    config = grum_config("community_small", num_train=80, num_test=20, options={})
-    if mode == "runlocal":
-        config.total_steps = 40
-        config.batch_size = 8
-        config.model.hidden, config.model.num_layers = 16, 2
-        config.sampling.num_steps = 5
-        config.eval.num_samples = 4
-        config.num_plot_samples = 4
-        config.log_every = 10
-        config.checkpoint_every = 40
-    elif mode == "default":
-        config.total_steps = 500
-        config.ema_decay = 0.99
-        config.log_every = 50
-        config.checkpoint_every = 500
-    else:
-        config.total_steps = 20000
-        config.ema_decay = 0.999
-        config.model.hidden, config.model.num_layers = 64, 4
-        config.sampling.num_steps = 1000
-        config.eval.num_samples = 200
-        config.log_every = 500
-        config.checkpoint_every = 5000
+    config = grum_config("community_small", num_train=80, num_test=20)
+    apply_mode(config, arg, {
+        "runlocal": RUNLOCAL,
+        "default": {**presets.run_length(500, 50), "ema_decay": 0.99},
+        "full": FULL,
+    })
     return config

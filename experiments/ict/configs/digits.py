@@ -8,19 +8,19 @@ Numbers reached: see experiments/ict/README.md.
 """
 
 from experiments.ict.configs import toy2d
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode
 
 
 def get_config(arg=None):
-    config = toy2d.get_config(arg)
-    mode = arg or "default"
+    config = toy2d.get_config(arg)  # the toy config of the same mode, then the digits fields
     config.dataset.name = "digits"
-    config.model.event_shape = (8, 8, 1)
+    config.model.event_shape = presets.IMAGE_EVENT_SHAPES["digits"]
     config.model.hidden_dims = (256, 256, 256)
     config.batch_size = 128
     config.eval.num_samples = 297  # the whole test split
     config.num_plot_samples = 64
-    if mode == "default":
-        config.total_steps = 10000
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    apply_mode(config, arg, {
+        "default": {"total_steps": 10000, "eval_every": 5000, "checkpoint_every": 5000},
+    })
     return config

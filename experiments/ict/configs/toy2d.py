@@ -11,18 +11,16 @@ sigma in [0.002, 80], rho 7, P_mean -1.1, P_std 2, s0 10, s1 1280, pseudo-Huber 
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("ict", dataset="moons")
     config.objective = "ict"
     config.sigma_data = ml_collections.FieldReference(None, field_type=float)
-    config.model = ml_collections.ConfigDict({
-        "event_shape": (2,), "hidden_dims": (128, 128, 128), "activation": "silu",
-        "num_frequencies": 8, "max_frequency": 4.0,
-    })
+    config.model = presets.fourier_time_mlp((128, 128, 128), max_frequency=4.0,
+                                            event_shape=(2,))
     config.noise = ml_collections.ConfigDict({"sigma_min": 0.002, "sigma_max": 80.0,
                                               "rho": 7.0})
     config.ict = ml_collections.ConfigDict({
@@ -37,23 +35,11 @@ def get_config(arg=None):
     config.batch_size = 256
     config.ema_decay = 0.0  # iCT: no EMA teacher; evaluation also uses the raw weights
     config.num_plot_samples = 1000
-    if mode == "runlocal":
-        config.optim.lr = 1e-3
-        config.total_steps = 400
-        config.log_every = 100
-        config.eval_every = 0
-        config.checkpoint_every = 400
-        config.eval.num_samples = 256
-        config.num_plot_samples = 256
-        config.sample.heun_steps = (2, 8)
-    elif mode == "default":
-        config.total_steps = 8000
-        config.log_every = 500
-        config.eval_every = 4000
-        config.checkpoint_every = 4000
-    else:
-        config.total_steps = 40000
-        config.log_every = 1000
-        config.eval_every = 10000
-        config.checkpoint_every = 10000
+    apply_mode(config, arg, {
+        "runlocal": {**presets.run_length(400, 100), "optim.lr": 1e-3, "eval_every": 0,
+                     "eval.num_samples": 256, "num_plot_samples": 256,
+                     "sample.heun_steps": (2, 8)},
+        "default": presets.run_length(8000, 500, 4000, eval_every=4000),
+        "full": presets.run_length(40000, 1000, 10000, eval_every=10000),
+    })
     return config

@@ -26,75 +26,18 @@ bits/dim 3.496 for the baseline (uniform dequantization; NFE 80.5) vs 2.969 for 
 control without the second-order term).
 """
 
-import ml_collections
-
-from likelihood_jax.train.config import base_config, check_mode
-
-METHODS = ("idode", "noise", "finetune")
-
-
-def apply_method(config, method):
-    """Sets the objective/data/evaluation fields of a method preset."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-    c = config.idode
-    if method == "noise":
-        c.objective, c.t_sampling, c.train_data = "noise", "uniform", "uniform"
-        config.eval.dequantization = "uniform"
-    else:
-        c.objective, c.t_sampling, c.train_data = "velocity", "importance", "centers"
-        config.eval.dequantization = "truncated_normal"
-    if method == "finetune":
-        c.second_order_weight = 0.1
-        config.optim.lr = config.optim.lr / 4
+from experiments.idode.configs.common import idode_config
+from likelihood_jax.continuous_time import presets
 
 
 def get_config(arg=None):
-    parts = (arg or "default").split(",")
-    mode = check_mode(parts[0])
-    method = parts[1] if len(parts) > 1 else "idode"
-    config = base_config("idode", dataset="digits")
-    config.idode = ml_collections.ConfigDict({
-        "objective": "velocity", "t_sampling": "importance", "train_data": "centers",
-        "second_order_weight": 0.0, "init_from": "",
-    })
-    config.sde = ml_collections.ConfigDict({"gamma_min": -7.9, "gamma_max": 5.0})
-    config.model = ml_collections.ConfigDict({
-        "arch": "mlp", "event_shape": (8, 8, 1),
-        "hidden_dims": (256, 256, 256), "activation": "tanh",
-        "base_channels": 16, "channel_mults": (1, 2), "num_res_blocks": 1,
-    })
-    config.eval = ml_collections.ConfigDict({
-        "num_examples": 297, "solver": "dopri5", "rtol": 1e-4, "atol": 1e-4,
-        "max_steps": 4096, "divergence": "hutchinson", "dequantization": "truncated_normal",
-    })
-    config.optim.lr = 1e-3
-    config.optim.grad_clip_norm = 1.0
-    config.ema_decay = 0.999
-    config.batch_size = 256
-    config.num_plot_samples = 64
-    if mode == "runlocal":
-        config.ema_decay = 0.0
-        config.total_steps = 200
-        config.log_every = 50
-        config.checkpoint_every = 200
-        config.model.hidden_dims = (64, 64)
-        config.eval.num_examples = 32
-        config.eval.rtol = config.eval.atol = 1e-3
-    elif mode == "default":
-        config.total_steps = 6000
-        config.log_every = 500
-        config.checkpoint_every = 3000
-    else:
-        config.total_steps = 50000
-        config.optim.schedule = "cosine"
-        config.log_every = 1000
-        config.eval_every = 10000
-        config.checkpoint_every = 10000
-        config.eval.rtol = config.eval.atol = 1e-5
-    apply_method(config, method)
-    if method == "finetune":
-        config.total_steps = max(config.total_steps // 3, 100)
-        config.checkpoint_every = config.total_steps
-    config.eval_batch_size = config.eval.num_examples
-    return config
+    return idode_config(
+        arg, "digits", gamma_min=-7.9, hidden_dims=(256, 256, 256),
+        unet=presets.unet(16, (1, 2), 1), num_examples=297, modes={
+            "runlocal": {**presets.run_length(200, 50), "ema_decay": 0.0,
+                         "model.hidden_dims": (64, 64), "eval.num_examples": 32,
+                         "eval.rtol": 1e-3, "eval.atol": 1e-3},
+            "default": presets.run_length(6000, 500, 3000),
+            "full": {**presets.run_length(50000, 1000, 10000), "optim.schedule": "cosine",
+                     "eval_every": 10000, "eval.rtol": 1e-5, "eval.atol": 1e-5},
+        })

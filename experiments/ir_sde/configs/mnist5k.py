@@ -18,11 +18,11 @@ Details: experiments/ir_sde/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("ir_sde", dataset="mnist5k")
     config.objective = "irsde"
     config.sde = ml_collections.ConfigDict({
@@ -34,10 +34,7 @@ def get_config(arg=None):
         "kinds": ("noise", "blur", "mask"), "noise_std": 0.2, "blur_std": 1.5,
         "mask_fraction": 0.5,
     })
-    config.model = ml_collections.ConfigDict({
-        "event_shape": (28, 28, 1), "base_channels": 16, "channel_mults": (1, 2),
-        "num_res_blocks": 1,
-    })
+    config.model = presets.image_model("mnist5k", **presets.unet(16, (1, 2), 1))
     config.eval = ml_collections.ConfigDict({"num_images": 200, "seed": 1234})
     config.optim.lr = 1e-3
     config.optim.grad_clip_norm = 1.0
@@ -45,29 +42,14 @@ def get_config(arg=None):
     config.eval_batch_size = 250
     config.ema_decay = 0.999
     config.num_plot_samples = 0
-    if mode == "runlocal":
-        config.ema_decay = 0.0
-        config.total_steps = 40
-        config.log_every = 10
-        config.checkpoint_every = 40
-        config.batch_size = 8
-        config.eval_batch_size = 1000
-        config.sde.num_steps = 5
-        config.model.base_channels = 8
-        config.eval.num_images = 16
-    elif mode == "default":  # sized for 2 heavily shared CPU cores (~10 min per run)
-        config.total_steps = 600
-        config.ema_decay = 0.98
-        config.log_every = 50
-        config.eval_every = 0
-        config.checkpoint_every = 300
-        config.eval.num_images = 100
-    else:
-        config.total_steps = 30000
-        config.sde.num_steps = 100
-        config.optim.schedule = "cosine"
-        config.log_every = 1000
-        config.eval_every = 10000
-        config.checkpoint_every = 10000
-        config.eval.num_images = 1000
+    apply_mode(config, arg, {
+        "runlocal": {**presets.run_length(40, 10), "ema_decay": 0.0, "batch_size": 8,
+                     "eval_batch_size": 1000, "sde.num_steps": 5, "model.base_channels": 8,
+                     "eval.num_images": 16},
+        # sized for 2 heavily shared CPU cores (~10 min per run)
+        "default": {**presets.run_length(600, 50, 300), "ema_decay": 0.98, "eval_every": 0,
+                    "eval.num_images": 100},
+        "full": {**presets.run_length(30000, 1000, 10000), "sde.num_steps": 100,
+                 "optim.schedule": "cosine", "eval_every": 10000, "eval.num_images": 1000},
+    })
     return config

@@ -16,11 +16,11 @@ modes (log Z error +0.03) where LV collapses onto one (-0.69); 8x8 WDCE ESS 0.04
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("mdns", dataset="ising")
     config.target = ml_collections.ConfigDict({
         "shape": (4, 4), "beta": 0.44, "coupling": 1.0, "field": 0.0})
@@ -34,25 +34,16 @@ def get_config(arg=None):
     config.optim.grad_clip_norm = 1.0
     config.batch_size = 256
     config.eval_batch_size = 1000
-    if mode == "runlocal":
-        config.target.shape = (2, 3)
-        config.total_steps = 150
-        config.model.hidden_dims = (64,)
-        config.batch_size = 128
-        config.eval_batch_size = 500
-        config.num_eval_samples = 2000
-        config.log_every = 25
-        config.checkpoint_every = 150
-    elif mode == "default":
-        config.total_steps = 2000
-        config.log_every = 100
-        config.checkpoint_every = 2000
-    else:
-        config.total_steps = 20000
-        config.model.hidden_dims = (512, 512, 512)
-        config.batch_size = 1024
-        config.num_eval_samples = 100000
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
+    # The sampler reads no data: the "ising" dataset is placeholder rows, one training and
+    # one evaluation batch (references: they follow batch_size and eval_batch_size).
+    config.dataset.num_train = config.get_ref("batch_size")
+    config.dataset.num_test = config.get_ref("eval_batch_size")
+    apply_mode(config, arg, {
+        "runlocal": {**presets.run_length(150, 25), "target.shape": (2, 3),
+                     "model.hidden_dims": (64,), "batch_size": 128, "eval_batch_size": 500,
+                     "num_eval_samples": 2000},
+        "default": presets.run_length(2000, 100),
+        "full": {**presets.run_length(20000, 500, 5000), "model.hidden_dims": (512, 512, 512),
+                 "batch_size": 1024, "num_eval_samples": 100000, "eval_every": 5000},
+    })
     return config

@@ -13,17 +13,15 @@ experiments/ml_sde_solver/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("ml_sde_solver", dataset="digits")
-    config.model = ml_collections.ConfigDict({
-        "event_shape": (8, 8, 1), "hidden_dims": (256, 256, 256), "activation": "silu",
-        "num_frequencies": 8, "max_frequency": 16.0,
-    })
-    config.sde = ml_collections.ConfigDict({"beta_min": 0.1, "beta_max": 20.0, "t_min": 1e-3})
+    config.model = presets.fourier_time_mlp(
+        (256, 256, 256), max_frequency=16.0, event_shape=presets.IMAGE_EVENT_SHAPES["digits"])
+    config.sde = presets.vp_sde()
     config.sample = ml_collections.ConfigDict({"solvers": ("em", "ml", "ode"),
                                                "steps": (2, 4, 8, 16, 32, 100)})
     config.eval = ml_collections.ConfigDict({"num_samples": 1000})
@@ -32,23 +30,11 @@ def get_config(arg=None):
     config.batch_size = 128
     config.ema_decay = 0.999
     config.num_plot_samples = 64
-    if mode == "runlocal":
-        config.total_steps = 300
-        config.model.hidden_dims = (64, 64)
-        config.log_every = 100
-        config.checkpoint_every = 300
-        config.eval.num_samples = 200
-        config.sample.steps = (2, 8)
-        config.ema_decay = 0.0
-    elif mode == "default":
-        config.total_steps = 6000
-        config.log_every = 500
-        config.eval_every = 0
-        config.checkpoint_every = 6000
-    else:
-        config.total_steps = 50000
-        config.model.hidden_dims = (512, 512, 512, 512)
-        config.log_every = 1000
-        config.eval_every = 10000
-        config.checkpoint_every = 10000
+    apply_mode(config, arg, {
+        "runlocal": {**presets.run_length(300, 100), "model.hidden_dims": (64, 64),
+                     "eval.num_samples": 200, "sample.steps": (2, 8), "ema_decay": 0.0},
+        "default": {**presets.run_length(6000, 500), "eval_every": 0},
+        "full": {**presets.run_length(50000, 1000, 10000),
+                 "model.hidden_dims": (512, 512, 512, 512), "eval_every": 10000},
+    })
     return config

@@ -20,49 +20,35 @@ vs 69.5.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("ot_cfm", dataset="digits")
     config.source = "normal"
     config.cfm = ml_collections.ConfigDict({
         "variant": "otcfm", "sigma": 0.0, "sinkhorn_epsilon": 0.05,
         "sinkhorn_threshold": 1e-2, "sinkhorn_max_iterations": 1000,
     })
-    config.model = ml_collections.ConfigDict({
-        "arch": "mlp", "event_shape": (8, 8, 1),
+    config.model = presets.image_model(
+        "digits", arch="mlp",
         # arch = "mlp": TimeMLP on the flat image.
-        "hidden_dims": (256, 256, 256), "activation": "silu", "time_embedding": "fourier",
+        hidden_dims=(256, 256, 256), activation="silu", time_embedding="fourier",
         # arch = "unet": likelihood_jax.models.unet.UNet on the 8x8x1 image.
-        "base_channels": 8, "channel_mults": (1, 2), "num_res_blocks": 1,
-    })
-    config.eval = ml_collections.ConfigDict({
-        "num_examples": 297, "solver": "dopri5", "rtol": 1e-4, "atol": 1e-4, "nll": True,
-        "max_steps": 4096, "divergence": "exact",
-    })
+        **presets.unet(8, (1, 2), 1))
+    config.eval = presets.ode_eval(297, nll=True, divergence="exact")
     config.optim.lr = 1e-3
     config.ema_decay = 0.999
     config.batch_size = 256
     config.num_plot_samples = 64
-    if mode == "runlocal":
-        config.ema_decay = 0.0  # a 0.999 EMA of a few hundred steps still holds the init
-        config.total_steps = 200
-        config.log_every = 50
-        config.checkpoint_every = 200
-        config.model.hidden_dims = (64, 64)
-        config.eval.num_examples = 64
-    elif mode == "default":
-        config.total_steps = 10000
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
-    else:
-        config.total_steps = 50000
-        config.optim.schedule = "cosine"
-        config.log_every = 1000
-        config.eval_every = 10000
-        config.checkpoint_every = 10000
-    config.eval_batch_size = config.eval.num_examples
+    apply_mode(config, arg, {
+        # a 0.999 EMA of a few hundred steps still holds the init
+        "runlocal": {**presets.run_length(200, 50), "ema_decay": 0.0,
+                     "model.hidden_dims": (64, 64), "eval.num_examples": 64},
+        "default": presets.run_length(10000, 500, 5000, eval_every=5000),
+        "full": {**presets.run_length(50000, 1000, 10000), "optim.schedule": "cosine",
+                 "eval_every": 10000},
+    })
+    config.eval_batch_size = config.eval.num_examples  # W2 is computed on one batch
     return config

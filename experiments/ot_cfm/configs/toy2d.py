@@ -19,11 +19,11 @@ NPE 0.88 vs 0.15, NFE 41.7 vs 30.9, test NLL 2.488 vs 2.463 nats.
 
 import ml_collections
 
-from likelihood_jax.train.config import base_config, check_mode
+from likelihood_jax.continuous_time import presets
+from likelihood_jax.train.config import apply_mode, base_config
 
 
 def get_config(arg=None):
-    mode = check_mode(arg)
     config = base_config("ot_cfm", dataset="moons")
     config.source = "8gaussians"
     config.cfm = ml_collections.ConfigDict({
@@ -34,31 +34,18 @@ def get_config(arg=None):
         "event_shape": (2,), "hidden_dims": (64, 64, 64), "activation": "selu",
         "time_embedding": "concat",
     })
-    config.eval = ml_collections.ConfigDict({
-        "num_examples": 2000, "solver": "dopri5", "rtol": 1e-4, "atol": 1e-4, "nll": True,
-        "max_steps": 4096,
-    })
+    config.eval = presets.ode_eval(2000, nll=True)
     config.optim.lr = 1e-3
     config.ema_decay = 0.999  # evaluate an average of the last ~1000 iterates
     config.batch_size = 256
     config.num_plot_samples = 1000
-    if mode == "runlocal":
-        config.ema_decay = 0.0  # a 0.999 EMA of a few hundred steps still holds the init
-        config.total_steps = 300
-        config.log_every = 50
-        config.checkpoint_every = 300
-        config.eval.num_examples = 256
-        config.num_plot_samples = 256
-    elif mode == "default":
-        config.total_steps = 10000
-        config.log_every = 500
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
-    else:
-        config.total_steps = 20000
-        config.log_every = 1000
-        config.eval_every = 5000
-        config.checkpoint_every = 5000
-        config.eval.num_examples = 5000
-    config.eval_batch_size = config.eval.num_examples
+    apply_mode(config, arg, {
+        # a 0.999 EMA of a few hundred steps still holds the init
+        "runlocal": {**presets.run_length(300, 50), "ema_decay": 0.0,
+                     "eval.num_examples": 256, "num_plot_samples": 256},
+        "default": presets.run_length(10000, 500, 5000, eval_every=5000),
+        "full": {**presets.run_length(20000, 1000, 5000), "eval_every": 5000,
+                 "eval.num_examples": 5000},
+    })
+    config.eval_batch_size = config.eval.num_examples  # W2 is computed on one batch
     return config

@@ -17,6 +17,12 @@ Datasets (generated with numpy from a seed):
 
 Their statistics and the MMD between sets of graphs are in
 :mod:`likelihood_jax.metrics.graphs`.
+
+Registered datasets (:func:`likelihood_jax.data.load_dataset`): ``community_small``,
+``grid`` and ``sbm`` (:func:`load_graphs`): ``num_train`` graphs drawn with ``seed`` and
+``num_test`` with ``seed + 1``, padded to the largest of them; ``x`` is the ``(N, M, M)``
+adjacency and ``node_mask`` the ``(N, M)`` mask. The generator's keyword arguments are the
+dataset's options (e.g. ``load_dataset("grid", min_side=3, max_side=5)``).
 """
 
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from likelihood_jax import data as data_lib
 from likelihood_jax.metrics.graphs import check_adjacency
 
 # -- Datasets --------------------------------------------------------------------------------
@@ -126,6 +133,60 @@ def make_dataset(name: str, num_graphs: int, seed: int, **kwargs) -> list[np.nda
     if name not in DATASETS:
         raise ValueError(f"unknown graph dataset {name!r}; choose one of {sorted(DATASETS)}")
     return DATASETS[name](num_graphs, seed, **kwargs)
+
+
+def load_graphs(name: str, data_dir: str | None = None, *, num_train: int = 80,
+                num_test: int = 20, seed: int = 0, **options) -> data_lib.Dataset:
+    """The graph dataset ``name``: padded train/test adjacency matrices and node masks.
+
+    Train graphs are ``make_dataset(name, num_train, seed, **options)``, test graphs
+    ``make_dataset(name, num_test, seed + 1, **options)``; both are padded to the largest
+    graph of the two (:func:`pad_graphs`). ``data_dir`` is ignored (nothing is stored).
+
+    Raises:
+      ValueError: an unknown ``name`` or a count below 1.
+    """
+    del data_dir
+    for field, value in (("num_train", num_train), ("num_test", num_test)):
+        if int(value) < 1:
+            raise ValueError(f"{field} must be >= 1, got {value}")
+    train = make_dataset(name, int(num_train), int(seed), **options)
+    test = make_dataset(name, int(num_test), int(seed) + 1, **options)
+    max_nodes = max(g.shape[0] for g in train + test)
+    train_adj, train_mask = pad_graphs(train, max_nodes)
+    test_adj, test_mask = pad_graphs(test, max_nodes)
+    info = data_lib.DatasetInfo(
+        kind="continuous", event_shape=(max_nodes, max_nodes),
+        description=f"{name}: {len(train)} train / {len(test)} test graphs (numpy, seed "
+                    f"{seed}/{int(seed) + 1}), padded to {max_nodes} nodes")
+    return data_lib.Dataset(name, {"x": train_adj, "node_mask": train_mask},
+                            {"x": test_adj, "node_mask": test_mask}, info)
+
+
+def load_community_small(name: str, data_dir: str | None = None, num_train: int = 80,
+                         num_test: int = 20, seed: int = 0, min_nodes: int = 12,
+                         max_nodes: int = 20, p_intra: float = 0.7,
+                         p_inter: float = 0.05) -> data_lib.Dataset:
+    """Registered loader of ``community_small`` (options: :func:`community_small`'s)."""
+    return load_graphs(name, data_dir, num_train=num_train, num_test=num_test, seed=seed,
+                       min_nodes=min_nodes, max_nodes=max_nodes, p_intra=p_intra,
+                       p_inter=p_inter)
+
+
+def load_grid(name: str, data_dir: str | None = None, num_train: int = 80, num_test: int = 20,
+              seed: int = 0, min_side: int = 4, max_side: int = 6,
+              shuffle: bool = True) -> data_lib.Dataset:
+    """Registered loader of ``grid`` (options: :func:`grid_graphs`'s)."""
+    return load_graphs(name, data_dir, num_train=num_train, num_test=num_test, seed=seed,
+                       min_side=min_side, max_side=max_side, shuffle=shuffle)
+
+
+def load_sbm(name: str, data_dir: str | None = None, num_train: int = 80, num_test: int = 20,
+             seed: int = 0, block_sizes: tuple[int, ...] = (6, 6, 6), p_in: float = 0.6,
+             p_out: float = 0.05) -> data_lib.Dataset:
+    """Registered loader of ``sbm`` (options: :func:`sbm_graphs`'s)."""
+    return load_graphs(name, data_dir, num_train=num_train, num_test=num_test, seed=seed,
+                       block_sizes=tuple(block_sizes), p_in=p_in, p_out=p_out)
 
 
 def pad_graphs(graphs, max_nodes: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -32,6 +32,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from likelihood_jax import data as data_lib
 
 BETA_CRITICAL = 0.5 * math.log(1.0 + math.sqrt(2.0))
 MAX_ENUMERATION_SITES = 20
@@ -184,3 +187,26 @@ def transfer_matrix_exact(model: Ising) -> dict[str, jax.Array]:
         d2_field = jax.grad(jax.grad(log_z, argnums=1), argnums=1)(model.coupling, 0.0)
         out["magnetization_sq"] = d2_field / (model.beta * model.num_sites) ** 2
     return out
+
+
+def load_sampler_rows(name: str, data_dir: str | None = None, num_train: int = 256,
+                      num_test: int = 1000) -> data_lib.Dataset:
+    """Registered as ``ising``: placeholder rows for a sampler that draws its own batches.
+
+    A neural sampler of an Ising model (MDNS) reads no data: each training step draws fresh
+    configurations from the model. The loop still iterates over a dataset, so this one has
+    ``num_train`` and ``num_test`` rows of zeros ``x: (N, 1)`` (one training batch and one
+    evaluation batch: set them to ``batch_size`` and ``eval_batch_size``). ``data_dir`` is
+    ignored.
+
+    Raises:
+      ValueError: a count below 1.
+    """
+    del data_dir
+    for field, value in (("num_train", num_train), ("num_test", num_test)):
+        if int(value) < 1:
+            raise ValueError(f"{field} must be >= 1, got {value}")
+    info = data_lib.DatasetInfo(kind="continuous", event_shape=(1,),
+                                description="placeholder rows: the sampler draws its own batches")
+    return data_lib.Dataset(name, {"x": np.zeros((int(num_train), 1), np.float32)},
+                            {"x": np.zeros((int(num_test), 1), np.float32)}, info)

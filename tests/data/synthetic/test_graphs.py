@@ -190,3 +190,26 @@ def test_pad_and_unpad_roundtrip():
         graphs.pad_graphs(gs, max_nodes=5)
     with pytest.raises(ValueError, match="square"):
         graph_metrics.degree_histogram(np.zeros((2, 3)))
+
+
+def test_registered_graph_datasets_pad_the_generated_graphs():
+    from likelihood_jax import data
+
+    ds = data.load_dataset("grid", num_train=6, num_test=3, seed=4, min_side=2, max_side=3)
+    train = graphs.grid_graphs(6, 4, min_side=2, max_side=3)
+    test = graphs.grid_graphs(3, 5, min_side=2, max_side=3)
+    m = max(g.shape[0] for g in train + test)
+    assert ds.info.event_shape == (m, m)
+    assert ds.train["x"].shape == (6, m, m) and ds.test["node_mask"].shape == (3, m)
+    for padded, mask, raw in zip(ds.test["x"], ds.test["node_mask"], test):
+        n = raw.shape[0]
+        np.testing.assert_array_equal(padded[:n, :n], raw)
+        assert padded[n:].sum() == 0 and mask.sum() == n
+    sbm = data.load_dataset("sbm", num_train=2, num_test=2, block_sizes=(3, 3))
+    assert sbm.train["x"].shape == (2, 6, 6)
+    community = data.load_dataset("community_small", num_train=3, num_test=2)
+    assert community.name == "community_small"
+    with pytest.raises(ValueError, match="num_test must be >= 1"):
+        graphs.load_graphs("grid", num_test=0)
+    with pytest.raises(ValueError, match="unknown graph dataset"):
+        graphs.load_graphs("lattice")

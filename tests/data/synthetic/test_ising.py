@@ -82,3 +82,13 @@ def test_bad_input_raises():
         dt.enumerate_exact(dt.Ising((5, 5), 0.4))
     with pytest.raises(ValueError, match="transfer matrix"):
         dt.transfer_matrix_exact(dt.Ising((2, 13), 0.4))
+
+
+def test_sampler_rows_are_zeros_of_the_requested_sizes():
+    from likelihood_jax import data
+
+    ds = data.load_dataset("ising", num_train=7, num_test=3)
+    assert ds.train["x"].shape == (7, 1) and ds.test["x"].shape == (3, 1)
+    assert not ds.train["x"].any()
+    with pytest.raises(ValueError, match="num_train must be >= 1"):
+        dt.load_sampler_rows("ising", num_train=0)
