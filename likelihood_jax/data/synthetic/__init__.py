@@ -1,12 +1,25 @@
 """Synthetic data with known structure: sources, targets and simulators.
 
-* :mod:`.sources`: Markov and hidden-Markov token sources with exact metrics against them;
-* :mod:`.targets`: unnormalized continuous targets (Gaussian mixtures, phi^4 lattice);
-* :mod:`.ising`: Ising models on small periodic lattices, exact by enumeration;
-* :mod:`.graphs`: small synthetic graph datasets (community, grid, SBM).
+Each dataset here is registered by name in :mod:`likelihood_jax.data.loader` (loaded with
+``data.load_dataset(name, **options)``, its options being the loader's keyword parameters);
+the generators are pure functions of a seed, so the same options give the same arrays.
+
+* :mod:`.sources`: Markov and hidden-Markov token sources with exact metrics against them,
+  and their mixtures (``markov``, ``hmm``, ``markov_mixture``);
+* :mod:`.targets`: unnormalized continuous targets (Gaussian mixtures, phi^4 lattice;
+  ``grid_gaussian_mixture``);
+* :mod:`.ising`: Ising models on small periodic lattices, exact by enumeration (``ising``);
+* :mod:`.graphs`: small graph datasets (``community_small``, ``grid``, ``sbm``);
 * :mod:`.class_mixture`: a class-conditional 2D Gaussian mixture on a circle (``gmm_circle``);
 * :mod:`.simulators`: the Gaussian-linear SBI simulator with exact posteriors
   (``gaussian_linear``);
-* :mod:`.source_pairs`: held-out source samples paired with a target (flow matching).
+* :mod:`.source_pairs`: held-out source samples paired with a target (flow matching);
+* :mod:`.conditional_audio`: conditional AR(1) signals and mel-conditioned speech clips
+  (``conditional_ar1``, ``speech_mel``);
+* :mod:`.weak_signals`: digits with weak labeling functions and their error bounds
+  (``digits_weak_signals``);
+* :mod:`.captions`: attribute captions of synthetic scenes (``attribute_captions``);
+* :mod:`.shortcut_digits`: digits with a planted shortcut feature (``shortcut_digits``);
+* :mod:`.finite_domain`: a random finite teacher over ``S x A`` (``finite_domain``);
 * :mod:`.instructions`: instruction sequences with a known response law (``instructions``).
 """
