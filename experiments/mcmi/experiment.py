@@ -241,3 +241,6 @@ def teacher_config(config):
 
 
 EXPERIMENT = MCMIDistillation
+
+# The whole table as one command (configs/sweep.py names "mcmi:MCMISweep").
+from experiments.mcmi.sweep import MCMISweep  # noqa: E402, F401 (re-exported)

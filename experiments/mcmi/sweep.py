@@ -1,67 +1,73 @@
-"""The MCMI table [P034] in one process: teachers (MLE and MCMI), then students, per seed.
+"""The MCMI table [P034] as one ``Procedure``: teachers (MLE and MCMI), then students, per seed.
 
-For every seed: a teacher per ``lambda`` in ``[0] + --cmi_weights`` (0 is MLE),
-trained from scratch, and one per ``lambda`` in ``--finetune_cmi_weights``: the
-MLE teacher fine-tuned ``--finetune_steps`` more steps with that ``lambda``.
-Then, for every transfer setting (``full``: all training digits; ``fewshot``: 5%
-of every class; ``omit``: all but class ``--omit_class``), a student trained with
-labels alone (``ce``) and one by KD from each teacher. Runs go one after another
-(one training process), each into ``WORKDIR/seed{s}/...`` (an existing finished
-run is restored, not retrained). Writes ``WORKDIR/results.json`` and prints a
-markdown table of mean +- std over the seeds::
+For every seed of ``sweep.seeds``: a teacher per ``lambda`` in ``[0] + sweep.cmi_weights``
+(0 is MLE), trained from scratch, and one per ``lambda`` in
+``sweep.finetune_cmi_weights``: the MLE teacher fine-tuned ``sweep.finetune_steps``
+more steps with that ``lambda``. Then, for every transfer setting of ``sweep.settings``
+(``full``: all training digits; ``fewshot``: 5% of every class; ``omit``: all but class
+``sweep.omit_class``), a student trained with labels alone (``ce``) and one by KD from
+each teacher. Every run is the config without ``sweep`` (so ``--config.<field>`` flags
+reach them all), trained one after another into ``WORKDIR/seed{s}/...`` (a finished run
+is restored, not retrained). Writes ``WORKDIR/results.json`` and ``WORKDIR/table.md``
+(mean +- std over the seeds), and logs the seed-mean accuracy of every row (the
+default: the README's tables, seeds 0, 1, 2)::
 
-    python -m experiments.mcmi.sweep --workdir /tmp/mcmi --seeds 0,1,2 --cmi_weights 1,3 \
-        --finetune_cmi_weights 0,1,3
+    C=experiments/mcmi/configs/sweep.py
+    python -m likelihood_jax.main --config $C --workdir /tmp/mcmi
 """
 
 from __future__ import annotations
 
-import argparse
+import copy
 import json
 import os
 
+import ml_collections
 import numpy as np
 
-from experiments.mcmi.experiment import MCMIDistillation
-from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
+from likelihood_jax.train.procedure import Procedure
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 SETTINGS = {"full": {"train_fraction": 1.0, "omit_class": -1},
             "fewshot": {"train_fraction": 0.05, "omit_class": -1},
             "omit": {"train_fraction": 1.0, "omit_class": None}}
 
 
-def set_field(config, dotted: str, value) -> None:
-    """``config.a.b = value`` for ``dotted = "a.b"``, cast to the existing field's type."""
-    *groups, key = dotted.split(".")
-    for g in groups:
-        config = config[g]
-    if key not in config:
-        raise ValueError(f"unknown config field {dotted!r}")
-    old = config[key]
-    if isinstance(value, str) and isinstance(old, (bool, int, float)):
-        value = (value.lower() in ("1", "true")) if isinstance(old, bool) else type(old)(value)
-    config[key] = value
+def run_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The config of one run of the table: ``config`` as one ``mcmi`` run, without ``sweep``."""
+    out = copy.deepcopy(config)
+    with out.unlocked():
+        out.experiment = "mcmi"
+        for group in ("sweep", "stages"):
+            if group in out:
+                del out[group]
+    return out
 
 
-def run_table(config_spec: str, workdir: str, seeds, cmi_weights, settings, omit_class: int,
-              overrides=None, finetune_weights=(), finetune_steps: int = 500) -> list[dict]:
-    """Trains every teacher and student; returns one record per run.
+def run_table(config: ml_collections.ConfigDict, workdir: str, seeds, cmi_weights, settings,
+              omit_class: int, finetune_weights=(), finetune_steps: int = 500) -> list[dict]:
+    """Trains every teacher and student of the table; returns one record per run.
 
-    ``overrides`` maps dotted config fields to values applied to every run (e.g.
-    ``{"objective.alpha": 1.0}``). Teachers: ``lam{l}`` trained from scratch with
-    ``cmi_weight = l`` for ``l`` in ``[0] + cmi_weights``; ``ft{l}`` the MLE teacher
-    ``lam0`` fine-tuned for ``finetune_steps`` more steps with ``cmi_weight = l``.
+    Teachers: ``lam{l}`` trained from scratch with ``cmi_weight = l`` for ``l`` in
+    ``[0] + cmi_weights``; ``ft{l}`` the MLE teacher ``lam0`` fine-tuned for
+    ``finetune_steps`` more steps with ``cmi_weight = l``. Every run starts from
+    :func:`run_config` of ``config``.
+
+    Raises:
+      ValueError: an unknown setting.
     """
+    from experiments.mcmi.experiment import MCMIDistillation  # noqa: PLC0415 (a cycle)
+
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        raise ValueError(f"unknown sweep.settings {unknown}; choose from {tuple(SETTINGS)}")
+    base = run_config(config)
     records = []
     for seed in seeds:
         teachers = {}  # tag -> (workdir, total_steps)
 
         def train_teacher(tag, lam, seed=seed, **teacher_fields):
-            config = load_config(config_spec)
-            for k, v in (overrides or {}).items():
-                set_field(config, k, v)
+            config = copy.deepcopy(base)
             config.seed = seed
             config.role = "teacher"
             config.teacher.cmi_weight = lam
@@ -84,9 +90,7 @@ def run_table(config_spec: str, workdir: str, seeds, cmi_weights, settings, omit
                 data["omit_class"] = omit_class
             students = [("ce", None)] + [("kd", tag) for tag in teachers]
             for name, tag in students:
-                config = load_config(config_spec)
-                for k, v in (overrides or {}).items():
-                    set_field(config, k, v)
+                config = copy.deepcopy(base)
                 config.seed = seed
                 config.role = "student"
                 config.data.update(data)
@@ -100,6 +104,57 @@ def run_table(config_spec: str, workdir: str, seeds, cmi_weights, settings, omit
                 records.append({"seed": seed, "role": "student", "setting": setting,
                                 "student": run, **metrics})
     return records
+
+
+def _row(record: dict) -> tuple[str, str]:
+    if record["role"] == "teacher":
+        return "teacher", record["teacher"]
+    return record["setting"], record["student"]
+
+
+def summary(records) -> dict[str, float]:
+    """Seed means: ``<group>_<run>_accuracy`` (and ``_accuracy_omitted``) of every row.
+
+    ``best_student_accuracy`` is the highest seed-mean student accuracy.
+    """
+    rows = {}
+    for r in records:
+        rows.setdefault(_row(r), []).append(r)
+    out = {}
+    for (group, name), rs in rows.items():
+        for key in ("accuracy", "accuracy_omitted"):
+            values = [r[key] for r in rs if key in r]
+            if values:
+                out[f"{group}_{name}_{key}"] = float(np.mean(values))
+    students = [float(np.mean([r["accuracy"] for r in rs]))
+                for (group, _), rs in rows.items() if group != "teacher"]
+    if students:
+        out["best_student_accuracy"] = max(students)
+    return out
+
+
+class MCMISweep(Procedure):
+    """The whole table (``config.sweep``) in one process: see the module docstring."""
+
+    headline_metric = "best_student_accuracy"
+
+    def run(self, workdir):
+        """Trains the table into ``workdir``; writes results.json and table.md."""
+        sweep = self.config.sweep
+        if not sweep.settings:
+            raise ValueError("sweep.settings is empty: the table needs at least one setting")
+        records = run_table(self.config, workdir, tuple(sweep.seeds),
+                            tuple(float(v) for v in sweep.cmi_weights), tuple(sweep.settings),
+                            int(sweep.omit_class),
+                            tuple(float(v) for v in sweep.finetune_cmi_weights),
+                            int(sweep.finetune_steps))
+        with open(os.path.join(workdir, "results.json"), "w") as f:
+            json.dump(records, f, indent=1)
+        text = table(records)
+        with open(os.path.join(workdir, "table.md"), "w") as f:
+            f.write(text + "\n")
+        print(text, flush=True)
+        return summary(records)
 
 
 def table(records) -> str:
@@ -120,40 +175,3 @@ def table(records) -> str:
         lines.append(f"| {group} | {name} | {stat('accuracy')} | {stat('nll')} | {stat('cmi')} |"
                      f" {stat('accuracy_omitted')} | {len(rs)} |")
     return "\n".join(lines)
-
-
-def main(argv=None):
-    """Command line: runs the table and prints it."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=os.path.join(HERE, "configs", "digits.py"))
-    parser.add_argument("--mode", default="default")
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--cmi_weights", default="0.2")
-    parser.add_argument("--finetune_cmi_weights", default="",
-                        help="also fine-tune the MLE teacher with these lambdas")
-    parser.add_argument("--finetune_steps", type=int, default=500)
-    parser.add_argument("--settings", default="full,fewshot,omit")
-    parser.add_argument("--omit_class", type=int, default=3)
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="config override for every run, e.g. objective.alpha=1.0")
-    args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    cmi_weights = [float(v) for v in args.cmi_weights.split(",") if v]
-    settings = [s for s in args.settings.split(",") if s]
-    for s in settings:
-        if s not in SETTINGS:
-            raise ValueError(f"unknown setting {s!r}; choose from {tuple(SETTINGS)}")
-    records = run_table(f"{args.config}:{args.mode}", args.workdir, seeds, cmi_weights,
-                        settings, args.omit_class,
-                        dict(item.split("=", 1) for item in args.set),
-                        [float(v) for v in args.finetune_cmi_weights.split(",") if v],
-                        args.finetune_steps)
-    os.makedirs(args.workdir, exist_ok=True)
-    with open(os.path.join(args.workdir, "results.json"), "w") as f:
-        json.dump(records, f, indent=1)
-    print(table(records))
-
-
-if __name__ == "__main__":
-    main()

@@ -34,6 +34,7 @@ Markov source; the headline is the held-out NLL per token ``fwd_ce``.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import jax
@@ -42,8 +43,12 @@ import numpy as np
 
 from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.sequence import objectives as seq_losses
-from likelihood_jax.sequence.experiment import LanguageModelExperiment, make_model
-from likelihood_jax.train.stages import resolve_workdir, stage_params
+from likelihood_jax.sequence.experiment import (
+    LanguageModelExperiment,
+    make_model,
+    run_params,
+    teacher_student_fields,
+)
 
 OBJECTIVES = ("ce", "kd", "salt", "salt_ds")
 ROLES = ("teacher", "student")
@@ -156,21 +161,11 @@ class SmallLMAssisted(LanguageModelExperiment):
     headline = "fwd_ce"
 
     def __init__(self, config, dataset=None):
-        self.role = config.get("role", "student")
-        if self.role not in ROLES:
-            raise ValueError(f"unknown role {self.role!r}; choose one of {ROLES}")
+        self.role, self.objective, self.weight, self.temperature = teacher_student_fields(
+            config, ROLES, OBJECTIVES, "weight")
         obj = config.objective
-        self.objective = obj.name if self.role == "student" else "ce"
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {obj.name!r}; choose one of {OBJECTIVES}")
-        self.weight = float(obj.weight)
-        self.temperature = float(obj.temperature)
         self.kd_steps = int(obj.kd_steps)
         self.transition = obj.get("transition", "step")
-        if not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"objective.weight must lie in [0, 1], got {self.weight}")
-        if self.temperature <= 0:
-            raise ValueError(f"objective.temperature must be positive, got {self.temperature}")
         if self.transition not in TRANSITIONS:
             raise ValueError(f"unknown objective.transition {self.transition!r}; choose one "
                              f"of {TRANSITIONS}")
@@ -183,48 +178,62 @@ class SmallLMAssisted(LanguageModelExperiment):
         if not self.synthetic:
             raise ValueError("the SALT experiment needs a synthetic source (markov or hmm)")
         self.headline_metric = self.headline
-        self.teacher_params = None
-        self.selected = None
-        if self.objective != "ce":
-            self._load_teacher(config)
-        if self.objective == "salt_ds":
-            self._select(float(obj.select_fraction), int(obj.select_top_k))
 
-    def _load_teacher(self, config):
-        workdir = resolve_workdir(config, config.teacher.get("from_stage", ""),
-                                  config.teacher.get("workdir", ""))
-        if not workdir:
-            raise ValueError(f"objective.name={self.objective!r} needs teacher.workdir "
-                             "(the workdir of a role=teacher run) or teacher.from_stage (a "
-                             "stage of this chain)")
-        self.teacher_model = make_model(config.teacher.model, self.vocab_size + 1,
-                                        self.vocab_size)
+    # -- the SLM and SALT_DS's selection, built when first used ------------------------------
+
+    @functools.cached_property
+    def teacher_model(self):
+        """The SLM's architecture (``config.teacher.model``)."""
+        return make_model(self.config.teacher.model, self.vocab_size + 1, self.vocab_size)
+
+    @functools.cached_property
+    def teacher_params(self):
+        """The SLM's final parameters (None for the CE objective, which needs no teacher)."""
+        if self.objective == "ce":
+            return None
         inputs, _ = self.inputs_and_targets(jnp.asarray(self.dataset.train["x"][:1]))
-        template = jax.jit(self.teacher_model.init)(jax.random.key(0), inputs)["params"]
-        self.teacher_params = stage_params(workdir, template, optim=config.optim,
-                                           total_steps=config.total_steps)
+        return run_params(self.config, "teacher", "from_stage", "workdir", self.teacher_model,
+                          inputs, f"objective.name={self.objective!r}")
 
-    def teacher_log_probs(self, inputs: jax.Array) -> jax.Array:
-        """The SLM's tempered log-probabilities ``[B, T, V]`` (no gradient)."""
+    def teacher_log_probs(self, inputs: jax.Array, temperature: float | None = None
+                          ) -> jax.Array:
+        """The SLM's tempered log-probabilities ``[B, T, V]`` (no gradient).
+
+        ``temperature``: None for ``objective.temperature``.
+        """
         params = jax.tree.map(jnp.asarray, self.teacher_params)
         logits = self.teacher_model.apply({"params": params}, inputs)
-        return jax.lax.stop_gradient(kd.tempered_log_softmax(logits, self.temperature))
+        temperature = self.temperature if temperature is None else temperature
+        return jax.lax.stop_gradient(kd.tempered_log_softmax(logits, temperature))
 
-    def _select(self, fraction: float, top_k: int):
-        """SALT_DS: score every training sequence with the SLM and keep the top fraction."""
+    @functools.cached_property
+    def selected_index(self) -> np.ndarray | None:
+        """SALT_DS: indices of the training sequences the SLM selects (else None).
+
+        Every training sequence is scored with the untempered SLM
+        (:func:`salt_sequence_scores`) and the top ``objective.select_fraction`` kept.
+        """
+        if self.objective != "salt_ds":
+            return None
+        obj = self.config.objective
+        top_k = int(obj.select_top_k)
         x = np.asarray(self.dataset.train["x"])
-        saved, self.temperature = self.temperature, 1.0  # scores use the untempered SLM
 
         @jax.jit
         def scores(chunk):
             inputs, targets = self.inputs_and_targets(chunk)
-            return salt_sequence_scores(self.teacher_log_probs(inputs), targets, top_k)
+            return salt_sequence_scores(self.teacher_log_probs(inputs, 1.0), targets, top_k)
 
-        all_scores = np.concatenate([np.asarray(scores(jnp.asarray(x[i:i + 1000])))
-                                     for i in range(0, len(x), 1000)])
-        self.temperature = saved
-        self.selected_index = select_top_fraction(all_scores, fraction)
-        self.selected = x[self.selected_index]
+        with jax.ensure_compile_time_eval():  # concrete even if first read in a trace
+            all_scores = np.concatenate([np.asarray(scores(jnp.asarray(x[i:i + 1000])))
+                                         for i in range(0, len(x), 1000)])
+        return select_top_fraction(all_scores, float(obj.select_fraction))
+
+    @property
+    def selected(self) -> np.ndarray | None:
+        """SALT_DS: the selected training sequences (else None)."""
+        index = self.selected_index
+        return None if index is None else np.asarray(self.dataset.train["x"])[index]
 
     def loss_fn(self, params, batch, key, step):
         """Per-example mean of ``(1 - w) CE + w tau^2 KL(p_SLM || q)`` with ``w = w(step)``.

@@ -15,7 +15,8 @@ of domain and general examples, distilling each domain example from a domain
 *expert* and each general example from a general *reference* model, so that the
 domain is learnt while general ability is kept.
 
-Synthetic instruction data (:func:`instruction_data`): a sequence is
+Synthetic instruction data: the registered dataset ``"instructions"``
+(:mod:`likelihood_jax.data.synthetic.instructions`): a sequence is
 ``[TAG, p_1..p_m, SEP, r_1..r_m]`` over content tokens ``0..V-1``; the tag names a
 task (``TASKS``: copy, reverse, sort, shift by one, prefix sums mod ``V``) and the
 response is the task's function of the prompt, each token independently replaced
@@ -47,6 +48,7 @@ Either way the parameters are read with :func:`likelihood_jax.train.stages.stage
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import jax
@@ -54,82 +56,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood_jax import data as data_lib
+from likelihood_jax.data.synthetic.instructions import TASKS, split_names
 from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.sequence import objectives as seq_losses
-from likelihood_jax.sequence.experiment import make_model
+from likelihood_jax.sequence.experiment import make_model, run_params, teacher_student_fields
 from likelihood_jax.train import Experiment
-from likelihood_jax.train.stages import resolve_workdir, stage_params
 
-TASKS = ("copy", "reverse", "sort", "shift", "cumsum")
 ROLES = ("teacher", "expert", "student")
 OBJECTIVES = ("ce", "kd", "dae")
-
-
-# -- Synthetic instruction data -------------------------------------------------------------
-
-
-def task_response(task: str, prompts: np.ndarray, vocab_size: int) -> np.ndarray:
-    """The clean response ``f(p)`` of ``task`` to prompts ``[N, m]`` over ``0..V-1``."""
-    if task == "copy":
-        return prompts.copy()
-    if task == "reverse":
-        return prompts[:, ::-1].copy()
-    if task == "sort":
-        return np.sort(prompts, axis=1)
-    if task == "shift":
-        return (prompts + 1) % vocab_size
-    if task == "cumsum":
-        return np.cumsum(prompts, axis=1) % vocab_size
-    raise ValueError(f"unknown task {task!r}; choose from {TASKS}")
-
-
-def instruction_data(tasks: tuple[str, ...], num: int, *, vocab_size: int, prompt_len: int,
-                     noise: float, seed: int) -> dict[str, np.ndarray]:
-    """``num`` instruction sequences ``[TAG, prompt, SEP, noisy response]``, tasks uniform.
-
-    Token ids: content ``0..V-1``, task tags ``V + TASKS.index(task)``, SEP
-    ``V + len(TASKS)``.
-
-    Returns:
-      ``{"x": [num, 2m + 2] int32, "clean": [num, m] int32 (the noise-free
-      response), "task": [num] int32 (index in TASKS)}``.
-
-    Raises:
-      ValueError: on an unknown task or ``noise`` outside ``[0, 1]``.
-    """
-    if not 0.0 <= noise <= 1.0:
-        raise ValueError(f"noise must lie in [0, 1], got {noise}")
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown or not tasks:
-        raise ValueError(f"unknown tasks {unknown or tasks!r}; choose from {TASKS}")
-    rng = np.random.default_rng(seed)
-    task = rng.choice([TASKS.index(t) for t in tasks], size=num)
-    prompts = rng.integers(0, vocab_size, (num, prompt_len))
-    clean = np.zeros_like(prompts)
-    for i, name in enumerate(TASKS):
-        rows = task == i
-        if rows.any():
-            clean[rows] = task_response(name, prompts[rows], vocab_size)
-    flip = rng.random(clean.shape) < noise
-    response = np.where(flip, rng.integers(0, vocab_size, clean.shape), clean)
-    tag = (vocab_size + task)[:, None]
-    sep = np.full((num, 1), vocab_size + len(TASKS))
-    x = np.concatenate([tag, prompts, sep, response], 1)
-    return {"x": x.astype(np.int32), "clean": clean.astype(np.int32),
-            "task": task.astype(np.int32)}
+# Seeds of the two data sets, relative to instructions.data_seed (their test splits use +2).
+GENERAL_SEED, DOMAIN_SEED = 0, 1
 
 
 def true_response_log_probs(clean: jax.Array, vocab_size: int, noise: float) -> jax.Array:
     """``[..., m, V]`` log of the true response law ``(1 - noise) 1[v = f(p)_t] + noise / V``."""
     one_hot = jax.nn.one_hot(clean, vocab_size)
     return jnp.log((1.0 - noise) * one_hot + noise / vocab_size)
-
-
-def split_names(names) -> tuple[str, ...]:
-    """``"copy,reverse"`` or a sequence -> a tuple of task names."""
-    if isinstance(names, str):
-        return tuple(n.strip() for n in names.split(",") if n.strip())
-    return tuple(names)
 
 
 # -- The experiment ---------------------------------------------------------------------------
@@ -141,19 +83,8 @@ class InstructionDistillation(Experiment):
     headline_metric = "resp_kl"
 
     def __init__(self, config, dataset=None):
-        self.role = config.get("role", "student")
-        if self.role not in ROLES:
-            raise ValueError(f"unknown role {self.role!r}; choose one of {ROLES}")
-        obj = config.objective
-        self.objective = obj.name if self.role == "student" else "ce"
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {obj.name!r}; choose one of {OBJECTIVES}")
-        self.alpha = float(obj.alpha)
-        self.temperature = float(obj.temperature)
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"objective.alpha must lie in [0, 1], got {self.alpha}")
-        if self.temperature <= 0:
-            raise ValueError(f"objective.temperature must be positive, got {self.temperature}")
+        self.role, self.objective, self.alpha, self.temperature = teacher_student_fields(
+            config, ROLES, OBJECTIVES, "alpha")
         opts = config.instructions
         self.vocab_size, self.prompt_len = int(opts.vocab_size), int(opts.prompt_len)
         self.noise = float(opts.noise)
@@ -162,55 +93,88 @@ class InstructionDistillation(Experiment):
         if self.domain_task in self.general_tasks:
             raise ValueError(f"instructions.domain_task {self.domain_task!r} is also a general "
                              "task")
-        make = dict(vocab_size=self.vocab_size, prompt_len=self.prompt_len, noise=self.noise)
-        general = instruction_data(self.general_tasks, opts.teacher_num_train,
-                                   seed=opts.data_seed, **make)
-        domain = instruction_data((self.domain_task,), opts.teacher_num_train,
-                                  seed=opts.data_seed + 1, **make)
-        self.test_sets = {
-            "general": instruction_data(self.general_tasks, opts.num_test,
-                                        seed=opts.data_seed + 2, **make),
-            "domain": instruction_data((self.domain_task,), opts.num_test,
-                                       seed=opts.data_seed + 3, **make)}
-        if self.role == "teacher":
-            train = general
-        elif self.role == "expert":
-            train = domain
-        else:
-            train = {k: v[:opts.num_train] for k, v in general.items()}
-        self.domain_train = {k: v[:opts.num_domain_train] for k, v in domain.items()}
-        test = self.test_sets["domain" if self.role == "expert" else "general"]
-        if dataset is None:
-            info = data_lib.DatasetInfo(
-                kind="text", event_shape=(2 * self.prompt_len + 2,),
-                vocab=tuple(str(i) for i in range(self.vocab_size)),
-                description=f"synthetic instructions {opts.to_dict()}")
-            dataset = data_lib.Dataset("instructions", train, test, info)
+        if self.objective == "dae":
+            self.domain_fraction = float(config.objective.domain_fraction)
+            if not 0.0 < self.domain_fraction < 1.0:
+                raise ValueError(f"objective.domain_fraction must lie in (0, 1), got "
+                                 f"{self.domain_fraction}")
         if self.role != "student":
             config = copy.deepcopy(config)
             config.model = config.teacher.model
         super().__init__(config, dataset)
         self.input_vocab = self.vocab_size + len(TASKS) + 1
-        self.model = make_model(config.model, self.input_vocab, self.vocab_size)
-        self.entropy = self._true_entropy()
-        self._metrics_jit = jax.jit(lambda p, x, c: self.response_metrics(self.model, p, x, c))
-        self.teacher_params = self.expert_params = self.pretrained = None
-        if self.objective in ("kd", "dae"):
-            self.teacher_model = make_model(config.teacher.model, self.input_vocab,
-                                            self.vocab_size)
-            self.teacher_params = self._load(config, "teacher", "from_stage", "workdir",
-                                             self.teacher_model)
+
+    # -- data and models, built when first used ----------------------------------------------
+
+    def instructions(self, part: str, num_train: int | None = None) -> data_lib.Dataset:
+        """The registered ``"instructions"`` data of the general tasks or the domain task.
+
+        Both draw ``instructions.teacher_num_train`` training sequences and keep the first
+        ``num_train`` (None: all); their test splits hold ``instructions.num_test``.
+        """
+        opts = self.config.instructions
+        tasks, offset = ((opts.tasks, GENERAL_SEED) if part == "general"
+                         else (self.domain_task, DOMAIN_SEED))
+        return data_lib.load_dataset(
+            "instructions", tasks=tasks, vocab_size=self.vocab_size, prompt_len=self.prompt_len,
+            noise=self.noise, num_drawn=int(opts.teacher_num_train), num_train=num_train,
+            num_test=int(opts.num_test), seed=int(opts.data_seed) + offset)
+
+    def make_dataset(self, config):
+        """Teacher: all general examples; expert: the domain's; student: the first ``num_train``."""
+        if self.role == "expert":
+            return self.instructions("domain")
+        if self.role == "teacher":
+            return self.instructions("general")
+        return self.instructions("general", int(config.instructions.num_train))
+
+    def make_model(self, config, info):
+        """The transformer of ``config.model`` (the teacher's for the teacher and the expert)."""
+        del info
+        return make_model(config.model, self.input_vocab, self.vocab_size)
+
+    @functools.cached_property
+    def test_sets(self) -> dict[str, dict[str, np.ndarray]]:
+        """The general and the domain test sets (for the per-task metrics)."""
+        return {part: self.instructions(part).test for part in ("general", "domain")}
+
+    @functools.cached_property
+    def domain_train(self) -> dict[str, np.ndarray]:
+        """DAE: the first ``instructions.num_domain_train`` domain training examples."""
+        return self.instructions("domain", int(self.config.instructions.num_domain_train)).train
+
+    @functools.cached_property
+    def entropy(self) -> float:
+        """Entropy (nats) of the true distribution of one response token."""
+        return self._true_entropy()
+
+    @functools.cached_property
+    def _metrics_jit(self):
+        return jax.jit(lambda p, x, c: self.response_metrics(self.model, p, x, c))
+
+    @functools.cached_property
+    def teacher_model(self):
+        """The teacher architecture (also the domain expert's)."""
+        return make_model(self.config.teacher.model, self.input_vocab, self.vocab_size)
+
+    @functools.cached_property
+    def teacher_params(self):
+        """KD / DAE: the general teacher's final parameters."""
+        return self._load("teacher", "from_stage", "workdir", self.teacher_model)
+
+    @functools.cached_property
+    def expert_params(self):
+        """DAE: the domain expert's final parameters."""
+        return self._load("teacher", "expert_from_stage", "expert_workdir", self.teacher_model)
+
+    @functools.cached_property
+    def pretrained(self):
+        """A student's starting parameters (``objective.init_from[_stage]``; DAE: required)."""
+        obj = self.config.objective
         if self.role == "student" and (self.objective == "dae" or obj.get("init_from", "")
                                        or obj.get("init_from_stage", "")):
-            self.pretrained = self._load(config, "objective", "init_from_stage", "init_from",
-                                         self.model)
-        if self.objective == "dae":
-            self.expert_params = self._load(config, "teacher", "expert_from_stage",
-                                            "expert_workdir", self.teacher_model)
-            self.domain_fraction = float(obj.domain_fraction)
-            if not 0.0 < self.domain_fraction < 1.0:
-                raise ValueError(f"objective.domain_fraction must lie in (0, 1), got "
-                                 f"{self.domain_fraction}")
+            return self._load("objective", "init_from_stage", "init_from", self.model)
+        return None
 
     def _true_entropy(self) -> float:
         """Entropy (nats) of the true distribution of one response token."""
@@ -221,23 +185,14 @@ class InstructionDistillation(Experiment):
             out -= (self.vocab_size - 1) * miss * math.log(miss)
         return out
 
-    def _load(self, config, group, stage_field, workdir_field, model):
-        """Final parameters of ``model`` from another run.
+    def _load(self, group, stage_field, workdir_field, model):
+        """Final parameters of ``model`` from the run ``<group>.<stage_field / workdir_field>``.
 
-        The run is the stage ``config.<group>.<stage_field>`` of this chain, else the
-        finished run in ``config.<group>.<workdir_field>``.
+        Read by :func:`likelihood_jax.sequence.experiment.run_params`.
         """
-        fields = config[group]
-        workdir = resolve_workdir(config, fields.get(stage_field, ""),
-                                  fields.get(workdir_field, ""))
-        if not workdir:
-            raise ValueError(f"objective.name={self.objective!r} needs {group}.{workdir_field} "
-                             f"(a finished run's workdir) or {group}.{stage_field} (a stage "
-                             "of this chain)")
-        inputs = jnp.asarray(self.dataset.train["x"][:1, :-1])
-        template = jax.jit(model.init)(jax.random.key(0), inputs)["params"]
-        return stage_params(workdir, template, optim=config.optim,
-                            total_steps=config.total_steps)
+        inputs = jnp.zeros((1, 2 * self.prompt_len + 1), jnp.int32)
+        return run_params(self.config, group, stage_field, workdir_field, model, inputs,
+                          f"objective.name={self.objective!r}")
 
     # -- model --------------------------------------------------------------------------------
 

@@ -17,8 +17,10 @@
 
 Each step draws which update it makes from the step's key (``lax.switch``, so a
 step pays only for its own branch). Fine-tuning starts from another run's final
-parameters with ``objective.init_from=<workdir>`` (the paper fine-tunes a
-pretrained model). Data: ``shakespeare_char`` windows; evaluation: bits/char,
+parameters (the paper fine-tunes a pretrained model), read with
+:func:`likelihood_jax.train.stages.stage_params`: the stage ``objective.from_stage``
+of the same chain (``configs/shakespeare_table.py``: pretraining, then fine-tuning) or
+the workdir ``objective.init_from``. Data: ``shakespeare_char`` windows; evaluation: bits/char,
 accuracy, next-character repetition ``rep``/``wrep`` and the repetition of greedy
 and sampled continuations (:class:`likelihood_jax.sequence.experiment.LanguageModelExperiment`).
 """
@@ -33,7 +35,7 @@ import jax.numpy as jnp
 from likelihood_jax.sequence import decoding
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.sequence.experiment import LanguageModelExperiment
-from likelihood_jax.train.checkpoints import load_final_params
+from likelihood_jax.train.stages import resolve_workdir, stage_params
 
 
 class Unlikelihood(LanguageModelExperiment):
@@ -43,7 +45,8 @@ class Unlikelihood(LanguageModelExperiment):
     (token-UL context, None = the whole window), ``seq_rate`` and ``pg_rate``
     (fractions of sequence-level UL and policy-gradient updates), ``prefix_len``,
     ``continuation_len``, ``ngram`` (repeat candidates and the reward),
-    ``init_from`` (a workdir to fine-tune from, "" = from scratch).
+    ``from_stage`` (a stage of this chain to fine-tune from) or ``init_from`` (a
+    workdir to fine-tune from); both "" = from scratch.
     """
 
     def __init__(self, config, dataset=None):
@@ -65,14 +68,20 @@ class Unlikelihood(LanguageModelExperiment):
 
     @functools.cached_property
     def pretrained(self):
-        """The final parameters of the run in ``objective.init_from`` (None: from scratch)."""
-        init_from = self.config.objective.get("init_from", "")
-        if not init_from:
+        """Final parameters of ``objective.from_stage`` / ``init_from`` (None: from scratch).
+
+        A run without a ``config.json`` (one trained by ``train_and_evaluate`` in a test)
+        is assumed to share this run's optimizer and step count.
+        """
+        obj = self.config.objective
+        workdir = resolve_workdir(self.config, obj.get("from_stage", ""),
+                                  obj.get("init_from", ""))
+        if not workdir:
             return None
         inputs, _ = self.inputs_and_targets(jnp.asarray(self.dataset.train["x"][:1]))
-        template = jax.jit(self.model.init)(jax.random.key(0), inputs)["params"]
-        return load_final_params(init_from, template, self.config.optim,
-                                 self.config.total_steps)
+        template = jax.eval_shape(self.model.init, jax.random.key(0), inputs)["params"]
+        return stage_params(workdir, template, optim=self.config.optim,
+                            total_steps=self.config.total_steps)
 
     def init_params(self, key, batch):
         """Fresh parameters, or those of ``objective.init_from``."""

@@ -381,6 +381,7 @@ _OFFLINE: dict[str, _Loader | str] = {
     "attribute_captions": "likelihood_jax.data.synthetic.captions:load_captions",
     "shortcut_digits": "likelihood_jax.data.synthetic.shortcut_digits:load_shortcut_digits",
     "finite_domain": "likelihood_jax.data.synthetic.finite_domain:load_finite_domain",
+    "instructions": "likelihood_jax.data.synthetic.instructions:load_instructions",
 }
 
 #: Names of the datasets this project can always build (no TensorFlow needed).

@@ -58,6 +58,7 @@ from likelihood_jax.sequence import decoding, masked_lm
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train import Experiment
 from likelihood_jax.train.experiment import load_config_dataset
+from likelihood_jax.train.stages import resolve_workdir, stage_params
 
 SYNTHETIC = ("markov", "hmm")
 TEXT = ("shakespeare_char",)
@@ -68,52 +69,13 @@ MODELS = ("transformer", "gru")
 
 
 def source_options(config: ml_collections.ConfigDict) -> dict[str, Any]:
-    """The options of the run's source dataset: ``config.dataset`` without name and data_dir.
-
-    A config of the earlier layout, with the options in a ``config.source`` group
-    (``kind`` = the dataset name), is read the same way.
-    """
-    if "source" in config:
-        return {k: v for k, v in config.source.items() if k != "kind"}
+    """The options of the run's source dataset: ``config.dataset`` without name and data_dir."""
     return {k: v for k, v in config.dataset.items() if k not in ("name", "data_dir")}
 
 
 def config_source(config: ml_collections.ConfigDict) -> sources.Source | sources.MixtureSource:
     """The source whose samples the run's dataset holds (same name, same options)."""
     return sources.make_source(config.dataset.name, **source_options(config))
-
-
-def load_source_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
-    """The run's registered source dataset (``config.dataset``, or the ``config.source`` layout)."""
-    if "source" not in config:
-        return load_config_dataset(config)
-    return data_lib.load_dataset(config.dataset.name, data_dir=config.dataset.get("data_dir"),
-                                 **source_options(config))
-
-
-def make_source(options: ml_collections.ConfigDict) -> sources.Source:
-    """The source of a ``config.source`` group of the earlier layout (``kind``: the dataset name).
-
-    Kept for configs not yet moved to ``config.dataset``; new code calls
-    :func:`config_source` (or :func:`likelihood_jax.data.synthetic.sources.make_source`).
-    """
-    opts = dict(options.items())
-    kind = opts.pop("kind", "markov")
-    if kind not in SYNTHETIC:
-        raise ValueError(f"unknown source kind {kind!r}; choose 'markov' or 'hmm'")
-    return sources.make_source(kind, **opts)
-
-
-def source_dataset(source: sources.Source, options: ml_collections.ConfigDict,
-                   name: str) -> data_lib.Dataset:
-    """Train/test sequences ``x [N, L]`` of ``source`` (the ``config.source`` layout).
-
-    The same draws as the registered dataset of these options
-    (:func:`likelihood_jax.data.synthetic.sources.source_dataset`), without its noise options.
-    """
-    return sources.source_dataset(name, source, length=options.length,
-                                  num_train=options.num_train, num_test=options.num_test,
-                                  data_seed=options.data_seed)
 
 
 def token_windows(stream: np.ndarray, length: int) -> np.ndarray:
@@ -153,6 +115,59 @@ def make_model(options: ml_collections.ConfigDict, vocab_size: int, output_size:
         return GRULM(vocab_size=vocab_size, output_size=output_size, width=options.width,
                      num_layers=options.num_layers)
     raise ValueError(f"unknown model kind {kind!r}; choose one of {MODELS}")
+
+
+# -- Teacher-student runs (distillation from another run of this chain) -----------------------
+
+
+def teacher_student_fields(config: ml_collections.ConfigDict, roles: tuple[str, ...],
+                           objectives: tuple[str, ...], weight: str
+                           ) -> tuple[str, str, float, float]:
+    """``(role, objective, weight, temperature)`` of a teacher/student config, checked.
+
+    ``config.role`` (default ``"student"``) is one of ``roles``; a student's objective is
+    ``config.objective.name`` (one of ``objectives``), every other role trains by
+    ``"ce"``. ``config.objective.<weight>`` (the KD weight) lies in ``[0, 1]`` and
+    ``config.objective.temperature`` is positive.
+
+    Raises:
+      ValueError: naming the bad field.
+    """
+    role = config.get("role", "student")
+    if role not in roles:
+        raise ValueError(f"unknown role {role!r}; choose one of {roles}")
+    obj = config.objective
+    objective = obj.name if role == "student" else "ce"
+    if objective not in objectives:
+        raise ValueError(f"unknown objective {obj.name!r}; choose one of {objectives}")
+    value, temperature = float(obj[weight]), float(obj.temperature)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"objective.{weight} must lie in [0, 1], got {value}")
+    if temperature <= 0:
+        raise ValueError(f"objective.temperature must be positive, got {temperature}")
+    return role, objective, value, temperature
+
+
+def run_params(config: ml_collections.ConfigDict, group: str, stage_field: str,
+               workdir_field: str, model: Any, inputs: jax.Array, needed_by: str) -> Any:
+    """Final parameters of ``model`` from another run (a teacher, a pretrained student).
+
+    The run is the stage ``config.<group>.<stage_field>`` of this chain, else the finished
+    run in ``config.<group>.<workdir_field>``; its parameters are read with
+    :func:`likelihood_jax.train.stages.stage_params` (a run without ``config.json`` is
+    assumed to share this run's optimizer and step count). ``inputs`` is a model input
+    (only its shape is used).
+
+    Raises:
+      ValueError: neither field is set (``needed_by`` says what needs the run).
+    """
+    fields = config[group]
+    workdir = resolve_workdir(config, fields.get(stage_field, ""), fields.get(workdir_field, ""))
+    if not workdir:
+        raise ValueError(f"{needed_by} needs {group}.{workdir_field} (a finished run's "
+                         f"workdir) or {group}.{stage_field} (a stage of this chain)")
+    template = jax.eval_shape(model.init, jax.random.key(0), inputs)["params"]
+    return stage_params(workdir, template, optim=config.optim, total_steps=config.total_steps)
 
 
 # -- The shared LM experiment ----------------------------------------------------------------
@@ -203,7 +218,7 @@ class LanguageModelExperiment(Experiment):
     def make_dataset(self, config):
         """The registered source dataset, or the text windows of ``config.model.context + 1``."""
         if self.synthetic:
-            return load_source_dataset(config)
+            return load_config_dataset(config)
         return text_dataset(config.dataset.name, config.model.context,
                             config.dataset.get("num_test_windows", None))
 

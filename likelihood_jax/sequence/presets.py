@@ -19,7 +19,10 @@ The groups:
   bits/char and repetition metrics (MixCE [P023], unlikelihood [P055]);
 * :func:`masked_lm`: a transformer read bidirectionally (BERT masking) on the
   ``"markov_mixture"`` source (MLM scoring [P239], MLM vs CLM [P192], latent
-  bootstrapping [P185]).
+  bootstrapping [P185]);
+* :func:`teacher_student` (with :func:`teacher_then_student` stages): a student and the
+  teacher it distills from (distillation [P125], [P007], SALT [P153], teacher
+  distillation [P193]).
 
 Mode overrides are plain ``{mode: {dotted.key: value}}`` dicts; :func:`merge_modes`
 combines a group's with an experiment's (later ones win).
@@ -182,6 +185,46 @@ def masked_lm_modes() -> Modes:
             "model.width": 128, **_full_schedule(),
         },
     }
+
+
+# -- Teacher-student groups (distillation [P125], [P007], SALT [P153], [P193]) -----------------
+
+
+def exact_eval() -> ml_collections.ConfigDict:
+    """``config.eval`` of a synthetic source: exact metrics over all sequences of length 3."""
+    return ml_collections.ConfigDict({"enum_length": 3, "rare_threshold": 1e-3})
+
+
+def teacher_student(model: ml_collections.ConfigDict, teacher_model: ml_collections.ConfigDict,
+                    *, teacher_fields: tuple[str, ...], total_steps: int, log_every: int,
+                    eval_every: int, eval_batch_size: int) -> ml_collections.ConfigDict:
+    """The shared fields of a teacher-then-student config (merge with ``config.update``).
+
+    ``role = "student"``, the student's ``model``, the ``teacher`` group (its ``model`` and
+    the ``teacher_fields`` naming the runs a student reads, all ``""``), and the schedule:
+    Adam at 1e-3 with cosine decay, batch 32, one checkpoint at the end.
+    """
+    return ml_collections.ConfigDict({
+        "role": "student",
+        "model": model,
+        "teacher": {**{field: "" for field in teacher_fields}, "model": teacher_model},
+        "optim": {"lr": 1e-3, "schedule": "cosine"},
+        "batch_size": 32,
+        "eval_batch_size": eval_batch_size,
+        "total_steps": total_steps,
+        "log_every": log_every,
+        "eval_every": eval_every,
+        "checkpoint_every": total_steps,
+    })
+
+
+def teacher_then_student() -> tuple[tuple[str, dict[str, Any]], ...]:
+    """The stages ``teacher`` (``role=teacher``), then ``student`` reading it (``from_stage``).
+
+    Pass them to :func:`likelihood_jax.train.stages.stages_config`.
+    """
+    return (("teacher", {"role": "teacher"}),
+            ("student", {"teacher": {"from_stage": "teacher"}}))
 
 
 def _full_schedule() -> dict[str, int]:

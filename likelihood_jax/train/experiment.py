@@ -203,7 +203,11 @@ class Experiment:
 
     def loss_fn(self, params: Any, batch: Batch, key: jax.Array, step: jax.Array
                 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """Per-example training loss ``[B]`` and metrics to log at training ``step``."""
+        """Per-example training loss ``[B]`` and metrics to log at training ``step``.
+
+        When ``TrainState.extra`` has leaves, ``batch["extra"]`` holds it (as it was
+        before this step), e.g. persistent chains for the negative phase.
+        """
         raise NotImplementedError
 
     def group_loss_fn(self, group: str, params: Any, batch: Batch, key: jax.Array,
@@ -233,7 +237,8 @@ class Experiment:
         Args:
           extra: the current non-parameter state.
           params: the parameters after this step's update (and ``after_update``).
-          batch: the step's preprocessed training batch.
+          batch: the step's preprocessed training batch (carrying ``extra`` as
+            ``batch["extra"]`` when it has leaves, as ``loss_fn`` saw it).
           key: a key of its own (the loss's keys are unchanged by this hook).
           step: the step that is being taken (traced int32, from 0).
         """

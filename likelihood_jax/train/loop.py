@@ -13,6 +13,11 @@ optimizer per group on ``group_loss_fn``, simultaneously or in turn);
 non-parameter state ``TrainState.extra``. The state (parameters, optimizer state,
 EMA, ``extra``) is checkpointed as one pytree and restored on resume.
 
+When ``extra`` has leaves, the losses read it: the batch handed to ``loss_fn`` /
+``group_loss_fn``, ``update_extra`` and ``eval_fn`` carries the state as it was
+before the step as ``batch["extra"]`` (:func:`with_extra`). Runs whose ``extra`` is
+empty see exactly the batch of the data.
+
 Metrics stay on the device until a ``log_every`` boundary; then the whole
 window is fetched at once, checked for non-finite values (the run stops and
 names the first bad step and metric, without saving the bad state), averaged
@@ -48,6 +53,7 @@ from likelihood_jax.train.state import TrainState
 from likelihood_jax.train.writers import MetricWriter, Progress, read_metrics
 
 CHECKPOINT_DIR = "checkpoints"
+EXTRA_KEY = "extra"  # the batch key under which the losses read TrainState.extra
 _EXTRA_STREAM = 0x65787472  # fold_in constant of the keys of init_extra / update_extra
 
 
@@ -141,6 +147,24 @@ def prefetched_batches(run: _Run, first_step: int, depth: int = 2
         thread.join()
 
 
+def with_extra(batch: dict[str, jax.Array], extra: Any) -> dict[str, jax.Array]:
+    """``batch`` with the non-parameter state as ``batch["extra"]`` when it has leaves.
+
+    This is how ``loss_fn``, ``group_loss_fn``, ``update_extra`` and ``eval_fn`` read
+    ``TrainState.extra`` (persistent MCMC chains, a replay buffer, EM statistics). An
+    ``extra`` without leaves (the default ``{}``) leaves ``batch`` itself unchanged.
+
+    Raises:
+      ValueError: the data already has a field named ``"extra"``.
+    """
+    if not jax.tree.leaves(extra):
+        return batch
+    if EXTRA_KEY in batch:
+        raise ValueError(f"the batch already has a field {EXTRA_KEY!r}, where the loop puts "
+                         f"TrainState.extra; rename that data field")
+    return {**batch, EXTRA_KEY: extra}
+
+
 def init_state(run: _Run) -> TrainState:
     """The step-0 state, initialized under jit and replicated over the mesh."""
     config = run.experiment.config
@@ -202,7 +226,7 @@ def make_train_step(run: _Run):
         # Three keys, the middle one unused: it fed the data mollification that now lives in
         # its experiment; the split stays so that every run draws the numbers it always did.
         preprocess_key, _, key = jax.random.split(state.step_key(), 3)
-        batch = experiment.preprocess(batch, preprocess_key)
+        batch = with_extra(experiment.preprocess(batch, preprocess_key), state.extra)
 
         if groups:
             params, opt_state, logged = _group_update(experiment, optimizer, groups,
@@ -235,11 +259,12 @@ def make_eval_step(run: _Run):
     """The jitted masked-sum evaluation step over one (padded) test batch."""
     experiment = run.experiment
 
-    def eval_step(params, batch, key):
+    def eval_step(params, batch, key, extra=None):
         mask = batch["mask"]
         preprocess_key, key = jax.random.split(key)
         inputs = experiment.preprocess({k: v for k, v in batch.items() if k != "mask"},
                                        preprocess_key)
+        inputs = with_extra(inputs, extra)
         metrics = experiment.eval_fn(params, inputs, key)
         sums = {k: jnp.sum(jnp.where(mask, v, 0.0)) for k, v in metrics.items()}
         return sums, jnp.sum(mask)
@@ -260,8 +285,12 @@ def _eval_batches(arrays: dict[str, np.ndarray], batch_size: int
         yield batch
 
 
-def evaluate(run: _Run, params: Any, eval_step=None) -> dict[str, float]:
-    """Mean of every ``eval_fn`` metric over the whole test split, and ``model_metrics``."""
+def evaluate(run: _Run, params: Any, eval_step=None, extra: Any = None) -> dict[str, float]:
+    """Mean of every ``eval_fn`` metric over the whole test split, and ``model_metrics``.
+
+    ``extra`` (the run's ``TrainState.extra``) reaches ``eval_fn`` as ``batch["extra"]``
+    when it has leaves.
+    """
     config = run.experiment.config
     eval_step = eval_step or make_eval_step(run)
     num_test = len(next(iter(run.experiment.dataset.test.values())))
@@ -274,7 +303,7 @@ def evaluate(run: _Run, params: Any, eval_step=None) -> dict[str, float]:
     for i, batch in enumerate(_eval_batches(run.experiment.dataset.test, batch_size)):
         mine = {k: v[lo:lo + share] for k, v in batch.items()}
         sums, n = eval_step(params, parallel.global_batch(mine, run.mesh),
-                            jax.random.fold_in(key, i))
+                            jax.random.fold_in(key, i), extra)
         sums, n = jax.device_get((sums, n))
         for k, v in sums.items():
             totals[k] = totals.get(k, 0.0) + float(v)
@@ -403,7 +432,7 @@ def train_and_evaluate(experiment: Experiment, workdir: str) -> dict[str, float]
 
     def run_eval(step: int) -> dict[str, float]:
         params = _eval_params(state, config)
-        metrics = evaluate(run, params, eval_step)
+        metrics = evaluate(run, params, eval_step, state.extra)
         writer.write(step, metrics, split="test")
         headline = experiment.headline_metric
         value = metrics.get(headline, float("nan"))
@@ -461,7 +490,7 @@ def evaluate_checkpoint(experiment: Experiment, workdir: str) -> dict[str, float
     if state is None:
         raise FileNotFoundError(f"no checkpoint to evaluate in {workdir}/{CHECKPOINT_DIR}")
     step = int(jax.device_get(state.step))
-    metrics = evaluate(run, _eval_params(state, experiment.config))
+    metrics = evaluate(run, _eval_params(state, experiment.config), extra=state.extra)
     writer = MetricWriter(workdir)
     writer.write(step, metrics, split="test")
     writer.close()

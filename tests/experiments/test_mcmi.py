@@ -2,6 +2,7 @@
 transfer sets, bad configs, and the teacher-then-student runlocal chain end to end (and the
 sweep)."""
 
+import json
 import os
 
 import jax
@@ -120,10 +121,23 @@ def test_runlocal_teacher_then_kd_student_without_a_class_in_one_command(tmp_pat
 
 
 @pytest.mark.slow
-def test_sweep_runs_the_table_at_runlocal(tmp_path):
-    records = sweep.run_table(f"{CONFIG}:runlocal", str(tmp_path), seeds=[0], cmi_weights=[],
-                              settings=["fewshot"], omit_class=3)
+def test_sweep_runs_the_table_at_runlocal_as_one_procedure(tmp_path):
+    """configs/sweep.py:runlocal, one seed, the fewshot setting: MLE teacher, CE and KD students."""
+    sweep_config = os.path.join(REPO, "experiments", "mcmi", "configs", "sweep.py")
+    metrics = main.run(load_config(f"{sweep_config}:runlocal"), str(tmp_path))
+    with open(tmp_path / "results.json") as f:
+        records = json.load(f)
     assert [(r["role"], r.get("student")) for r in records] == [
         ("teacher", None), ("student", "ce"), ("student", "kd_lam0")]
+    assert metrics["fewshot_kd_lam0_accuracy"] == pytest.approx(records[2]["accuracy"])
+    assert metrics["best_student_accuracy"] == pytest.approx(
+        max(records[1]["accuracy"], records[2]["accuracy"]))
+    # The runs are digits.py's runlocal runs: the student ran its total_steps.
+    assert checkpoint_steps(tmp_path / "seed0" / "fewshot_kd_lam0")[-1] == 60
+    assert eval_lines(tmp_path)[-1]["best_student_accuracy"] == pytest.approx(
+        metrics["best_student_accuracy"])
     text = sweep.table(records)
     assert "| fewshot | kd_lam0 |" in text and "| teacher | lam0 |" in text
+    assert (tmp_path / "table.md").read_text().strip() == text
+    with pytest.raises(ValueError, match="settings"):
+        sweep.run_table(get_config(), str(tmp_path / "bad"), [0], [], ["most"], 3)

@@ -189,8 +189,10 @@ def test_steps_to_target_and_bad_configs(teacher_dir):
                               ("kd_steps", 0, "kd_steps")]:
         with pytest.raises(ValueError, match=match):
             SmallLMAssisted(student(teacher_dir, **{key: value}))
+    no_teacher = SmallLMAssisted(student("", name="salt"))  # constructing reads no run
+    assert no_teacher._dataset is None and "teacher_params" not in vars(no_teacher)
     with pytest.raises(ValueError, match="teacher.workdir"):
-        SmallLMAssisted(student("", name="salt"))
+        _ = no_teacher.teacher_params
     bad = get_config()
     bad.role = "boss"
     with pytest.raises(ValueError, match="role"):

@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 
 from experiments.teacher_distillation.experiment import (
-    TASKS,
     InstructionDistillation,
-    instruction_data,
-    task_response,
     true_response_log_probs,
 )
+from likelihood_jax import data as data_lib
+from likelihood_jax.data.synthetic.instructions import TASKS, instruction_data, task_response
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import decoding
 from likelihood_jax.train import train_and_evaluate
@@ -184,12 +183,13 @@ def test_bad_configs_are_refused(runs):
             InstructionDistillation(student(runs, **{key: value}))
     bad = student(runs, name="kd")
     bad.teacher.workdir = ""
+    experiment = InstructionDistillation(bad)  # constructing reads no run: the teacher is lazy
     with pytest.raises(ValueError, match="teacher.workdir"):
-        InstructionDistillation(bad)
+        _ = experiment.teacher_params
     bad = student(runs, name="dae")
     bad.objective.init_from = ""
     with pytest.raises(ValueError, match="init_from"):
-        InstructionDistillation(bad)
+        _ = InstructionDistillation(bad).pretrained
     bad = get_config()
     bad.instructions.domain_task = "copy"
     with pytest.raises(ValueError, match="domain_task"):
@@ -198,6 +198,33 @@ def test_bad_configs_are_refused(runs):
     bad.role = "boss"
     with pytest.raises(ValueError, match="role"):
         InstructionDistillation(bad)
+
+
+def test_construction_does_no_work_and_the_data_come_from_the_registry(runs):
+    experiment = InstructionDistillation(student(runs, name="dae"))
+    assert experiment._dataset is None and experiment._model is None
+    assert "teacher_params" not in vars(experiment) and "pretrained" not in vars(experiment)
+    opts = experiment.config.instructions
+    draw = dict(vocab_size=opts.vocab_size, prompt_len=opts.prompt_len, noise=opts.noise)
+    general = instruction_data(("copy", "reverse", "shift", "sort"), opts.teacher_num_train,
+                               seed=opts.data_seed, **draw)
+    domain = instruction_data(("cumsum",), opts.teacher_num_train, seed=opts.data_seed + 1,
+                              **draw)
+    # The student sees the first num_train general examples; DAE the first domain ones.
+    for k in ("x", "clean", "task"):
+        np.testing.assert_array_equal(experiment.dataset.train[k],
+                                      general[k][:opts.num_train])
+        np.testing.assert_array_equal(experiment.domain_train[k],
+                                      domain[k][:opts.num_domain_train])
+    test = instruction_data(("cumsum",), opts.num_test, seed=opts.data_seed + 3, **draw)
+    np.testing.assert_array_equal(experiment.test_sets["domain"]["x"], test["x"])
+    registered = data_lib.load_dataset("instructions", tasks="cumsum", num_drawn=8, num_train=3,
+                                       num_test=2, seed=5)
+    np.testing.assert_array_equal(
+        registered.train["x"],
+        instruction_data(("cumsum",), 8, vocab_size=10, prompt_len=6, noise=0.1, seed=5)["x"][:3])
+    with pytest.raises(ValueError, match="num_train"):
+        data_lib.load_dataset("instructions", num_drawn=8, num_train=9)
 
 
 @pytest.mark.slow

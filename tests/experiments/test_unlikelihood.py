@@ -1,6 +1,7 @@
 """Unlikelihood: continuation logits line up with greedy decoding, the sequence-level update
 lowers the probability of repeated n-grams, update kinds are drawn at their rates, and the
-runlocal config pretrains and fine-tunes (init_from) end to end."""
+runlocal config pretrains and fine-tunes (init_from) end to end, and the README table's
+chain fine-tunes from its pretraining stage."""
 
 import os
 
@@ -10,15 +11,17 @@ import numpy as np
 import pytest
 
 from experiments.unlikelihood.experiment import Unlikelihood
+from likelihood_jax import main
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import decoding
 from likelihood_jax.sequence import objectives as seq_losses
-from likelihood_jax.train import TrainState, train_and_evaluate
+from likelihood_jax.train import TrainState, loop, stages, train_and_evaluate
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.optimizers import make_optimizer
 from tests.clitools import REPO, checkpoint_steps, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "unlikelihood", "configs", "shakespeare.py")
+TABLE = os.path.join(REPO, "experiments", "unlikelihood", "configs", "shakespeare_table.py")
 
 
 def make(scale=3.0, **objective):
@@ -90,3 +93,28 @@ def test_runlocal_fine_tunes_from_a_checkpoint_end_to_end(tmp_path):
     assert len(lines) == config.total_steps and np.all(seq + pg <= 1)
     # 40 draws of each: Bin(40, 0.25) has mean 10 and standard deviation 2.7.
     assert 2 <= seq.sum() <= 19 and 2 <= pg.sum() <= 19
+
+
+@pytest.mark.slow
+def test_table_chain_fine_tunes_from_its_pretraining_stage(tmp_path):
+    """shakespeare_table.py: ``ft_iut`` starts from the ``token`` stage's final parameters."""
+    config = load_config(TABLE + ":runlocal")
+    config.stages.order = ("token", "ft_iut")
+    config.total_steps, config.checkpoint_every, config.log_every = 4, 4, 2
+    root = str(tmp_path / "chain")
+    metrics = main.run(config, root)
+    assert np.isfinite(metrics["bits_per_char"])
+    token = Unlikelihood(stages.stage_config(config, "token", root))
+    checkpoints = Checkpoints(os.path.join(root, "token", loop.CHECKPOINT_DIR))
+    try:
+        final = checkpoints.restore_latest(loop.init_state(loop.make_run(token)))
+    finally:
+        checkpoints.close()
+    assert int(final.step) == 4
+    tuned = Unlikelihood(stages.stage_config(config, "ft_iut", root))
+    assert tuned.pretrained is not None
+    assert (tuned.alpha, tuned.seq_rate, tuned.pg_rate) == (1.0, 0.25, 0.25)
+    assert tuned.config.optim.schedule == "constant" and tuned.config.optim.lr == 5e-4
+    for a, b in zip(jax.tree.leaves(tuned.init_params(jax.random.key(1), None)),
+                    jax.tree.leaves(jax.device_get(final.params)), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -45,20 +45,12 @@ def test_registered_source_dataset_matches_its_source():
         sources.make_source("zipf", seed=0)
 
 
-def test_config_source_reads_the_dataset_group_and_the_earlier_layout():
+def test_config_source_reads_the_dataset_group():
     config = synthetic_config()
     source = lm.config_source(config)
     expected = sources.make_source("markov", **source_options())
     np.testing.assert_array_equal(source.log_table, expected.log_table)
-    legacy = ml_collections.ConfigDict({"dataset": {"name": "markov"},
-                                        "source": {"kind": "markov", **source_options()}})
-    np.testing.assert_array_equal(lm.config_source(legacy).log_table, expected.log_table)
-    np.testing.assert_array_equal(lm.make_source(legacy.source).log_table, expected.log_table)
-    np.testing.assert_array_equal(
-        lm.source_dataset(expected, legacy.source, "markov").train["x"],
-        lm.load_source_dataset(legacy).train["x"])
-    with pytest.raises(ValueError, match="source kind"):
-        lm.make_source(ml_collections.ConfigDict({"kind": "zipf", **source_options()}))
+    assert lm.source_options(config) == source_options()
 
 
 def test_make_model_kinds_and_error():

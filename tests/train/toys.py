@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from likelihood_jax import data
 from likelihood_jax.train import config as config_lib
 from likelihood_jax.train.experiment import Experiment
 from likelihood_jax.train.procedure import Procedure
@@ -76,6 +77,60 @@ class MeanFit(Experiment):
         if self.model is not None:
             out["start_w0"] = float(self.model[0])
         return out
+
+
+class PersistentChains(Experiment):
+    """1-D energy model ``E(x) = (x - mu)^2 / 2`` fit by persistent contrastive divergence.
+
+    ``TrainState.extra["chains"]`` holds persistent Langevin chains; ``loss_fn`` reads
+    them as ``batch["extra"]["chains"]`` (the negative phase), so the gradient in ``mu``
+    is ``mean(chains) - mean(x)``, and ``update_extra`` moves them by ``langevin_steps``
+    unadjusted Langevin steps at the new ``mu``. The logged ``chain_mean`` is the mean
+    of the chains the loss saw.
+    """
+
+    num_chains, step_size, langevin_steps = 64, 0.2, 4
+
+    def init_params(self, key, batch):
+        del key, batch
+        return {"mu": jnp.zeros(())}
+
+    def energy(self, params, x):
+        return 0.5 * jnp.sum((x - params["mu"]) ** 2, axis=-1)
+
+    def init_extra(self, key, batch, params):
+        del params
+        return {"chains": jax.random.normal(key, (self.num_chains,) + batch["x"].shape[1:])}
+
+    def loss_fn(self, params, batch, key, step):
+        del key, step
+        negatives = jax.lax.stop_gradient(batch["extra"]["chains"])
+        loss = self.energy(params, batch["x"]) - jnp.mean(self.energy(params, negatives))
+        chain_mean = jnp.full(batch["x"].shape[:1], jnp.mean(negatives))
+        return loss, {"chain_mean": chain_mean}
+
+    def update_extra(self, extra, params, batch, key, step):
+        del batch, step
+        grad_energy = jax.grad(lambda x: jnp.sum(self.energy(params, x)))
+
+        def langevin(i, x):
+            noise = jax.random.normal(jax.random.fold_in(key, i), x.shape)
+            return x - self.step_size * grad_energy(x) + jnp.sqrt(2 * self.step_size) * noise
+
+        return {"chains": jax.lax.fori_loop(0, self.langevin_steps, langevin, extra["chains"])}
+
+    def model_metrics(self, params, key):
+        del key
+        return {"mu": float(params["mu"])}
+
+
+def gaussian_1d(mean: float = 2.0, num_train: int = 512, num_test: int = 128, seed: int = 0):
+    """A 1-D Gaussian dataset ``N(mean, 1)`` (examples of shape ``[1]``)."""
+    rng = np.random.default_rng(seed)
+    train = (mean + rng.standard_normal((num_train, 1))).astype(np.float32)
+    test = (mean + rng.standard_normal((num_test, 1))).astype(np.float32)
+    return data.Dataset("gaussian_1d", {"x": train}, {"x": test},
+                        data.DatasetInfo(kind="continuous", event_shape=(1,)))
 
 
 class QuadraticGame(Experiment):

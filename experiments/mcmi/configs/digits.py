@@ -10,7 +10,7 @@ the teacher (``objective.name=kd``). One command runs both as the stages ``teach
 runs the config alone (``--config.role=teacher``, or a student of a finished teacher with
 ``--config.teacher.workdir=W``). The student learns on all training digits, on 5% of every class
 (``data.train_fraction=0.05``, few-shot), or without one class
-(``data.omit_class=k``, zero-shot for class k). ``experiments/mcmi/sweep.py`` runs
+(``data.omit_class=k``, zero-shot for class k). ``configs/sweep.py`` runs
 the whole table (teachers and students, several seeds) in one process. Reached
 (default, mean of 3 seeds): omitting class 3 from the student's data, its test accuracy
 on 3s is 0.0% with the MLE teacher and 30.1% / 47.3% with MCMI teachers (lambda = 1 / 3);

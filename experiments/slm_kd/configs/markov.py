@@ -22,45 +22,27 @@ experiments/slm_kd/README.md.
 
 import ml_collections
 
+from likelihood_jax.sequence import presets
 from likelihood_jax.train.config import apply_mode, base_config
 from likelihood_jax.train.stages import stages_config
 
 
 def get_config(arg=None):
     config = base_config("slm_kd", dataset="markov")
-    config.role = "student"
-    config.dataset = ml_collections.ConfigDict({
-        "name": "markov", "seed": 0, "vocab_size": 16, "order": 2, "concentration": 0.5,
-        "zero_fraction": 0.5, "floor": 1e-3, "length": 16, "num_train": 1000,
-        "num_test": 1000, "data_seed": 1,
-    })
-    config.model = ml_collections.ConfigDict({
-        "kind": "transformer", "num_layers": 2, "width": 64, "num_heads": 4,
-        "position": "rotary", "max_len": 64,
-    })
-    config.teacher = ml_collections.ConfigDict({
-        "from_stage": "", "workdir": "",
-        "model": {"kind": "transformer", "num_layers": 1, "width": 16, "num_heads": 2,
-                  "position": "rotary", "max_len": 64},
-    })
+    config.dataset = presets.markov_source(vocab_size=16, order=2, num_train=1000)
+    # The student (2 layers, width 64) and the SLM (1 layer, width 16); 1000 steps, evaluated
+    # every 50 (steps to a target NLL).
+    config.update(presets.teacher_student(
+        presets.transformer(num_layers=2, width=64), presets.transformer(width=16, num_heads=2),
+        teacher_fields=("from_stage", "workdir"), total_steps=1000, log_every=50,
+        eval_every=50, eval_batch_size=1000))
     config.objective = ml_collections.ConfigDict({
         "name": "salt", "weight": 0.5, "temperature": 1.0, "kd_steps": 300,
         "transition": "step", "select_fraction": 0.5, "select_top_k": 3,
     })
-    config.eval = ml_collections.ConfigDict({"enum_length": 3, "rare_threshold": 1e-3})
-    config.optim.lr = 1e-3
-    config.optim.schedule = "cosine"
-    config.batch_size = 32
-    config.eval_batch_size = 1000
-    config.total_steps = 1000
-    config.log_every = 50
-    config.eval_every = 50
-    config.checkpoint_every = 1000
+    config.eval = presets.exact_eval()
     # One command: the SLM (teacher), then the student trained with its soft labels.
-    config.stages = stages_config(
-        ("teacher", {"role": "teacher"}),
-        ("student", {"teacher": {"from_stage": "teacher"}}),
-    )
+    config.stages = stages_config(*presets.teacher_then_student())
     apply_mode(config, arg, {
         "runlocal": {
             "dataset.vocab_size": 8, "dataset.order": 1, "dataset.length": 8,

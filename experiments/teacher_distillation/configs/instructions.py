@@ -29,39 +29,28 @@ experiments/teacher_distillation/README.md.
 
 import ml_collections
 
+from likelihood_jax.sequence import presets
 from likelihood_jax.train.config import apply_mode, base_config
 from likelihood_jax.train.stages import stages_config
 
 
 def get_config(arg=None):
     config = base_config("teacher_distillation", dataset="instructions")
-    config.role = "student"
     config.instructions = ml_collections.ConfigDict({
         "vocab_size": 10, "prompt_len": 6, "noise": 0.1, "tasks": "copy,reverse,shift,sort",
         "domain_task": "cumsum", "teacher_num_train": 4000, "num_train": 200,
         "num_domain_train": 200, "num_test": 1000, "data_seed": 0,
     })
-    config.model = ml_collections.ConfigDict({
-        "kind": "transformer", "num_layers": 2, "width": 32, "num_heads": 2,
-        "position": "rotary", "max_len": 64,
-    })
-    config.teacher = ml_collections.ConfigDict({
-        "from_stage": "", "workdir": "", "expert_from_stage": "", "expert_workdir": "",
-        "model": {"kind": "transformer", "num_layers": 2, "width": 128, "num_heads": 4,
-                  "position": "rotary", "max_len": 64},
-    })
+    # The student (2 layers, width 32) and the teacher (and expert: 2 layers, width 128).
+    config.update(presets.teacher_student(
+        presets.transformer(num_layers=2, width=32, num_heads=2),
+        presets.transformer(num_layers=2, width=128),
+        teacher_fields=("from_stage", "workdir", "expert_from_stage", "expert_workdir"),
+        total_steps=1500, log_every=100, eval_every=500, eval_batch_size=1000))
     config.objective = ml_collections.ConfigDict({
         "name": "kd", "alpha": 1.0, "temperature": 1.0, "init_from_stage": "", "init_from": "",
         "domain_fraction": 0.5,
     })
-    config.optim.lr = 1e-3
-    config.optim.schedule = "cosine"
-    config.batch_size = 32
-    config.eval_batch_size = 1000
-    config.total_steps = 1500
-    config.log_every = 100
-    config.eval_every = 500
-    config.checkpoint_every = 1500
     # One command: the teacher, the KD student, the domain expert, then DAE from the student.
     config.stages = stages_config(
         ("teacher", {"role": "teacher"}),

@@ -3,7 +3,8 @@
 Welleck et al. (2019), "Neural text generation with unlikelihood training", and
 Lagutin et al. (2021), "Implicit unlikelihood training" (P055): a small causal
 transformer trained with MLE (``objective.alpha=0``) or token-level unlikelihood
-(``alpha=1``), then fine-tuned from such a run (``objective.init_from=<workdir>``)
+(``alpha=1``), then fine-tuned from such a run (``objective.init_from=<workdir>``, or
+``objective.from_stage`` in the chain of ``shakespeare_table.py``)
 with sequence-level unlikelihood on greedy continuations (``seq_rate=0.5``) and
 optionally policy-gradient updates with reward ``1 - seq_rep_4`` (``pg_rate``).
 The variants of the README table differ only in ``--config.objective.*`` and
@@ -24,7 +25,7 @@ def get_config(arg=None):
     config.update(presets.shakespeare_lm())
     config.objective = ml_collections.ConfigDict({
         "alpha": 0.0, "window": None, "seq_rate": 0.0, "pg_rate": 0.0, "prefix_len": 16,
-        "continuation_len": 48, "ngram": 4, "init_from": "",
+        "continuation_len": 48, "ngram": 4, "from_stage": "", "init_from": "",
     })
     apply_mode(config, arg, presets.merge_modes(presets.shakespeare_lm_modes(), {
         "runlocal": {"objective.prefix_len": 8, "objective.continuation_len": 16,
