@@ -80,16 +80,6 @@ class EBFlow(Experiment):
     # -- derived from the data's info -----------------------------------------------------
 
     @functools.cached_property
-    def event_shape(self) -> tuple[int, ...]:
-        """Shape of one data example."""
-        return tuple(self.dataset.info.event_shape)
-
-    @functools.cached_property
-    def num_dims(self) -> int:
-        """``D``, the flow body's width."""
-        return math.prod(self.event_shape)
-
-    @functools.cached_property
     def num_levels(self) -> int | None:
         """Integer levels of image data; None for continuous data."""
         return _num_levels(self.dataset.info)

@@ -62,16 +62,6 @@ class ConsistencyTraining(Experiment):
     # -- derived from the config and the data (computed on first use) ------------------------
 
     @functools.cached_property
-    def event_shape(self) -> tuple[int, ...]:
-        """Shape of one example."""
-        return tuple(self.dataset.info.event_shape)
-
-    @functools.cached_property
-    def dim(self) -> int:
-        """Size of the flattened example."""
-        return math.prod(self.event_shape)
-
-    @functools.cached_property
     def num_levels(self) -> int | None:
         """Pixel levels of an image dataset; None for vectors."""
         info = self.dataset.info
@@ -110,11 +100,11 @@ class ConsistencyTraining(Experiment):
         x = batch["x"]
         if self.num_levels:
             x = 2.0 * metrics.uniform_dequantize(key, x, num_levels=self.num_levels) - 1.0
-        return dict(batch, x=x.reshape(len(x), self.dim))
+        return dict(batch, x=x.reshape(len(x), self.num_dims))
 
     def init_params(self, key, batch):
         """The network's parameters (its input size is the flattened example)."""
-        return self.model.init(key, jnp.zeros(()), jnp.zeros((self.dim,)))
+        return self.model.init(key, jnp.zeros(()), jnp.zeros((self.num_dims,)))
 
     def loss_fn(self, params, batch, key, step):
         """Per-example loss: iCT with ``N(step)`` levels, or EDM denoising."""
@@ -145,7 +135,7 @@ class ConsistencyTraining(Experiment):
             def make(levels):
                 def sample(params, key, n):
                     noise_key, step_key = jax.random.split(key)
-                    noise = jax.random.normal(noise_key, (n, self.dim))
+                    noise = jax.random.normal(noise_key, (n, self.num_dims))
                     return jax.vmap(lambda z, k: consistency.multistep_sample(
                         self.net_fn(params), z, k, levels, sigma_data=self.sigma_data,
                         sigma_min=s.sigma_min))(noise, jax.random.split(step_key, n))
@@ -154,7 +144,7 @@ class ConsistencyTraining(Experiment):
 
         def make_heun(num_steps):
             def sample(params, key, n):
-                noise = jax.random.normal(key, (n, self.dim))
+                noise = jax.random.normal(key, (n, self.num_dims))
                 return jax.vmap(lambda z: edm.heun_sample(
                     self.net_fn(params), z, num_steps=num_steps, sigma_data=self.sigma_data,
                     sigma_min=s.sigma_min, sigma_max=s.sigma_max, rho=s.rho))(noise)

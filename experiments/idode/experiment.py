@@ -124,16 +124,6 @@ class IDODE(Experiment):
     # -- derived from the config and the data (computed on first use) -------------------------
 
     @functools.cached_property
-    def event_shape(self) -> tuple[int, ...]:
-        """Shape of one image."""
-        return tuple(self.dataset.info.event_shape)
-
-    @functools.cached_property
-    def dim(self) -> int:
-        """Size of the flattened image."""
-        return int(np.prod(self.event_shape))
-
-    @functools.cached_property
     def num_levels(self) -> int:
         """Pixel levels."""
         return int(self.dataset.info.num_levels)
@@ -181,7 +171,7 @@ class IDODE(Experiment):
     # -- Experiment interface -------------------------------------------------------------
 
     def _fresh_params(self, key):
-        x = jnp.zeros((self.dim,), jnp.float32)
+        x = jnp.zeros((self.num_dims,), jnp.float32)
         if self.config.model.arch == "unet":
             x = x.reshape(self.event_shape)
         return self.model.init(key, jnp.zeros((), jnp.float32), x)
@@ -244,15 +234,15 @@ class IDODE(Experiment):
 
         y = 2.0 * metrics.uniform_dequantize(u_key, x, num_levels=L) - 1.0
         lp_u, stats_u = jax.vmap(log_prob)(y, probe_keys)
-        bpd_u = metrics.dequantized_bits_per_dim(lp_u, self.dim, num_levels=L, scale=2.0 / L)
+        bpd_u = metrics.dequantized_bits_per_dim(lp_u, self.num_dims, num_levels=L, scale=2.0 / L)
 
         alpha0, sigma0 = self.sde.marginal(jnp.zeros((), jnp.float32))
         z, _ = jax.vmap(lambda xi, k: metrics.truncated_normal_dequantize(
             k, xi, num_levels=L, alpha=alpha0, sigma=sigma0))(x, jax.random.split(tn_key, n))
         lp_tn, stats_tn = jax.vmap(log_prob)(z, probe_keys)
-        neg_entropy = -metrics.truncated_normal_entropy(self.dim, num_levels=L, alpha=alpha0,
+        neg_entropy = -metrics.truncated_normal_entropy(self.num_dims, num_levels=L, alpha=alpha0,
                                                         sigma=sigma0)
-        bpd_tn = metrics.truncated_normal_bits_per_dim(lp_tn, neg_entropy, self.dim)
+        bpd_tn = metrics.truncated_normal_bits_per_dim(lp_tn, neg_entropy, self.num_dims)
         out = {"bpd_uniform": bpd_u, "bpd_tn": bpd_tn,
                "nfe_uniform": stats_u["nfe"].astype(jnp.float32),
                "nfe_tn": stats_tn["nfe"].astype(jnp.float32)}
@@ -264,7 +254,7 @@ class IDODE(Experiment):
     def sample_fn(self, params, key, num_samples):
         """Prior draws at ``t = 1`` pushed through the probability-flow ODE to ``t = 0``."""
         num_samples = min(num_samples, 64)
-        z = self.sde.prior_sample(key, (num_samples, self.dim))
+        z = self.sde.prior_sample(key, (num_samples, self.num_dims))
         field = ode.probability_flow_vector_field(self.sde, self.score_fn(params))
         e = self.config.eval
         x = jax.vmap(lambda v: ode.cnf_sample(field, v, t_base=1.0, t_data=0.0,

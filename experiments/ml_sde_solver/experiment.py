@@ -89,16 +89,6 @@ class MLSolverDiffusion(Experiment):
 
     # -- derived from the config and the data (computed on first use) ----------------------
 
-    @functools.cached_property
-    def event_shape(self) -> tuple[int, ...]:
-        """Shape of one image."""
-        return tuple(self.dataset.info.event_shape)
-
-    @functools.cached_property
-    def dim(self) -> int:
-        """Size of the flattened image."""
-        return math.prod(self.event_shape)
-
     @property
     def num_levels(self) -> int:
         """Pixel levels."""
@@ -146,11 +136,11 @@ class MLSolverDiffusion(Experiment):
     def preprocess(self, batch, key):
         """Uniform dequantization to ``[-1, 1)``, flattened."""
         x = 2.0 * metrics.uniform_dequantize(key, batch["x"], num_levels=self.num_levels) - 1.0
-        return dict(batch, x=x.reshape(len(x), self.dim))
+        return dict(batch, x=x.reshape(len(x), self.num_dims))
 
     def init_params(self, key, batch):
         """The noise network's parameters."""
-        return self.model.init(key, jnp.zeros(()), jnp.zeros((self.dim,)))
+        return self.model.init(key, jnp.zeros(()), jnp.zeros((self.num_dims,)))
 
     def loss_fn(self, params, batch, key, step):
         """Per-example denoising score matching (``sigma_t^2`` weighting = noise prediction)."""
@@ -167,7 +157,7 @@ class MLSolverDiffusion(Experiment):
     def sample(self, params, key, num_samples, solver, num_steps):
         """``num_samples`` flattened samples in model space."""
         z_key, key = jax.random.split(key)
-        z = self.sde.prior_sample(z_key, (num_samples, self.dim))
+        z = self.sde.prior_sample(z_key, (num_samples, self.num_dims))
         return sample_with(solver, self.sde, self.score_fn(params), z, key,
                            num_steps=num_steps, t_min=self.config.sde.t_min)
 

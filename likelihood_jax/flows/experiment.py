@@ -46,16 +46,6 @@ class MLEFlow(Experiment):
     """
 
     @functools.cached_property
-    def event_shape(self) -> tuple[int, ...]:
-        """Shape of one data example."""
-        return tuple(self.dataset.info.event_shape)
-
-    @functools.cached_property
-    def num_dims(self) -> int:
-        """``D``, the number of dimensions of one example (the flow's width)."""
-        return math.prod(self.event_shape)
-
-    @functools.cached_property
     def num_levels(self) -> int | None:
         """Integer levels of image data (``L``); None for continuous data."""
         info = self.dataset.info

@@ -111,6 +111,8 @@ may be read first in ``loss_fn``.
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import jax
@@ -181,6 +183,16 @@ class Experiment:
     @dataset.setter
     def dataset(self, value: data_lib.Dataset) -> None:
         self._dataset, self._checked = value, False
+
+    @functools.cached_property
+    def event_shape(self) -> tuple[int, ...]:
+        """Shape of one example, ``dataset.info.event_shape``."""
+        return tuple(self.dataset.info.event_shape)
+
+    @functools.cached_property
+    def num_dims(self) -> int:
+        """``D``, the number of dimensions of one (flattened) example."""
+        return math.prod(self.event_shape)
 
     @property
     def model(self) -> Any:

@@ -63,7 +63,7 @@ def test_construction_does_no_work_and_derived_values_follow_the_data():
     experiment = ConsistencyTraining(config)
     assert experiment._dataset is None and experiment._model is None
     assert experiment.sigma_data == pytest.approx(float(np.std(experiment.dataset.train["x"])))
-    assert (experiment.dim, experiment.num_levels) == (2, None)
+    assert (experiment.num_dims, experiment.num_levels) == (2, None)
     assert experiment.num_eval_samples == 256
     # F(c_noise, x_in): the network takes the noise level first.
     params = experiment.init_params(jax.random.key(0), experiment.dataset.train)
