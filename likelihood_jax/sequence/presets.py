@@ -24,27 +24,17 @@ The groups:
   teacher it distills from (distillation [P125], [P007], SALT [P153], teacher
   distillation [P193]).
 
-Mode overrides are plain ``{mode: {dotted.key: value}}`` dicts; :func:`merge_modes`
-combines a group's with an experiment's (later ones win).
+Mode overrides are plain ``{mode: {dotted.key: value}}`` dicts; ``apply_mode`` takes the
+group's and then the experiment's own (later ones win).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import ml_collections
 
 Modes = dict[str, dict[str, Any]]
-
-
-def merge_modes(*modes: Mapping[str, Mapping[str, Any]]) -> Modes:
-    """One ``{mode: {dotted.key: value}}`` dict from several; later overrides win."""
-    out: Modes = {}
-    for block in modes:
-        for mode, fields in block.items():
-            out.setdefault(mode, {}).update(fields)
-    return out
 
 
 # -- Dataset groups ---------------------------------------------------------------------------

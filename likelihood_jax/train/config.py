@@ -80,11 +80,12 @@ def set_fields(config: ml_collections.ConfigDict, fields: Mapping[str, Any]) -> 
 
 
 def apply_mode(config: ml_collections.ConfigDict, arg: str | None,
-               modes: Mapping[str, Mapping[str, Any]]) -> str:
+               *modes: Mapping[str, Mapping[str, Any]]) -> str:
     """Applies the overrides of the mode named by ``arg`` and returns the mode.
 
-    ``modes`` maps a mode name (``runlocal``, ``default``, ``full``; a missing one
-    changes nothing) to dotted-key overrides of ``config``::
+    Each of ``modes`` maps a mode name (``runlocal``, ``default``, ``full``; a missing
+    one changes nothing) to dotted-key overrides of ``config``; several are applied in
+    order, so a family preset's modes come first and the experiment's own win::
 
         def get_config(arg=None):
             config = base_config("mle_flow", dataset="checkerboard")
@@ -98,7 +99,8 @@ def apply_mode(config: ml_collections.ConfigDict, arg: str | None,
     Args:
       config: the config, changed in place.
       arg: the mode from the command line (``FILE:ARG``); None means ``default``.
-      modes: overrides per mode, as :func:`set_fields` takes them.
+      *modes: overrides per mode, as :func:`set_fields` takes them (e.g. a family
+        preset's ``presets.masked_lm_modes()``, then the experiment's own).
 
     Returns:
       The mode's name.
@@ -108,8 +110,9 @@ def apply_mode(config: ml_collections.ConfigDict, arg: str | None,
       KeyError: an override names a field the config does not have.
     """
     mode = check_mode(arg)
-    unknown = sorted(set(modes) - set(MODES))
+    unknown = sorted({name for block in modes for name in block} - set(MODES))
     if unknown:
         raise ValueError(f"unknown config mode(s) {unknown}; modes are {MODES}")
-    set_fields(config, modes.get(mode, {}))
+    for block in modes:
+        set_fields(config, block.get(mode, {}))
     return mode

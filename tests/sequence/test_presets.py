@@ -19,12 +19,6 @@ def test_presets_import_only_ml_collections():
     assert imported <= {"ml_collections", "__future__", "collections", "typing"}
 
 
-def test_merge_modes_later_blocks_win_and_keep_the_rest():
-    merged = presets.merge_modes({"runlocal": {"a": 1, "b": 2}}, {"runlocal": {"b": 3},
-                                                                  "full": {"c": 4}})
-    assert merged == {"runlocal": {"a": 1, "b": 3}, "full": {"c": 4}}
-
-
 STEPS = {"synthetic_lm": (100, 1500), "shakespeare_lm": (40, 1000), "masked_lm": (60, 2000)}
 
 

@@ -41,3 +41,16 @@ def test_set_fields_turns_dicts_into_groups_and_may_change_a_type():
     set_fields(config, {"model": {"width": 4}, "optim.lr": 1})
     assert isinstance(config.model, ml_collections.ConfigDict) and config.model.width == 4
     assert config.optim.lr == 1
+
+
+def test_apply_mode_applies_several_blocks_in_order_later_ones_win():
+    family = {"runlocal": {"total_steps": 3, "model.num_layers": 2}, "full": {"batch_size": 9}}
+    own = {"runlocal": {"model.num_layers": 1}}
+    config = _config()
+    apply_mode(config, "runlocal", family, own)
+    assert (config.total_steps, config.model.num_layers, config.batch_size) == (3, 1, 256)
+    config = _config()
+    apply_mode(config, "full", family, own)
+    assert (config.total_steps, config.model.num_layers, config.batch_size) == (1000, 8, 9)
+    with pytest.raises(ValueError, match="unknown config mode"):
+        apply_mode(_config(), None, family, {"fulll": {}})

@@ -30,10 +30,10 @@ def get_config(arg=None):
         teacher_model=presets.transformer(num_layers=2, width=64, num_heads=4),
         objective={"name": "kd", "alpha": 0.9, "temperature": 2.0, "teacher_dropout": 0.0,
                    "replace_rate": 0.0, "drop_rate": 0.0})
-    apply_mode(config, arg, presets.merge_modes(MODES, {
+    apply_mode(config, arg, MODES, {
         "runlocal": {"dataset.order": 1, "teacher.model.num_layers": 1,
                      "teacher.model.width": 32, "teacher.model.num_heads": 2},
         "full": {"dataset.num_train": 20000, "model.width": 32, "teacher.model.num_layers": 4,
                  "teacher.model.width": 128},
-    }))
+    })
     return config

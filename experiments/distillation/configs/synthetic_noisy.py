@@ -29,10 +29,10 @@ def get_config(arg=None):
         model=model, teacher_model=presets.transformer(**model),
         objective={"name": "noisy_kd", "alpha": 0.5, "temperature": 1.0,
                    "teacher_dropout": 0.1, "replace_rate": 0.1, "drop_rate": 0.0})
-    apply_mode(config, arg, presets.merge_modes(MODES, {
+    apply_mode(config, arg, MODES, {
         "runlocal": {"model.width": 16, "teacher.model.width": 16},
         "full": {"dataset.num_train": 5000,
                  **{f"{group}.{k}": v for group in ("model", "teacher.model")
                     for k, v in {"num_layers": 2, "width": 64, "num_heads": 4}.items()}},
-    }))
+    })
     return config

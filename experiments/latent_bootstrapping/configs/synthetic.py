@@ -25,7 +25,7 @@ def get_config(arg=None):
     config.objective = ml_collections.ConfigDict({"mlm_weight": 1.0, "bootstrap_weight": 1.0,
                                                   "beta": 1.0, "teacher_decay": 0.999})
     config.eval = ml_collections.ConfigDict({"probe_train": 2000})
-    apply_mode(config, arg, presets.merge_modes(presets.masked_lm_modes(), {
+    apply_mode(config, arg, presets.masked_lm_modes(), {
         "runlocal": {"eval.probe_train": 256}, "full": {"eval.probe_train": 10000},
-    }))
+    })
     return config

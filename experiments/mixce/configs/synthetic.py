@@ -25,10 +25,10 @@ def get_config(arg=None):
     config.model.update({"num_layers": 2, "width": 64})
     config.objective = ml_collections.ConfigDict({"eta": 1.0})
     config.eval_batch_size = 2000
-    apply_mode(config, arg, presets.merge_modes(presets.synthetic_lm_modes(), {
+    apply_mode(config, arg, presets.synthetic_lm_modes(), {
         "runlocal": {"dataset.num_train": 2000, "dataset.num_test": 256, "model.num_layers": 1,
                      "total_steps": 150, "log_every": 25, "checkpoint_every": 150,
                      "eval_batch_size": 256},
         "default": {"total_steps": 3000, "eval_every": 1000, "checkpoint_every": 1000},
-    }))
+    })
     return config

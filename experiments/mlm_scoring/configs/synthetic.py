@@ -24,9 +24,9 @@ def get_config(arg=None):
     config.dataset.update({"concentration": 0.3, "num_components": 1, "length": 12})
     config.eval = ml_collections.ConfigDict({"num_candidates": 5, "num_edits": 2,
                                              "num_corr": 500})
-    apply_mode(config, arg, presets.merge_modes(presets.masked_lm_modes(), {
+    apply_mode(config, arg, presets.masked_lm_modes(), {
         "runlocal": {"dataset.num_test": 64, "eval.num_candidates": 3, "eval.num_corr": 64,
                      "log_every": 20, "eval_batch_size": 64},
         "full": {"dataset.length": 24},
-    }))
+    })
     return config

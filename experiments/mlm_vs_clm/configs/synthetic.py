@@ -23,7 +23,7 @@ def get_config(arg=None):
     config.objective = ml_collections.ConfigDict({"kind": "clm_then_mlm",
                                                   "switch_fraction": 0.5})
     config.eval = ml_collections.ConfigDict({"probe_train": 2000})
-    apply_mode(config, arg, presets.merge_modes(presets.masked_lm_modes(), {
+    apply_mode(config, arg, presets.masked_lm_modes(), {
         "runlocal": {"eval.probe_train": 256}, "full": {"eval.probe_train": 10000},
-    }))
+    })
     return config

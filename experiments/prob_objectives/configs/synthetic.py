@@ -28,10 +28,10 @@ def get_config(arg=None):
     config.objective = ml_collections.ConfigDict({
         "alpha": 0.0, "threshold": 0.0, "pretrain_steps": 1000,
     })
-    apply_mode(config, arg, presets.merge_modes(presets.synthetic_lm_modes(), {
+    apply_mode(config, arg, presets.synthetic_lm_modes(), {
         "runlocal": {"objective.pretrain_steps": 60, "objective.alpha": 1.0},
         # default: pass --config.total_steps=pretrain_steps + 500
         "default": {"checkpoint_every": 2000},
         "full": {"objective.pretrain_steps": 10000, "total_steps": 15000},
-    }))
+    })
     return config

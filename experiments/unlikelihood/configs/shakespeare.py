@@ -27,11 +27,11 @@ def get_config(arg=None):
         "alpha": 0.0, "window": None, "seq_rate": 0.0, "pg_rate": 0.0, "prefix_len": 16,
         "continuation_len": 48, "ngram": 4, "from_stage": "", "init_from": "",
     })
-    apply_mode(config, arg, presets.merge_modes(presets.shakespeare_lm_modes(), {
+    apply_mode(config, arg, presets.shakespeare_lm_modes(), {
         "runlocal": {"objective.prefix_len": 8, "objective.continuation_len": 16,
                      "objective.alpha": 1.0, "objective.seq_rate": 0.25,
                      "objective.pg_rate": 0.25},
         "full": {"objective.prefix_len": 64, "objective.continuation_len": 160,
                  "eval.prefix_len": 64, "eval.continuation_len": 160},
-    }))
+    })
     return config
