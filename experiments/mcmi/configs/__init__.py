@@ -1,0 +1,4 @@
+"""Configs of ``mcmi``. The end-to-end test harness (``tests/test_experiments_e2e.py``) runs
+``PRIMARY`` in its ``runlocal`` mode."""
+
+PRIMARY = "digits"
