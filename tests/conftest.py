@@ -5,3 +5,116 @@ import os
 # As in likelihood_jax/main.py: single-threaded OpenBLAS behind jaxlib's CPU LAPACK kernels
 # (slogdet/solve), whose spinning worker threads slow those kernels 10-40x on 2 shared cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import statistics  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+E2E_DIR = ROOT / ".e2e"
+E2E_RUN_ENV = "LIKELIHOOD_JAX_E2E_RUN"  # the session's id, inherited by its xdist workers
+E2E_REPORT = E2E_DIR / "report.txt"
+E2E_MEDIAN_LIMIT_S = 6.0
+# Measured durations (seconds) of the slower tests: the scheduling order (longest first).
+# Refresh with LIKELIHOOD_JAX_RECORD_DURATIONS=1 python -m pytest ... (writes it at the end).
+DURATIONS = ROOT / "tests" / "durations.json"
+
+
+def _is_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# -- Scheduling: the longest first -------------------------------------------------------
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Orders the tests longest first, modules kept together (their fixtures are built once).
+
+    Modules go in decreasing total measured duration, and tests within a module in
+    decreasing duration; ``pytest-xdist``'s ``load`` scheduler then hands them to whichever
+    worker is free, so the long ones do not end up last on one worker. Every worker sorts
+    the same collection the same way, as xdist requires.
+    """
+    known = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    module_total: dict[str, float] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        module_total[module] = module_total.get(module, 0.0) + known.get(item.nodeid, 0.0)
+    position = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (-module_total[item.nodeid.split("::")[0]],
+                                 item.nodeid.split("::")[0],
+                                 -known.get(item.nodeid, 0.0), position[id(item)]))
+
+
+_recorded: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    if os.environ.get("LIKELIHOOD_JAX_RECORD_DURATIONS"):
+        _recorded[report.nodeid] = _recorded.get(report.nodeid, 0.0) + report.duration
+
+
+# -- The end-to-end timing report --------------------------------------------------------
+
+
+def e2e_timings_file() -> pathlib.Path:
+    """Where this session's harness cases append their timings (one file per session)."""
+    return E2E_DIR / f"timings-{os.environ.get(E2E_RUN_ENV, 'local')}.jsonl"
+
+
+def pytest_configure(config):
+    if not _is_worker(config):  # before xdist starts the workers: they inherit it
+        os.environ[E2E_RUN_ENV] = str(os.getpid())
+
+
+def e2e_report(lines: list[dict]) -> tuple[str, float]:
+    """The report of the harness's timings (per family, the ten slowest) and the median."""
+    cpu = [line["cpu_s"] for line in lines]
+    median = statistics.median(cpu)
+    families: dict[str, list[float]] = {}
+    for line in lines:
+        families.setdefault(line["family"], []).append(line["cpu_s"])
+    out = [f"end-to-end runlocal runs: {len(lines)}, total {sum(cpu):.1f} CPU s, median "
+           f"{median:.2f} s (limit {E2E_MEDIAN_LIMIT_S:.0f}), max {max(cpu):.2f} s",
+           "", f"{'family':<18}{'runs':>5}{'total s':>10}{'median s':>10}"]
+    for family, values in sorted(families.items(), key=lambda kv: -sum(kv[1])):
+        out.append(f"{family:<18}{len(values):>5}{sum(values):>10.1f}"
+                   f"{statistics.median(values):>10.2f}")
+    out += ["", "ten slowest (CPU s of the run, wall s, first step s incl. compilation):"]
+    for line in sorted(lines, key=lambda line: -line["cpu_s"])[:10]:
+        out.append(f"  {line['slug'] + ':' + line['config']:<40}{line['cpu_s']:>8.2f}"
+                   f"{line['wall_s']:>8.2f}{line['first_step_s']:>8.2f}")
+    return "\n".join(out) + "\n", median
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if _is_worker(config):
+        return
+    if _recorded:
+        slow = {k: round(v, 2) for k, v in sorted(_recorded.items()) if v >= 0.5}
+        DURATIONS.write_text(json.dumps(slow, indent=0, sort_keys=True) + "\n")
+    timings = e2e_timings_file()
+    if not timings.exists():
+        return
+    lines = [json.loads(line) for line in timings.read_text().splitlines() if line]
+    timings.unlink()
+    if not lines:
+        return
+    from tests.discovery import slugs_on_disk
+
+    text, median = e2e_report(lines)
+    E2E_REPORT.write_text(text)
+    config._e2e_report = text
+    complete = {line["slug"] for line in lines} >= set(slugs_on_disk())
+    if complete and median > E2E_MEDIAN_LIMIT_S:
+        config._e2e_report += (f"FAILED: the median end-to-end run took {median:.2f} CPU s, "
+                               f"above {E2E_MEDIAN_LIMIT_S:.0f} s\n")
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    text = getattr(config, "_e2e_report", None)
+    if text:
+        terminalreporter.section("end-to-end timings (.e2e/report.txt)")
+        terminalreporter.write(text)

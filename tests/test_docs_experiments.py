@@ -7,7 +7,6 @@ its dataset's info (a small registered dataset). No training, no compilation.
 
 from __future__ import annotations
 
-import ast
 import importlib
 import pathlib
 import re
@@ -15,20 +14,14 @@ import re
 import pytest
 
 from likelihood_jax.train import stages
+from tests.discovery import EXPERIMENTS, family_of, slugs_on_disk
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "experiments.md"
-EXPERIMENTS = ROOT / "experiments"
-FAMILIES = ("flows", "continuous_time", "sequence", "energy", "mixtures", "structured",
-            "variational", "predictive")
 COLUMNS = ("experiment", "papers", "primary", "configs", "headline metric",
            "headline (default mode)", "verdict (README)")
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?")
 PAPER_ID = re.compile(r"P\d{3}")
-
-
-def slugs_on_disk() -> list[str]:
-    return sorted(p.parent.name for p in EXPERIMENTS.glob("*/experiment.py"))
 
 
 def parse_doc(text: str) -> dict[str, dict]:
@@ -66,25 +59,6 @@ def parse_doc(text: str) -> dict[str, dict]:
             raise ValueError(f"experiment {slug!r} listed twice")
         rows[slug] = dict(zip(header, cells), family=family, link=link.group(2))
     return rows
-
-
-def family_of(slug: str) -> str:
-    """The one family package that ``experiments/<slug>/experiment.py`` imports."""
-    tree = ast.parse((EXPERIMENTS / slug / "experiment.py").read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "likelihood_jax":
-            found |= {alias.name for alias in node.names}  # from likelihood_jax import flows
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("likelihood_jax."):
-            found.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names
-                      if a.name.startswith("likelihood_jax.")}
-    found &= set(FAMILIES)
-    if len(found) != 1:
-        raise ValueError(f"experiments/{slug}/experiment.py imports families {sorted(found)}, "
-                         f"expected exactly one")
-    return found.pop()
 
 
 def parse_metrics(cell: str, configs: list[str]) -> dict[str, str]:

@@ -31,11 +31,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
+import json
 import math
 import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,10 +52,11 @@ from likelihood_jax.train import parallel, plots
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.experiment import Experiment
 from likelihood_jax.train.optimizers import group_names, make_optimizer
-from likelihood_jax.train.state import TrainState
+from likelihood_jax.train.state import TrainState, ema_update
 from likelihood_jax.train.writers import MetricWriter, Progress, read_metrics
 
 CHECKPOINT_DIR = "checkpoints"
+TIMING_FILE = "timing.json"  # the first step's wall time (compilation included)
 EXTRA_KEY = "extra"  # the batch key under which the losses read TrainState.extra
 _EXTRA_STREAM = 0x65787472  # fold_in constant of the keys of init_extra / update_extra
 
@@ -242,8 +246,10 @@ def make_train_step(run: _Run):
             logged = {"loss": loss, "grad_norm": optax.global_norm(grads)}
             logged.update({k: jnp.mean(v) for k, v in metrics.items()})
         params = experiment.after_update(params, state.step)
-        ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
-                           state.ema_params, params) if ema_decay else params
+        # EMA with warm-up (bias-corrected): the weighted average of the params after steps
+        # 1..t with weights ema_decay^(t-s); t = step + 1 comes from the state (resume-safe).
+        ema = (ema_update(state.ema_params, params, state.step + 1, ema_decay)
+               if ema_decay else params)
         extra = experiment.update_extra(state.extra, params, batch,
                                         jax.random.fold_in(key, _EXTRA_STREAM), state.step)
         new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
@@ -286,10 +292,12 @@ def _eval_batches(arrays: dict[str, np.ndarray], batch_size: int
 
 
 def evaluate(run: _Run, params: Any, eval_step=None, extra: Any = None) -> dict[str, float]:
-    """Mean of every ``eval_fn`` metric over the whole test split, and ``model_metrics``.
+    """Mean of every ``eval_fn`` metric over the test split, and ``model_metrics``.
 
-    ``extra`` (the run's ``TrainState.extra``) reaches ``eval_fn`` as ``batch["extra"]``
-    when it has leaves.
+    The whole split, or its first ``config.eval_batches`` batches of ``eval_batch_size``
+    when that is positive (the ``runlocal`` preset evaluates one batch). ``extra`` (the
+    run's ``TrainState.extra``) reaches ``eval_fn`` as ``batch["extra"]`` when it has
+    leaves.
     """
     config = run.experiment.config
     eval_step = eval_step or make_eval_step(run)
@@ -300,7 +308,11 @@ def evaluate(run: _Run, params: Any, eval_step=None, extra: Any = None) -> dict[
     lo = jax.process_index() * share
     key = jax.random.fold_in(run.base_key, np.iinfo(np.int32).max)
     totals, count = {}, 0.0
-    for i, batch in enumerate(_eval_batches(run.experiment.dataset.test, batch_size)):
+    batches = _eval_batches(run.experiment.dataset.test, batch_size)
+    max_batches = int(config.get("eval_batches", 0) or 0)
+    if max_batches > 0:
+        batches = itertools.islice(batches, max_batches)
+    for i, batch in enumerate(batches):
         mine = {k: v[lo:lo + share] for k, v in batch.items()}
         sums, n = eval_step(params, parallel.global_batch(mine, run.mesh),
                             jax.random.fold_in(key, i), extra)
@@ -341,6 +353,14 @@ def write_plots(run: _Run, params: Any, workdir: str) -> None:
                               lambda g: log_prob(params, g), train_x)
 
 
+def _record_first_step(progress: Progress, workdir: str, step: int, seconds: float) -> None:
+    """Logs the wall time of a run's first step (compilation included) to ``timing.json``."""
+    progress.message(f"step {step}: compiled and ran the first step in {seconds:.2f} s")
+    if jax.process_index() == 0:
+        with open(os.path.join(workdir, TIMING_FILE), "w") as f:
+            json.dump({"first_step": step, "first_step_seconds": seconds}, f)
+
+
 def _check_finite(window: list[tuple[int, dict[str, float]]]) -> None:
     for step, metrics in window:
         for name in sorted(metrics, key=lambda k: k != "loss"):  # name the loss first
@@ -379,6 +399,7 @@ def make_run(experiment: Experiment) -> _Run:
 
 
 def _eval_params(state: TrainState, config) -> Any:
+    """The EMA with warm-up (``TrainState.ema_params``) when ``ema_decay`` > 0, else params."""
     return state.ema_params if config.get("ema_decay", 0.0) else state.params
 
 
@@ -442,11 +463,17 @@ def train_and_evaluate(experiment: Experiment, workdir: str) -> dict[str, float]
 
     test_metrics: dict[str, float] = {}
     last_eval_step = -1
+    first_step_seconds = None
     try:
         with _stop_requests() as stop, \
                 contextlib.closing(prefetched_batches(run, step)) as batches:
             while step < config.total_steps:
+                started = time.perf_counter() if first_step_seconds is None else None
                 state, metrics = train_step(state, next(batches))
+                if started is not None:  # compilation and one step, blocked until done
+                    jax.block_until_ready(metrics)
+                    first_step_seconds = time.perf_counter() - started
+                    _record_first_step(progress, workdir, step + 1, first_step_seconds)
                 step += 1
                 pending.append((step, metrics))
                 if step % log_every == 0 or step == config.total_steps:

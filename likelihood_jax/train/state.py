@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,8 +19,11 @@ class TrainState(flax.struct.PyTreeNode):
       step: number of optimizer steps taken (int32 scalar).
       params: model parameters (with optimizer groups: a dict keyed by group).
       opt_state: optax state (with optimizer groups: a dict of one state per group).
-      ema_params: exponential moving average of ``params`` (equal to ``params``
-        when the config's ``ema_decay`` is 0).
+      ema_params: exponential moving average of ``params`` with warm-up (bias
+        correction, :func:`ema_update`): after ``t`` steps it is the normalized
+        average ``sum_s d^(t-s) params_s / sum_s d^(t-s)`` over steps ``s = 1..t``,
+        so it never holds the initialization; equal to ``params`` when the
+        config's ``ema_decay`` is 0.
       rng: raw key data (``jax.random.key_data``) of the run's base key; the key
         of step ``s`` is ``fold_in(base_key, s)``, so randomness depends only on
         (seed, step) and a resumed run draws the same numbers.
@@ -73,3 +77,36 @@ def init_opt_state(optimizer, params: Any) -> Any:
         raise ValueError(f"with optimizer groups {sorted(optimizer)} the parameters must be a "
                          f"dict with exactly those keys; init_params gave {keys}")
     return {group: opt.init(params[group]) for group, opt in optimizer.items()}
+
+
+def ema_decay_at(step: jax.Array | int, decay: float) -> jax.Array:
+    """The warm-up decay ``d_t = d (1 - d^(t-1)) / (1 - d^t)`` of step ``t`` (float32).
+
+    With it, ``ema_t = d_t ema_{t-1} + (1 - d_t) params_t`` equals an EMA started at zero and
+    divided by ``1 - d^t`` (Adam's bias correction): ``d_1 = 0`` and ``d_t -> d`` as ``t``
+    grows. ``1 - d^k`` is computed as ``-expm1(k log d)`` so that ``d`` close to 1 and large
+    ``t`` lose no precision in float32.
+
+    Args:
+      step: ``t >= 1``, the number of updates including this one (int or int array).
+      decay: ``d`` in ``[0, 1)``.
+    """
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"ema_decay must be in [0, 1), got {decay}")
+    if decay == 0.0:
+        return jnp.zeros((), jnp.float32)
+    log_d = jnp.float32(math.log(decay))
+    t = jnp.maximum(jnp.asarray(step, jnp.float32), 1.0)
+    return jnp.float32(decay) * jnp.expm1((t - 1.0) * log_d) / jnp.expm1(t * log_d)
+
+
+def ema_update(ema: Any, params: Any, step: jax.Array | int, decay: float) -> Any:
+    """One step of the EMA with warm-up: ``d_t ema + (1 - d_t) params`` (:func:`ema_decay_at`).
+
+    After steps ``1..t`` this is the normalized weighted average
+    ``sum_s d^(t-s) params_s / sum_s d^(t-s)`` whatever ``ema`` held before step 1 (the weight
+    of step 1's ``ema`` is ``d_1 = 0``). ``step`` is the step count after the update (the
+    state's ``step + 1``), so a resumed run continues the same average.
+    """
+    d = ema_decay_at(step, decay)
+    return jax.tree.map(lambda e, p: (d * e + (1.0 - d) * p).astype(p.dtype), ema, params)
