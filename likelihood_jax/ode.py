@@ -64,6 +64,7 @@ import jax
 import jax.numpy as jnp
 
 from likelihood_jax import estimators, metrics
+from likelihood_jax.sde import time_grid
 from likelihood_jax.types import LogProbFn, TimeField, TimeScoreFn
 
 Array = jax.Array
@@ -118,7 +119,8 @@ def solve(vector_field: Callable[[Array, Any], Any], y0: Any, t0: float, t1: flo
       solver: a name in :data:`SOLVERS`.
       rtol: relative tolerance of the adaptive step-size controller.
       atol: absolute tolerance of the adaptive step-size controller.
-      num_steps: if given, a fixed grid of this many equal steps (no adaptivity);
+      num_steps: if given, a fixed grid of this many equal steps (no adaptivity), the
+        times of :func:`likelihood_jax.sde.time_grid` (last time exactly ``t1``);
         required for the fixed-step solvers.
       dt0: first step size of an adaptive solve (signed or unsigned); ``None`` lets
         diffrax choose it (two extra evaluations).
@@ -140,8 +142,8 @@ def solve(vector_field: Callable[[Array, Any], Any], y0: Any, t0: float, t1: flo
     if num_steps is not None:
         if num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
-        controller = diffrax.ConstantStepSize()
-        step0 = (t1 - t0) / num_steps
+        controller = diffrax.StepTo(ts=time_grid(t0, t1, num_steps, jnp.result_type(float)))
+        step0 = None
         max_steps = max(max_steps, num_steps)
         init_evals = 0
     else:

@@ -44,6 +44,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from likelihood_jax.types import TimeScoreFn
 
@@ -309,6 +310,49 @@ class LogSNRSDE(SDE):
         return -self.gamma(t)
 
 
+# -- The fixed-step time grid ---------------------------------------------------------------
+
+
+def time_grid(t_start, t_end, num_steps: int, dtype=jnp.float32) -> Array:
+    """The ``num_steps + 1`` times ``t_i = t_start + (t_end - t_start) i / num_steps``.
+
+    The one time grid of every fixed-step sampler (forward or reverse: ``t_end < t_start`` is
+    allowed). Computed in float64 (numpy) from the nearer end and then cast, so every entry
+    is within a few ulp of the exact grid point; the first entry is ``t_start`` and the last
+    is ``t_end`` exactly (as ``dtype`` holds them), with no accumulated round-off at the end.
+    Traced endpoints (under ``jit``) are handled in ``dtype`` with both ends set exactly.
+    The step sizes ``h_i = t_{i+1} - t_i`` of a sampler should be differences of this grid,
+    so that they sum to ``t_end - t_start``.
+
+    Args:
+      t_start: the first time.
+      t_end: the last time.
+      num_steps: the number of steps (``>= 1``).
+      dtype: the grid's floating dtype.
+
+    Returns:
+      Shape ``(num_steps + 1,)``.
+
+    Raises:
+      ValueError: for ``num_steps < 1``.
+    """
+    if int(num_steps) != num_steps or num_steps < 1:
+        raise ValueError(f"num_steps must be an integer >= 1, got {num_steps}")
+    n = int(num_steps)
+    try:
+        a, b = float(t_start), float(t_end)
+    except (TypeError, jax.errors.ConcretizationTypeError):  # traced end points
+        a, b = jnp.asarray(t_start, dtype), jnp.asarray(t_end, dtype)
+        i = jnp.arange(n + 1, dtype=dtype)
+        grid = jnp.where(i <= n / 2, a + (b - a) * (i / n), b - (b - a) * ((n - i) / n))
+        return grid.at[0].set(a).at[-1].set(b)
+    i = np.arange(n + 1, dtype=np.float64)
+    # From the nearer end, so that points near either end lose no relative precision.
+    grid = np.where(i <= n / 2, a + (b - a) * (i / n), b - (b - a) * ((n - i) / n))
+    grid[0], grid[-1] = a, b
+    return jnp.asarray(grid, dtype)
+
+
 # -- Euler–Maruyama samplers -----------------------------------------------------------------
 
 
@@ -316,9 +360,9 @@ def euler_maruyama(sde: SDE, x: Array, key: Array, *, num_steps: int, t_start: f
                    t_end: float | None = None, return_path: bool = False):
     """Simulates the forward SDE ``dx = f dt + g dw`` from ``t_start`` to ``t_end``.
 
-    Euler–Maruyama on a uniform grid of ``num_steps`` steps:
-    ``x <- x + f(t, x) h + g(t) sqrt(h) xi``, ``xi ~ N(0, I)`` (weak order 1, so
-    moments are off by ``O(h)``), in a ``lax.scan``.
+    Euler–Maruyama on the uniform grid :func:`time_grid` of ``num_steps`` steps:
+    ``x <- x + f(t_i, x) h_i + g(t_i) sqrt(h_i) xi``, ``h_i = t_{i+1} - t_i``,
+    ``xi ~ N(0, I)`` (weak order 1, so moments are off by ``O(h)``), in a ``lax.scan``.
 
     Args:
       sde: the SDE.
@@ -334,18 +378,18 @@ def euler_maruyama(sde: SDE, x: Array, key: Array, *, num_steps: int, t_start: f
       ``x(t_end)`` (and the path when ``return_path``).
     """
     t_end = sde.T if t_end is None else t_end
-    h = (t_end - t_start) / num_steps
     x = jnp.asarray(x)
+    grid = time_grid(t_start, t_end, num_steps, x.dtype)
 
     def step(x, inputs):
-        i, k = inputs
-        t = t_start + i * h
+        t, t_next, k = inputs
+        h = t_next - t
         noise = jax.random.normal(k, x.shape, x.dtype)
-        x = x + sde.drift(t, x) * h + sde.diffusion(t) * math.sqrt(h) * noise
+        x = x + sde.drift(t, x) * h + sde.diffusion(t) * jnp.sqrt(h) * noise
         return x, (x if return_path else None)
 
     keys = jax.random.split(key, num_steps)
-    x, path = jax.lax.scan(step, x, (jnp.arange(num_steps, dtype=x.dtype), keys))
+    x, path = jax.lax.scan(step, x, (grid[:-1], grid[1:], keys))
     return (x, path) if return_path else x
 
 
@@ -355,8 +399,9 @@ def reverse_euler_maruyama(sde: SDE, score_fn: TimeScoreFn, x: Array, key: Array
     """Simulates the reverse-time SDE from ``t_start`` (default ``T``) down to ``t_end``.
 
     Anderson (1982) / Song et al. (2021): ``dx = [f(t, x) - g(t)^2 s(t, x)] dt +
-    g(t) dw_bar`` with time running backwards. Euler–Maruyama with step ``h > 0``:
-    ``x <- x - [f - g^2 s](t, x) h + g(t) sqrt(h) xi``, in a ``lax.scan``. Start from
+    g(t) dw_bar`` with time running backwards. Euler–Maruyama on :func:`time_grid` from
+    ``t_start`` down to ``t_end``, with steps ``h_i = t_i - t_{i+1} > 0``:
+    ``x <- x - [f - g^2 s](t_i, x) h_i + g(t_i) sqrt(h_i) xi``, in a ``lax.scan``. Start from
     ``x = sde.prior_sample(...)`` to sample the model.
 
     Args:
@@ -376,21 +421,21 @@ def reverse_euler_maruyama(sde: SDE, score_fn: TimeScoreFn, x: Array, key: Array
       ``x(t_end)`` (and the path when ``return_path``).
     """
     t_start = sde.T if t_start is None else t_start
-    h = (t_start - t_end) / num_steps
     drift = sde.reverse_drift(score_fn)
     x = jnp.asarray(x)
+    grid = time_grid(t_start, t_end, num_steps, x.dtype)
 
     def step(x, inputs):
-        i, k = inputs
-        t = t_start - i * h
+        i, t, t_next, k = inputs
+        h = t - t_next
         noise = jax.random.normal(k, x.shape, x.dtype)
         if denoise:
             noise = jnp.where(i == num_steps - 1, jnp.zeros_like(noise), noise)
-        x = x - drift(t, x) * h + sde.diffusion(t) * math.sqrt(h) * noise
+        x = x - drift(t, x) * h + sde.diffusion(t) * jnp.sqrt(h) * noise
         return x, (x if return_path else None)
 
     keys = jax.random.split(key, num_steps)
-    x, path = jax.lax.scan(step, x, (jnp.arange(num_steps, dtype=x.dtype), keys))
+    x, path = jax.lax.scan(step, x, (jnp.arange(num_steps), grid[:-1], grid[1:], keys))
     return (x, path) if return_path else x
 
 
@@ -456,7 +501,8 @@ def reverse_ml_solver(sde: SDE, score_fn: TimeScoreFn, x: Array, key: Array, *, 
                       return_path: bool = False):
     """Samples the reverse SDE with Popov et al. (2022)'s maximum-likelihood solver.
 
-    ``num_steps`` equal steps from ``t_start`` (default ``T``) down to ``t_end``, each
+    ``num_steps`` equal steps (:func:`time_grid`) from ``t_start`` (default ``T``) down to
+    ``t_end``, each
     ``x <- c_x x + c_score score(t, x) + noise_std xi`` with the coefficients of
     :func:`ml_solver_coefficients` (one score evaluation per step, as Euler–Maruyama), in
     a ``lax.scan``. Unlike Euler–Maruyama the step is exact for any step size when the
@@ -488,11 +534,10 @@ def reverse_ml_solver(sde: SDE, score_fn: TimeScoreFn, x: Array, key: Array, *, 
     if not 0.0 <= t_end < t_start:
         raise ValueError(f"need 0 <= t_end < t_start, got t_end={t_end}, t_start={t_start}")
     x = jnp.asarray(x)
-    grid = jnp.linspace(t_start, t_end, num_steps + 1, dtype=x.dtype)
+    grid = time_grid(t_start, t_end, num_steps, x.dtype)
 
     def step(x, inputs):
         t, s, k = inputs
-        s = jnp.maximum(s, t_end)  # the grid's end is t_end (no float round-off below it)
         v = 0.0 if posterior_variance is None else posterior_variance(t)
         c_x, c_score, noise_std = ml_solver_coefficients(sde, t, s, v)
         noise = jax.random.normal(k, x.shape, x.dtype)

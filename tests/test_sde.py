@@ -1,5 +1,6 @@
 """SDEs: closed-form marginals against Euler–Maruyama Monte Carlo, schedules, reverse sampling."""
 
+import fractions
 import functools
 import math
 
@@ -124,3 +125,52 @@ def test_marginal_sample_and_conditional_score():
     np.testing.assert_allclose(sde.conditional_score(x_t, x0, 0.5), -eps / sigma, rtol=1e-5)
     score = jax.grad(lambda y: sde.conditional_log_prob(y, x0, 0.5))(x_t)
     np.testing.assert_allclose(score, -eps / sigma, rtol=1e-5)
+
+
+# -- The fixed-step time grid -------------------------------------------------------------------
+
+GRID_CASES = [(1.0, 1e-3), (0.0, 1e-3), (1e-3, 1.0), (0.3, 0.7), (1.0, 0.0)]
+
+
+@pytest.mark.parametrize("t_start,t_end", GRID_CASES)
+@pytest.mark.parametrize("num_steps", [1, 7, 1000])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_time_grid_hits_both_ends_exactly_and_is_monotone(t_start, t_end, num_steps, dtype):
+    with jax.enable_x64(dtype == "float64"):
+        grid = sde_lib.time_grid(t_start, t_end, num_steps, jnp.dtype(dtype))
+        assert grid.dtype == jnp.dtype(dtype) and grid.shape == (num_steps + 1,)
+        grid = np.asarray(grid)
+    ends = np.array([t_start, t_end], dtype)  # the end points as dtype holds them
+    assert grid[0] == ends[0] and grid[-1] == ends[1]
+    steps = np.diff(grid.astype(np.float64)) * np.sign(t_end - t_start)
+    assert np.all(steps > 0)
+    a, b = fractions.Fraction(t_start), fractions.Fraction(t_end)
+    exact = np.array([float(a + (b - a) * i / num_steps) for i in range(num_steps + 1)])
+    np.testing.assert_array_max_ulp(grid, exact.astype(dtype), maxulp=2)
+
+
+def test_time_grid_under_jit_with_traced_ends_hits_both_ends():
+    grid = jax.jit(lambda a, b: sde_lib.time_grid(a, b, 7))(jnp.float32(1.0), jnp.float32(1e-3))
+    assert grid[0] == np.float32(1.0) and grid[-1] == np.float32(1e-3)
+    assert np.all(np.diff(np.asarray(grid)) < 0)
+
+
+def test_time_grid_rejects_zero_steps():
+    with pytest.raises(ValueError, match="num_steps"):
+        sde_lib.time_grid(0.0, 1.0, 0)
+
+
+def test_samplers_evaluate_the_score_on_the_time_grid():
+    seen = []
+
+    def score(t, x):
+        jax.debug.callback(lambda s: seen.append(float(s)), t, ordered=True)
+        return -x
+
+    sde, x, key = sde_lib.VPSDE(), jnp.zeros(2), jax.random.key(0)
+    grid = np.asarray(sde_lib.time_grid(sde.T, 1e-3, 7))
+    for sampler in (sde_lib.reverse_euler_maruyama, sde_lib.reverse_ml_solver):
+        seen.clear()
+        sampler(sde, score, x, key, num_steps=7, t_end=1e-3)
+        jax.effects_barrier()
+        np.testing.assert_array_equal(np.array(seen, np.float32), grid[:-1])

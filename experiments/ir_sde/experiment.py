@@ -253,22 +253,24 @@ class IRSDE(Experiment):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-
         k = min(8, len(self.eval_clean))
         pick = np.linspace(0, len(self.eval_clean) - 1, k).astype(int)  # spread over classes
         rows = [("clean", self.eval_clean[pick])]
         for kind in self.kinds:
             rows += [(f"{kind}", jnp.clip(self.eval_degraded[kind][pick], 0, 1)),
                      (f"{kind}: {self.objective}", restored[kind][pick])]
-        fig, axes = plt.subplots(len(rows), k, figsize=(1.2 * k, 1.3 * len(rows)),
-                                 squeeze=False)
-        for r, (label, images) in enumerate(rows):
+        # One mosaic in one axes (a grid of subplots costs seconds to draw).
+        h, w = self.eval_clean.shape[1:3]
+        mosaic = np.ones((len(rows) * (h + 1), k * (w + 1)), np.float32)
+        for r, (_, images) in enumerate(rows):
             for c in range(k):
-                ax = axes[r, c]
-                ax.imshow(np.asarray(images[c, ..., 0]), cmap="gray", vmin=0, vmax=1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-            axes[r, 0].set_ylabel(label, fontsize=7)
+                mosaic[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = \
+                    np.asarray(images[c, ..., 0])
+        fig, ax = plt.subplots(figsize=(1.0 * k + 1.5, 1.0 * len(rows)))
+        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([(h + 1) * r + h / 2 for r in range(len(rows))])
+        ax.set_yticklabels([label for label, _ in rows], fontsize=7)
         fig.tight_layout()
         fig.savefig(os.path.join(workdir, "restorations.png"), dpi=80)
         plt.close(fig)

@@ -51,6 +51,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from likelihood_jax.sde import time_grid
 from likelihood_jax.types import TimeField
 
 Array = jax.Array
@@ -166,8 +167,9 @@ def simulate(bridge: Bridge, predict_fn: TimeField, z0: Array, key: Array, *, nu
              denoise: bool = True, return_path: bool = False, noise_fn=None):
     """Euler–Maruyama for the mixture SDE from ``t = 0`` to ``t = 1`` (``lax.scan``).
 
-    Uniform grid ``t_i = i / N``; step ``z <- z + eta(z, t_i) h + sigma_{t_i} sqrt(h) xi``.
-    The drift is evaluated at ``t <= 1 - h`` only (it is singular at 1). With ``denoise``
+    Uniform grid ``t_i = i / N`` (:func:`likelihood_jax.sde.time_grid`); step ``z <- z +
+    eta(z, t_i) h_i + sigma_{t_i} sqrt(h_i) xi``, ``h_i = t_{i+1} - t_i``. The drift is
+    evaluated at ``t <= 1 - h`` only (it is singular at 1). With ``denoise``
     the last step adds no noise (GruM's ``noise_removal``): it returns the drift-only mean,
     which for small ``h`` is close to the last endpoint prediction.
 
@@ -184,14 +186,14 @@ def simulate(bridge: Bridge, predict_fn: TimeField, z0: Array, key: Array, *, nu
     Returns:
       ``z_1`` (and the path).
     """
-    h = 1.0 / num_steps
     drift = mixture_drift(bridge, predict_fn)
     z0 = jnp.asarray(z0)
     noise_fn = noise_fn or (lambda k, shape: jax.random.normal(k, shape, z0.dtype))
+    grid = time_grid(0.0, 1.0, num_steps, z0.dtype)
 
     def step(z, inputs):
-        i, k = inputs
-        t = i * h
+        i, t, t_next, k = inputs
+        h = t_next - t
         mean = z + drift(t, z) * h
         scale = bridge.diffusion(t) * jnp.sqrt(h)
         if denoise:
@@ -200,25 +202,25 @@ def simulate(bridge: Bridge, predict_fn: TimeField, z0: Array, key: Array, *, nu
         return z, (z if return_path else None)
 
     keys = jax.random.split(key, num_steps)
-    z, path = jax.lax.scan(step, z0, (jnp.arange(num_steps, dtype=z0.dtype), keys))
+    z, path = jax.lax.scan(step, z0, (jnp.arange(num_steps), grid[:-1], grid[1:], keys))
     return (z, path) if return_path else z
 
 
 def simulate_bridge(bridge: Bridge, x: Array, z0: Array, key: Array, *, num_steps: int,
                     t_end: float = 1.0) -> Array:
     """Euler–Maruyama for the single bridge to ``x`` from ``z0``, up to ``t_end`` (tests)."""
-    h = t_end / num_steps
     z0 = jnp.asarray(z0)
+    grid = time_grid(0.0, t_end, num_steps, z0.dtype)
 
     def step(z, inputs):
-        i, k = inputs
-        t = i * h
+        t, t_next, k = inputs
+        h = t_next - t
         noise = jax.random.normal(k, z.shape, z.dtype)
         z = z + bridge.bridge_drift(t, z, x) * h + bridge.diffusion(t) * jnp.sqrt(h) * noise
         return z, None
 
     keys = jax.random.split(key, num_steps)
-    z, _ = jax.lax.scan(step, z0, (jnp.arange(num_steps, dtype=z0.dtype), keys))
+    z, _ = jax.lax.scan(step, z0, (grid[:-1], grid[1:], keys))
     return z
 
 

@@ -61,6 +61,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from likelihood_jax.sde import time_grid
+
 Array = jax.Array
 NoiseFn = Callable[[Array, Array, Array], Array]
 """``noise_fn(t, x_t, mu) -> eps_hat``: the network's noise prediction for one example (time
@@ -290,7 +292,8 @@ def reverse_sample(noise_fn: NoiseFn, sde: MeanRevertingSDE, mu: Array, key: Arr
                    num_steps: int, x_init: Array | None = None) -> Array:
     """Restores one image by the reverse SDE on the grid ``t_N = 1 > ... > t_0 = 0``.
 
-    Starts from ``x_1 = mu + lambda z`` (or ``x_init``) and applies, in a ``lax.scan``,
+    The grid is :func:`likelihood_jax.sde.time_grid` from 1 to 0 (``t_i = i / N``). Starts
+    from ``x_1 = mu + lambda z`` (or ``x_init``) and applies, in a ``lax.scan``,
     ``x_{i-1} = reverse_step_mean(x_i, score) + sqrt(2 lambda^2 Delta_i) z_i`` with the score
     ``-eps_phi(t_i, x_i, mu) / sqrt(v_{t_i})``. Cost: ``N`` network evaluations.
 
@@ -309,15 +312,15 @@ def reverse_sample(noise_fn: NoiseFn, sde: MeanRevertingSDE, mu: Array, key: Arr
     init_key, key = jax.random.split(key)
     x = sde.terminal_sample(init_key, mu) if x_init is None else x_init
 
+    grid = time_grid(1.0, 0.0, n, jnp.result_type(x, jnp.float32))  # t_N = 1, ..., t_0 = 0
+
     def step(x, inputs):
-        i, k = inputs
-        t, s = i / n, (i - 1) / n
+        t, s, k = inputs
         score = sde.score_from_noise(noise_fn(t, x, mu), t)
         z = jax.random.normal(k, jnp.shape(x), x.dtype)
         return sde.reverse_step_mean(x, mu, score, t, s) + sde.reverse_step_std(t, s) * z, None
 
-    steps = jnp.arange(n, 0, -1)
-    x, _ = jax.lax.scan(step, x, (steps, jax.random.split(key, n)))
+    x, _ = jax.lax.scan(step, x, (grid[:-1], grid[1:], jax.random.split(key, n)))
     return x
 
 

@@ -20,6 +20,27 @@ def _pyplot():
     return plt
 
 
+def sample_kind(samples: np.ndarray) -> str:
+    """How :func:`plot_samples` draws an array: ``"scalars"``, ``"vectors"`` or ``"images"``.
+
+    By rank only, never by size: ``(N,)`` and ``(N, 1)`` are scalars, ``(N, D)`` with
+    ``D >= 2`` are vectors (``D = 64`` too: a vector whose length is a square is not an
+    image), ``(N, H, W)`` and ``(N, H, W, C)`` are images.
+
+    Raises:
+      ValueError: for any other rank.
+    """
+    shape = np.shape(samples)
+    if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
+        return "scalars"
+    if len(shape) == 2:
+        return "vectors"
+    if len(shape) in (3, 4):
+        return "images"
+    raise ValueError(f"samples must be (N,), (N, D), (N, H, W) or (N, H, W, C); got shape "
+                     f"{shape}")
+
+
 def plot_samples(path: str, samples: np.ndarray, reference: np.ndarray | None = None,
                  title: str = "samples") -> str:
     """Scatter plot for vectors, a histogram for scalars, an image grid for images.
@@ -28,35 +49,47 @@ def plot_samples(path: str, samples: np.ndarray, reference: np.ndarray | None = 
       path: output PNG path.
       samples: ``(N, D)`` vectors (``D >= 2``: the first two coordinates are drawn),
         ``(N,)`` or ``(N, 1)`` scalars, or ``(N, H, W)`` / ``(N, H, W, C)`` images
-        (any range; each image grid is scaled to the samples' min and max).
-      reference: optional data of the same kind drawn beside vector or scalar samples.
+        (any range; each image grid is scaled to the samples' min and max; with ``C`` not
+        1, 3 or 4 channel 0 is drawn); see :func:`sample_kind`.
+      reference: optional data drawn beside scalar or vector samples; left out when its
+        examples do not have the samples' size ``D`` (e.g. images beside vectors).
       title: figure title.
 
     Returns:
       ``path``.
+
+    Raises:
+      ValueError: for samples of another rank.
     """
     plt = _pyplot()
     samples = np.asarray(samples)
-    if samples.ndim == 2 and samples.shape[1] > 2:
+    kind = sample_kind(samples)
+    if reference is not None:
+        reference = np.asarray(reference).reshape(len(reference), -1)
+        if kind == "images" or reference.shape[1] != max(samples[0].size, 1):
+            reference = None
+    if kind == "vectors" and samples.shape[1] > 2:
         title = f"{title} (coordinates 0 and 1 of {samples.shape[1]})"
-    if samples.ndim == 1 or (samples.ndim == 2 and samples.shape[1] == 1):
+    if kind == "scalars":
         fig, ax = plt.subplots(figsize=(5, 4))
         ax.hist(samples.reshape(-1), bins=50, density=True, alpha=0.6, label=title)
         if reference is not None:
-            ax.hist(np.asarray(reference).reshape(-1), bins=50, density=True, alpha=0.6,
-                    label="data")
+            ax.hist(reference.reshape(-1), bins=50, density=True, alpha=0.6, label="data")
         ax.legend()
-    elif samples.ndim == 2:
+    elif kind == "vectors":
         ncols = 2 if reference is not None else 1
         fig, axes = plt.subplots(1, ncols, figsize=(4 * ncols, 4), squeeze=False)
         panels = [(samples[:, :2], title)]
         if reference is not None:
-            panels.append((np.asarray(reference).reshape(len(reference), -1)[:, :2], "data"))
+            panels.append((reference[:, :2], "data"))
         lim = _limits(np.concatenate([p for p, _ in panels]))
         for ax, (points, name) in zip(axes[0], panels):
             ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
             ax.set(xlim=lim[0], ylim=lim[1], title=name, aspect="equal")
     else:
+        if samples.ndim == 4 and samples.shape[-1] not in (1, 3, 4):
+            title = f"{title} (channel 0 of {samples.shape[-1]})"
+            samples = samples[..., 0]
         fig, ax = plt.subplots(figsize=(6, 6))
         ax.imshow(image_grid(samples[:64]), cmap="gray")
         ax.set(title=title)

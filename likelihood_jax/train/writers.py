@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from typing import Any
@@ -92,8 +93,14 @@ class Progress:
         self._bar = None
         if self.interactive:
             from tqdm import tqdm
+
+            # A pseudo-terminal may report a 0 x 0 window (no size set): tqdm would then
+            # draw nothing at all, so give it a fixed size ($COLUMNS/$LINES or 80 x 24).
+            sized = _terminal_columns(sys.stderr) > 0
+            fixed = shutil.get_terminal_size()
             self._bar = tqdm(total=total_steps, initial=initial_step, unit="step",
-                             dynamic_ncols=True)
+                             dynamic_ncols=sized, ncols=None if sized else fixed.columns,
+                             nrows=None if sized else fixed.lines)
 
     def update(self, step: int, metrics: dict[str, float]) -> None:
         """Reports progress up to ``step`` with the latest training metrics."""
@@ -125,6 +132,14 @@ class Progress:
         """Closes the bar."""
         if self._bar is not None:
             self._bar.close()
+
+
+def _terminal_columns(stream) -> int:
+    """The width of the terminal ``stream`` writes to (0 when it reports none)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def _format_seconds(seconds: float) -> str:

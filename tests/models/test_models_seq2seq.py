@@ -43,8 +43,10 @@ def test_decoder_is_causal():
 
     emb = model.apply({"params": params}, inputs, method=lambda m, x: m.embed(x))
     direct = model.apply({"params": params}, source, inputs)
-    np.testing.assert_allclose(logits_from_embeddings(emb), direct, rtol=1e-5, atol=1e-5)
-    jac = jax.jacobian(lambda e: logits_from_embeddings(e)[0].sum(-1))(emb)  # [T, B, T, W]
+    logits = jax.jit(logits_from_embeddings)  # one compilation instead of op-by-op dispatch
+    # Jitted vs eager float32 (weights x3): fusion moves the logits by a few 1e-5.
+    np.testing.assert_allclose(logits(emb), direct, rtol=1e-4, atol=1e-4)
+    jac = jax.jit(jax.jacobian(lambda e: logits_from_embeddings(e)[0].sum(-1)))(emb)  # [T,B,T,W]
     jac = np.abs(np.asarray(jac[:, 0])).sum(-1)  # [T_out, T_in]
     for t in range(T):
         assert np.all(jac[t, t + 1:] == 0.0), t

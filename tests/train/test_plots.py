@@ -30,3 +30,75 @@ def test_text_samples_without_vocabulary_are_token_ids(tmp_path):
 def test_text_samples_refuse_floats(tmp_path):
     with pytest.raises(ValueError, match="integer token ids"):
         plots.write_text_samples(str(tmp_path / "s.txt"), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("shape,kind", [((50,), "scalars"), ((50, 1), "scalars"),
+                                        ((50, 2), "vectors"), ((50, 3), "vectors"),
+                                        ((50, 64), "vectors"), ((50, 49), "vectors"),
+                                        ((9, 8, 8), "images"), ((9, 8, 8, 1), "images"),
+                                        ((9, 8, 8, 3), "images")])
+def test_sample_kind_goes_by_rank_not_by_size(shape, kind):
+    assert plots.sample_kind(np.zeros(shape)) == kind
+
+
+@pytest.mark.parametrize("shape", [(), (2, 3, 4, 5, 6)])
+def test_sample_kind_names_a_shape_it_cannot_draw(shape):
+    with pytest.raises(ValueError, match=r"got shape \(" + ", ".join(map(str, shape))):
+        plots.sample_kind(np.zeros(shape))
+
+
+class Drawn:
+    """Records which matplotlib drawing calls ``plot_samples`` makes, and their data."""
+
+    def __init__(self, monkeypatch):
+        import matplotlib.axes
+        self.calls = []
+        for name in ("scatter", "hist", "imshow"):
+            original = getattr(matplotlib.axes.Axes, name)
+
+            def record(ax, data, *args, _name=name, _original=original, **kwargs):
+                self.calls.append((_name, np.asarray(data)))
+                return _original(ax, data, *args, **kwargs)
+
+            monkeypatch.setattr(matplotlib.axes.Axes, name, record)
+
+    def names(self):
+        return [name for name, _ in self.calls]
+
+
+@pytest.mark.parametrize("dim", [3, 64])
+def test_vectors_of_any_length_are_scattered_never_reshaped_into_images(tmp_path, monkeypatch,
+                                                                         dim):
+    drawn = Drawn(monkeypatch)
+    samples = np.random.default_rng(0).normal(size=(40, dim))
+    reference = np.random.default_rng(1).normal(size=(30, dim))
+    plots.plot_samples(str(tmp_path / "s.png"), samples, reference=reference)
+    assert drawn.names() == ["scatter", "scatter"]
+    np.testing.assert_array_equal(drawn.calls[0][1], samples[:, 0])
+    np.testing.assert_array_equal(drawn.calls[1][1], reference[:, 0])
+
+
+def test_scalars_are_a_histogram_with_the_reference(tmp_path, monkeypatch):
+    drawn = Drawn(monkeypatch)
+    plots.plot_samples(str(tmp_path / "s.png"), np.arange(20.0)[:, None],
+                       reference=np.arange(10.0))
+    assert drawn.names() == ["hist", "hist"]
+    np.testing.assert_array_equal(drawn.calls[1][1], np.arange(10.0))
+
+
+def test_a_reference_of_another_size_is_left_out(tmp_path, monkeypatch):
+    drawn = Drawn(monkeypatch)
+    plots.plot_samples(str(tmp_path / "s.png"), np.zeros((20, 3)) + np.arange(20)[:, None],
+                       reference=np.zeros((20, 1)))
+    assert drawn.names() == ["scatter"]
+
+
+@pytest.mark.parametrize("shape", [(9, 8, 8), (9, 8, 8, 1), (9, 8, 8, 3), (9, 8, 8, 2)])
+def test_images_are_one_grid(tmp_path, monkeypatch, shape):
+    drawn = Drawn(monkeypatch)
+    samples = np.random.default_rng(0).normal(size=shape)
+    plots.plot_samples(str(tmp_path / "s.png"), samples, reference=np.zeros((9, 64)))
+    assert drawn.names() == ["imshow"]
+    grid = drawn.calls[0][1]
+    # 3x3 tiles of 8x8 with a 1-pixel border; one channel unless the images are RGB.
+    assert grid.shape == ((28, 28, 3) if shape[-1] == 3 else (28, 28))

@@ -1,4 +1,3 @@
-"""Configs of ``grum``. The end-to-end test harness (``tests/test_experiments_e2e.py``) runs
-``PRIMARY`` in its ``runlocal`` mode."""
+"""Configs of ``grum``; ``PRIMARY`` is the one the end-to-end harness runs."""
 
 PRIMARY = "community_small"

@@ -1,4 +1,3 @@
-"""Configs of ``ml_sde_solver``. The end-to-end test harness (``tests/test_experiments_e2e.py``) runs
-``PRIMARY`` in its ``runlocal`` mode."""
+"""Configs of ``ml_sde_solver``; ``PRIMARY`` is the one the end-to-end harness runs."""
 
 PRIMARY = "digits"

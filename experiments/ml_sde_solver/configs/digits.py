@@ -5,9 +5,10 @@ Sampling Scheme". Trains a small VP-SDE diffusion model (noise-prediction MLP) o
 digits, then compares the classifier-feature Fréchet distance of samples from Euler–Maruyama,
 the paper's ML solver and the probability-flow ODE (Euler) at equal numbers of score
 evaluations. Modes: ``runlocal`` (the tests), default (the README numbers), ``full``
-(longer, wider). Numbers reached (default mode, seeds 0 / 1; floor 0.48 / 0.69): at 4 score
-evaluations Fréchet 2.17 / 2.19 (ML solver), 46.7 / 30.9 (Euler–Maruyama), 4.91 / 4.00 (ODE);
-at 100 evaluations 2.06 / 2.16, 1.91 / 1.97, 2.99 / 2.20. Full table:
+(longer, wider). Numbers reached (default mode, seeds 0 / 1; floor 0.48 / 0.69; EMA with
+warm-up): at 4 score evaluations Fréchet 2.17 / 2.33 (ML solver), 47.1 / 31.4
+(Euler–Maruyama), 4.47 / 3.67 (ODE); at 100 evaluations 2.14 / 2.23, 1.96 / 2.04,
+2.70 / 2.03. Full table:
 experiments/ml_sde_solver/README.md.
 """
 

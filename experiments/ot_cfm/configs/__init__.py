@@ -1,4 +1,3 @@
-"""Configs of ``ot_cfm``. The end-to-end test harness (``tests/test_experiments_e2e.py``) runs
-``PRIMARY`` in its ``runlocal`` mode."""
+"""Configs of ``ot_cfm``; ``PRIMARY`` is the one the end-to-end harness runs."""
 
 PRIMARY = "toy2d"

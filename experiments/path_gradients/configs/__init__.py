@@ -1,4 +1,3 @@
-"""Configs of ``path_gradients``. The end-to-end test harness (``tests/test_experiments_e2e.py``) runs
-``PRIMARY`` in its ``runlocal`` mode."""
+"""Configs of ``path_gradients``; ``PRIMARY`` is the one the end-to-end harness runs."""
 
 PRIMARY = "gmm2d"
