@@ -48,7 +48,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from likelihood_jax import data as data_lib
 from likelihood_jax.data.synthetic import sources
@@ -532,6 +531,8 @@ class MaskedLMBase(Experiment):
         test_x = jnp.asarray(self.dataset.test["x"])
         f_train, f_test = np.asarray(feats(params, train_x)), np.asarray(feats(params, test_x))
         mean, std = f_train.mean(0), f_train.std(0) + 1e-6
+        from sklearn.linear_model import LogisticRegression  # only the probe needs it
+
         clf = LogisticRegression(max_iter=2000, C=self.eval_config.get("probe_c", 1.0))
         clf.fit((f_train - mean) / std, self.dataset.train["label"][:n])
         return float(clf.score((f_test - mean) / std, self.dataset.test["label"]))

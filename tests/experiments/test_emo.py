@@ -1,4 +1,5 @@
-"""EMO experiment: weight 0 is MLE, the logged bound is the library's, runlocal end to end."""
+"""EMO experiment: weight 0 is MLE, the logged bound is the library's; checks on the harness's
+runlocal run (``check_runlocal``)."""
 
 import os
 
@@ -9,8 +10,7 @@ import pytest
 
 from experiments.emo.experiment import EMO, output_embeddings
 from likelihood_jax.main import load_config
-from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO, checkpoint_steps, train_lines
+from tests.clitools import REPO, eval_lines
 
 CONFIG = os.path.join(REPO, "experiments", "emo", "configs", "synthetic.py")
 
@@ -37,11 +37,7 @@ def test_weight_zero_is_mle_and_the_bound_uses_the_head_embeddings():
         EMO(config)
 
 
-@pytest.mark.slow
-def test_runlocal_trains_end_to_end(tmp_path):
-    config = load_config(CONFIG + ":runlocal")
-    metrics = train_and_evaluate(EMO(config), str(tmp_path))
-    train = train_lines(tmp_path)
-    assert train[-1]["loss"] < train[0]["loss"]
-    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
-    assert 0.0 <= metrics["tv"] < 1.0
+def check_runlocal(workdir: str) -> None:
+    """The end-to-end harness's run: the exact TV is a distance in [0, 1)."""
+    tv = eval_lines(workdir)[-1]["tv"]
+    assert 0.0 <= tv < 1.0

@@ -1,5 +1,6 @@
 """Loss smoothing experiment: zero smoothing is MLE, RAML resampling edits the expected share
-of tokens, and runlocal trains end to end (token and sequence level together)."""
+of tokens; runlocal with sequence-level smoothing too trains end to end (nightly), and checks on
+the harness's runlocal run (``check_runlocal``)."""
 
 import os
 
@@ -12,7 +13,7 @@ from experiments.loss_smoothing.experiment import LossSmoothing
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO, checkpoint_steps, train_lines
+from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "loss_smoothing", "configs", "synthetic.py")
 
@@ -49,8 +50,14 @@ def test_sequence_level_resampling_edits_the_expected_share_of_tokens():
         LossSmoothing(config)
 
 
-@pytest.mark.slow
-def test_runlocal_trains_end_to_end(tmp_path):
+def check_runlocal(workdir: str) -> None:
+    """The end-to-end harness's run (token level): the exact TV is a distance in [0, 1)."""
+    tv = eval_lines(workdir)[-1]["tv"]
+    assert 0.0 <= tv < 1.0
+
+
+@pytest.mark.nightly
+def test_runlocal_with_sequence_level_smoothing_trains_end_to_end(tmp_path):
     config = load_config(CONFIG + ":runlocal")
     config.objective.seq_temperature = 0.3
     metrics = train_and_evaluate(LossSmoothing(config), str(tmp_path))

@@ -1,6 +1,6 @@
 """MCMI [P034]: the teacher's objective against an independent numpy computation, the student's
-transfer sets, bad configs, and the teacher-then-student runlocal chain end to end (and the
-sweep)."""
+transfer sets, bad configs; checks on the harness's teacher-then-student runlocal chain
+(``check_runlocal``); nightly: the sweep at runlocal."""
 
 import json
 import os
@@ -89,11 +89,10 @@ def test_bad_configs_are_refused():
         MCMIDistillation(config).dataset  # noqa: B018 (the data are built when first read)
 
 
-def test_runlocal_teacher_then_kd_student_without_a_class_in_one_command(tmp_path):
-    """The config's stages: an MCMI teacher, then a student without class 3 distilled from it."""
-    assert main.main(["--config", f"{CONFIG}:runlocal", "--workdir", str(tmp_path),
-                      "--config.teacher.cmi_weight=0.2", "--config.data.omit_class=3"]) == 0
-    teacher_dir, student_dir = str(tmp_path / "teacher"), str(tmp_path / "student")
+def check_runlocal(workdir: str) -> None:
+    """The harness's run of the config's stages: an MCMI teacher (``teacher.cmi_weight=0.2``),
+    then a student without class 3 (``data.omit_class=3``) distilled from it."""
+    teacher_dir, student_dir = os.path.join(workdir, "teacher"), os.path.join(workdir, "student")
     train = train_lines(teacher_dir)
     assert train[-1]["loss"] < train[0]["loss"] and "cmi" in train[-1]
     teacher_metrics = eval_lines(teacher_dir)[-1]
@@ -108,8 +107,8 @@ def test_runlocal_teacher_then_kd_student_without_a_class_in_one_command(tmp_pat
     pred = np.asarray(jnp.argmax(finetune.logits(params, jnp.asarray(test["x"])), -1))
     assert np.mean(pred == test["label"]) == pytest.approx(teacher_metrics["accuracy"])
     config = get_config()
-    config.data.omit_class = 3
-    config.teacher.from_stage, config.stage_root = "teacher", str(tmp_path)
+    assert config.data.omit_class == 3 and config.teacher.cmi_weight == 0.2
+    config.teacher.from_stage, config.stage_root = "teacher", workdir
     assert 3 not in MCMIDistillation(config).dataset.train["label"]
     train = train_lines(student_dir)
     assert train[-1]["loss"] < train[0]["loss"]
@@ -120,7 +119,7 @@ def test_runlocal_teacher_then_kd_student_without_a_class_in_one_command(tmp_pat
     assert 0.0 <= metrics["accuracy_omitted"] <= 1.0 and metrics["cmi"] >= 0.0
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_sweep_runs_the_table_at_runlocal_as_one_procedure(tmp_path):
     """configs/sweep.py:runlocal, one seed, the fewshot setting: MLE teacher, CE and KD students."""
     sweep_config = os.path.join(REPO, "experiments", "mcmi", "configs", "sweep.py")

@@ -1,5 +1,5 @@
 """Probability-based objectives experiment: the noisy data, the pretrain-then-fine-tune
-schedule driven by the step, and runlocal end to end."""
+schedule driven by the step; checks on the harness's runlocal run (``check_runlocal``)."""
 
 import os
 
@@ -12,8 +12,7 @@ from experiments.prob_objectives.experiment import ProbObjectives
 from likelihood_jax.data.synthetic.sources import corrupt_tokens
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import objectives as seq_losses
-from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO, checkpoint_steps, train_lines
+from tests.clitools import REPO, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "prob_objectives", "configs", "synthetic.py")
 
@@ -67,12 +66,11 @@ def test_mode_accuracy_is_one_for_the_source_itself():
     np.testing.assert_array_equal(out["mode_accuracy"], 1.0)
 
 
-@pytest.mark.slow
-def test_runlocal_trains_end_to_end(tmp_path):
+def check_runlocal(workdir: str) -> None:
+    """The end-to-end harness's run: MLE pretraining on clean data learns, then fine-tuning."""
     config = load_config(CONFIG + ":runlocal")
-    metrics = train_and_evaluate(ProbObjectives(config), str(tmp_path))
-    train = train_lines(tmp_path)
+    train = train_lines(workdir)
     pretraining = [line for line in train if line["step"] <= config.objective.pretrain_steps]
     assert pretraining[-1]["nll"] < pretraining[0]["nll"]  # MLE on clean data learns
-    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
+    metrics = eval_lines(workdir)[-1]
     assert 0.0 <= metrics["tv"] < 1.0 and 0.0 <= metrics["mode_accuracy"] <= 1.0

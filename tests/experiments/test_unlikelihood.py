@@ -1,7 +1,8 @@
 """Unlikelihood: continuation logits line up with greedy decoding, the sequence-level update
-lowers the probability of repeated n-grams, update kinds are drawn at their rates, and the
-runlocal config pretrains and fine-tunes (init_from) end to end, and the README table's
-chain fine-tunes from its pretraining stage."""
+lowers the probability of repeated n-grams; checks on the harness's runlocal run
+(``check_runlocal``); nightly: the runlocal config fine-tunes (init_from) end to end with update
+kinds drawn at their rates, and the README table's chain fine-tunes from its pretraining
+stage."""
 
 import os
 
@@ -18,7 +19,7 @@ from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train import TrainState, loop, stages, train_and_evaluate
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.optimizers import make_optimizer
-from tests.clitools import REPO, checkpoint_steps, train_lines
+from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "unlikelihood", "configs", "shakespeare.py")
 TABLE = os.path.join(REPO, "experiments", "unlikelihood", "configs", "shakespeare_table.py")
@@ -62,11 +63,21 @@ def test_bad_rates_are_refused():
         Unlikelihood(config)
 
 
-@pytest.mark.slow
+def check_runlocal(workdir: str) -> None:
+    """The end-to-end harness's run (from scratch, all three update kinds): better than
+    uniform over the 83 characters, repetition rates are fractions."""
+    metrics = eval_lines(workdir)[-1]
+    assert metrics["bits_per_char"] < np.log2(83)
+    for name in ("seq_rep_4_greedy", "seq_rep_4_sample", "rep16", "wrep16"):
+        assert 0.0 <= metrics[name] <= 1.0, (name, metrics[name])
+
+
+@pytest.mark.nightly
 def test_runlocal_fine_tunes_from_a_checkpoint_end_to_end(tmp_path):
     """init_from restores the saved parameters; update kinds are drawn at their rates."""
     config = load_config(CONFIG + ":runlocal")  # alpha 1, seq_rate 0.25, pg_rate 0.25
     config.log_every = 1
+    config.total_steps = config.checkpoint_every = 40  # 40 draws of the update kind
     # A "pretrained" run: a checkpoint of (perturbed) initial parameters, saved as the loop
     # saves its state.
     _, _, batch, saved = make(scale=1.0, alpha=0.0, seq_rate=0.0, pg_rate=0.0)
@@ -95,7 +106,7 @@ def test_runlocal_fine_tunes_from_a_checkpoint_end_to_end(tmp_path):
     assert 2 <= seq.sum() <= 19 and 2 <= pg.sum() <= 19
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_table_chain_fine_tunes_from_its_pretraining_stage(tmp_path):
     """shakespeare_table.py: ``ft_iut`` starts from the ``token`` stage's final parameters."""
     config = load_config(TABLE + ":runlocal")

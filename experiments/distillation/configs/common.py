@@ -3,16 +3,14 @@
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import base_config
+from likelihood_jax.train.config import base_config, runlocal
 from likelihood_jax.train.stages import stages_config
 
 # Mode fields of both configs (each adds its own model sizes).
 MODES = {
-    "runlocal": {
-        "dataset.vocab_size": 8, "dataset.length": 8, "dataset.num_train": 200,
-        "dataset.num_test": 128, "total_steps": 60, "log_every": 20, "eval_every": 0,
-        "checkpoint_every": 60, "eval_batch_size": 128,
-    },
+    "runlocal": runlocal(60, {"dataset.vocab_size": 8, "dataset.length": 8,
+                              "dataset.num_train": 200, "dataset.num_test": 128},
+                         eval_batch_size=128),
     "full": {
         "dataset.vocab_size": 50, "dataset.length": 32, "total_steps": 10000,
         "log_every": 500, "eval_every": 5000, "checkpoint_every": 5000,

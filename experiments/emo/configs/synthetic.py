@@ -13,12 +13,12 @@ cores), ``full``. Numbers: experiments/emo/README.md.
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
     config = base_config("emo", dataset="markov")
     config.update(presets.synthetic_lm())
     config.objective = ml_collections.ConfigDict({"weight": 1.0})
-    apply_mode(config, arg, presets.synthetic_lm_modes())
+    apply_mode(config, arg, presets.synthetic_lm_modes(), {"runlocal": runlocal(60)})
     return config

@@ -16,7 +16,7 @@ cores), ``full``. Numbers: experiments/loss_smoothing/README.md.
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -25,5 +25,5 @@ def get_config(arg=None):
     config.objective = ml_collections.ConfigDict({
         "token_weight": 0.3, "token_temperature": 0.15, "seq_temperature": 0.0, "seq_rate": 0.5,
     })
-    apply_mode(config, arg, presets.synthetic_lm_modes())
+    apply_mode(config, arg, presets.synthetic_lm_modes(), {"runlocal": runlocal(60)})
     return config

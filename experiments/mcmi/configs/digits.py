@@ -21,7 +21,7 @@ Numbers and commands: experiments/mcmi/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 from likelihood_jax.train.stages import stages_config
 
 
@@ -52,11 +52,11 @@ def get_config(arg=None):
         ("student", {"teacher": {"from_stage": "teacher"}}),
     )
     apply_mode(config, arg, {
-        "runlocal": {
+        # The method end to end: an MCMI teacher (weight 0.2), a student without class 3.
+        "runlocal": runlocal(60, {
             "model.hidden_dims": (8,), "teacher.model.hidden_dims": (32,),
-            "teacher.total_steps": 60, "teacher.init_steps": 60,
-            "total_steps": 60, "log_every": 20, "checkpoint_every": 60,
-        },
+            "teacher.total_steps": 60, "teacher.init_steps": 60, "teacher.cmi_weight": 0.2,
+            "data.omit_class": 3}, num_plot_samples=0),
         "full": {
             "dataset.name": "mnist5k", "model.hidden_dims": (64,),
             "teacher.model.hidden_dims": (512, 512), "teacher.total_steps": 10000,

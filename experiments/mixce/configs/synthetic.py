@@ -15,7 +15,7 @@ vocabulary and model). Numbers: experiments/mixce/README.md.
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -26,9 +26,8 @@ def get_config(arg=None):
     config.objective = ml_collections.ConfigDict({"eta": 1.0})
     config.eval_batch_size = 2000
     apply_mode(config, arg, presets.synthetic_lm_modes(), {
-        "runlocal": {"dataset.num_train": 2000, "dataset.num_test": 256, "model.num_layers": 1,
-                     "total_steps": 150, "log_every": 25, "checkpoint_every": 150,
-                     "eval_batch_size": 256},
+        "runlocal": runlocal(60, {"dataset.num_train": 2000, "dataset.num_test": 256,
+                                  "model.num_layers": 1}, eval_batch_size=256),
         "default": {"total_steps": 3000, "eval_every": 1000, "checkpoint_every": 1000},
     })
     return config

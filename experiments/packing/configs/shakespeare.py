@@ -13,7 +13,7 @@ experiments/packing/README.md.
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -28,10 +28,10 @@ def get_config(arg=None):
     config.batch_size = 16
     config.eval_batch_size = 256
     apply_mode(config, arg, {
-        "runlocal": {"packing.window": 32, "packing.num_train_docs": 2000,
-                     "packing.num_test_docs": 32, "model.num_layers": 1, "model.width": 32,
-                     "model.num_heads": 2, "optim.warmup_steps": 5, "total_steps": 40,
-                     "log_every": 10, "checkpoint_every": 40},
+        "runlocal": runlocal(30, {"packing.window": 32, "packing.num_train_docs": 2000,
+                                  "packing.num_test_docs": 32, "model.num_layers": 1,
+                                  "model.width": 32, "model.num_heads": 2,
+                                  "optim.warmup_steps": 3}),
         "default": {"total_steps": 800, "log_every": 100, "checkpoint_every": 800},
         "full": {"packing.window": 512, "packing.num_test_docs": 2048, "model.num_layers": 6,
                  "model.width": 384, "model.num_heads": 6, "model.max_len": 1024,

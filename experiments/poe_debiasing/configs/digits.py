@@ -14,7 +14,7 @@ the border-only weak learner 0.909. See experiments/poe_debiasing/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -30,8 +30,7 @@ def get_config(arg=None):
     config.batch_size = 128
     config.eval_batch_size = 297
     apply_mode(config, arg, {
-        "runlocal": {"total_steps": 200, "model.hidden_dims": (64,), "log_every": 50,
-                     "checkpoint_every": 200},
+        "runlocal": runlocal(200, {"model.hidden_dims": (64,)}),
         "default": {"total_steps": 2000, "log_every": 200, "eval_every": 500,
                     "checkpoint_every": 2000},
         "full": {"total_steps": 10000, "model.hidden_dims": (512, 512), "log_every": 500,

@@ -16,7 +16,7 @@ on 2 CPU cores), ``full``. Numbers: experiments/prob_objectives/README.md.
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -29,7 +29,7 @@ def get_config(arg=None):
         "alpha": 0.0, "threshold": 0.0, "pretrain_steps": 1000,
     })
     apply_mode(config, arg, presets.synthetic_lm_modes(), {
-        "runlocal": {"objective.pretrain_steps": 60, "objective.alpha": 1.0},
+        "runlocal": runlocal(80, {"objective.pretrain_steps": 50, "objective.alpha": 1.0}),
         # default: pass --config.total_steps=pretrain_steps + 500
         "default": {"checkpoint_every": 2000},
         "full": {"objective.pretrain_steps": 10000, "total_steps": 15000},

@@ -17,7 +17,7 @@ Modes: ``runlocal`` (tests), default (the README table, minutes on 2 CPU cores),
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -28,9 +28,9 @@ def get_config(arg=None):
         "continuation_len": 48, "ngram": 4, "from_stage": "", "init_from": "",
     })
     apply_mode(config, arg, presets.shakespeare_lm_modes(), {
-        "runlocal": {"objective.prefix_len": 8, "objective.continuation_len": 16,
-                     "objective.alpha": 1.0, "objective.seq_rate": 0.25,
-                     "objective.pg_rate": 0.25},
+        "runlocal": runlocal(30, {"objective.prefix_len": 8, "objective.continuation_len": 16,
+                                  "objective.alpha": 1.0, "objective.seq_rate": 0.25,
+                                  "objective.pg_rate": 0.25}),
         "full": {"objective.prefix_len": 64, "objective.continuation_len": 160,
                  "eval.prefix_len": 64, "eval.continuation_len": 160},
     })
