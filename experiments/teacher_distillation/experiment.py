@@ -74,6 +74,41 @@ def true_response_log_probs(clean: jax.Array, vocab_size: int, noise: float) -> 
     return jnp.log((1.0 - noise) * one_hot + noise / vocab_size)
 
 
+def response_logits(model, params, x: jax.Array, prompt_len: int) -> jax.Array:
+    """Logits ``[B, m, V]`` of the ``m = prompt_len`` response tokens of ``x [B, 2m+2]``."""
+    logits = model.apply({"params": params}, x[:, :-1])
+    return logits[:, prompt_len + 1:2 * prompt_len + 1]
+
+
+def response_metrics(model, params, x: jax.Array, clean: jax.Array, *, prompt_len: int,
+                     vocab_size: int, noise: float, entropy: float) -> dict[str, jax.Array]:
+    """Exact per-example response metrics of ``model`` (nats per response token).
+
+    ``resp_ce``: ``-sum_v p(v) log q(v | prefix)`` with the true ``p`` (exact given
+    the noisy test prefix, since ``p`` does not depend on it); ``resp_kl`` = ``resp_ce``
+    minus the true ``entropy`` of one response token; ``resp_nll``: NLL of the noisy test
+    response (Monte Carlo); ``token_acc`` / ``exact_match``: argmax on the clean response
+    prefix equals ``f(p)`` per token / at every token (= greedy decoding's exact match).
+    """
+    log_q = jax.nn.log_softmax(response_logits(model, params, x, prompt_len), -1)
+    log_p = true_response_log_probs(clean, vocab_size, noise)
+    ce = -jnp.sum(jnp.exp(log_p) * log_q, -1).mean(-1)
+    targets = x[:, prompt_len + 2:]
+    nll = -jnp.take_along_axis(log_q, targets[..., None], -1)[..., 0].mean(-1)
+    x_clean = x.at[:, prompt_len + 2:].set(clean)
+    pred = jnp.argmax(response_logits(model, params, x_clean, prompt_len), -1)
+    correct = (pred == clean).astype(jnp.float32)
+    return {"resp_ce": ce, "resp_kl": ce - entropy, "resp_nll": nll,
+            "token_acc": correct.mean(-1), "exact_match": correct.min(-1)}
+
+
+# One compilation per model and shapes, shared by the runs of a chain (the teacher and the
+# expert share an architecture, as do the KD student and its DAE continuation).
+_response_metrics_jit = jax.jit(
+    response_metrics, static_argnums=0,
+    static_argnames=("prompt_len", "vocab_size", "noise", "entropy"))
+
+
 # -- The experiment ---------------------------------------------------------------------------
 
 
@@ -149,10 +184,6 @@ class InstructionDistillation(Experiment):
         return self._true_entropy()
 
     @functools.cached_property
-    def _metrics_jit(self):
-        return jax.jit(lambda p, x, c: self.response_metrics(self.model, p, x, c))
-
-    @functools.cached_property
     def teacher_model(self):
         """The teacher architecture (also the domain expert's)."""
         return make_model(self.config.teacher.model, self.input_vocab, self.vocab_size)
@@ -204,9 +235,7 @@ class InstructionDistillation(Experiment):
 
     def response_logits(self, model, params, x: jax.Array) -> jax.Array:
         """Logits ``[B, m, V]`` of the ``m`` response tokens of sequences ``x [B, 2m+2]``."""
-        m = self.prompt_len
-        logits = model.apply({"params": params}, x[:, :-1])
-        return logits[:, m + 1:2 * m + 1]
+        return response_logits(model, params, x, self.prompt_len)
 
     def teacher_log_probs(self, params, x: jax.Array) -> jax.Array:
         """A frozen teacher's tempered response log-probabilities ``[B, m, V]``."""
@@ -248,25 +277,14 @@ class InstructionDistillation(Experiment):
 
     # -- evaluation ---------------------------------------------------------------------------
 
-    def response_metrics(self, model, params, x, clean) -> dict[str, jax.Array]:
-        """Exact per-example response metrics of ``model`` (nats per response token).
+    def metric_options(self) -> dict[str, float | int]:
+        """The static arguments of :func:`response_metrics` for this run."""
+        return {"prompt_len": self.prompt_len, "vocab_size": self.vocab_size,
+                "noise": self.noise, "entropy": self.entropy}
 
-        ``resp_ce``: ``-sum_v p(v) log q(v | prefix)`` with the true ``p`` (exact given
-        the noisy test prefix, since ``p`` does not depend on it); ``resp_kl`` = ``resp_ce``
-        minus the true entropy; ``resp_nll``: NLL of the noisy test response (Monte
-        Carlo); ``token_acc`` / ``exact_match``: argmax on the clean response prefix
-        equals ``f(p)`` per token / at every token (= greedy decoding's exact match).
-        """
-        log_q = jax.nn.log_softmax(self.response_logits(model, params, x), -1)
-        log_p = true_response_log_probs(clean, self.vocab_size, self.noise)
-        ce = -jnp.sum(jnp.exp(log_p) * log_q, -1).mean(-1)
-        targets = x[:, self.prompt_len + 2:]
-        nll = -jnp.take_along_axis(log_q, targets[..., None], -1)[..., 0].mean(-1)
-        x_clean = x.at[:, self.prompt_len + 2:].set(clean)
-        pred = jnp.argmax(self.response_logits(model, params, x_clean), -1)
-        correct = (pred == clean).astype(jnp.float32)
-        return {"resp_ce": ce, "resp_kl": ce - self.entropy, "resp_nll": nll,
-                "token_acc": correct.mean(-1), "exact_match": correct.min(-1)}
+    def response_metrics(self, model, params, x, clean) -> dict[str, jax.Array]:
+        """Exact per-example response metrics of ``model`` (:func:`response_metrics`)."""
+        return response_metrics(model, params, x, clean, **self.metric_options())
 
     def eval_fn(self, params, batch, key):
         """Exact response metrics on the test split (see :meth:`response_metrics`)."""
@@ -279,8 +297,9 @@ class InstructionDistillation(Experiment):
         out = {}
         for split in ("general", "domain"):
             data = self.test_sets[split]
-            metrics = jax.device_get(self._metrics_jit(params, jnp.asarray(data["x"]),
-                                                       jnp.asarray(data["clean"])))
+            metrics = jax.device_get(_response_metrics_jit(
+                self.model, params, jnp.asarray(data["x"]), jnp.asarray(data["clean"]),
+                **self.metric_options()))
             for i, name in enumerate(TASKS):
                 rows = data["task"] == i
                 if rows.any():

@@ -1,5 +1,6 @@
 """Latent bootstrapping [P185]: the objective against an independent computation, no
-gradient through the teacher, the weights' neutral settings, and runlocal end to end."""
+gradient through the teacher, the weights' neutral settings; the harness
+(tests/test_experiments_e2e.py) runs runlocal and calls check_runlocal."""
 
 import functools
 import os
@@ -12,8 +13,7 @@ import pytest
 from experiments.latent_bootstrapping.experiment import LatentBootstrapping
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import masked_lm
-from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+from tests.clitools import REPO, eval_lines
 
 CONFIG = os.path.join(REPO, "experiments", "latent_bootstrapping", "configs", "synthetic.py")
 
@@ -98,13 +98,8 @@ def test_bad_weights_are_refused():
         LatentBootstrapping(config, dataset=get_dataset())
 
 
-@pytest.mark.slow
-def test_runlocal_trains_end_to_end(tmp_path):
-    config = get_config()
-    metrics = train_and_evaluate(LatentBootstrapping(config), str(tmp_path))
-    train = train_lines(tmp_path)
-    assert train[-1]["loss"] < train[0]["loss"]
-    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
-    assert eval_lines(tmp_path)[-1]["probe_acc"] == pytest.approx(metrics["probe_acc"])
-    assert metrics["embedding_var"] > 0.0
-    assert 0.0 <= metrics["probe_acc"] <= 1.0
+def check_runlocal(workdir: str) -> None:
+    """The harness's run: no collapse, and the probe accuracy is a fraction."""
+    final = eval_lines(workdir)[-1]
+    assert final["embedding_var"] > 0.0
+    assert 0.0 <= final["probe_acc"] <= 1.0

@@ -1,5 +1,6 @@
 """MLM scoring [P239]: exact conditionals of the source against enumeration, the model's
-vmapped PLL against a Python loop, the corruptions, and runlocal end to end."""
+vmapped PLL against a Python loop, the corruptions; the harness
+(tests/test_experiments_e2e.py) runs runlocal and calls check_runlocal."""
 
 import functools
 import itertools
@@ -8,13 +9,11 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from experiments.mlm_scoring.experiment import MLMScoring, replace_tokens, swap_adjacent
 from likelihood_jax.data.synthetic import sources
 from likelihood_jax.main import load_config
-from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+from tests.clitools import REPO, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "mlm_scoring", "configs", "synthetic.py")
 
@@ -78,18 +77,13 @@ def test_corruptions_change_what_they_should():
         assert len(diff) == 2 and diff[1] == diff[0] + 1
 
 
-@pytest.mark.slow
-def test_runlocal_trains_end_to_end(tmp_path):
-    config = get_config()
-    metrics = train_and_evaluate(MLMScoring(config), str(tmp_path))
-    train = train_lines(tmp_path)
+def check_runlocal(workdir: str) -> None:
+    """The harness's run: both models learnt; the scoring metrics are in range."""
+    train = train_lines(workdir)
     assert train[-1]["mlm_loss"] < train[0]["mlm_loss"]
     assert train[-1]["clm_nll"] < train[0]["clm_nll"]
-    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
-    assert eval_lines(tmp_path)[-1]["rank_replace_pll"] == pytest.approx(
-        metrics["rank_replace_pll"])
-    assert 0.0 <= metrics["pick_original_pll"] <= 1.0
-    # The exact conditionals are a lower bound on nothing, but the truth's PLL is finite and
-    # the true log P ranks the original above a corruption most of the time.
-    assert metrics["rank_replace_true"] > 0.5
-    assert -1.0 <= metrics["corr_pll_true_logp"] <= 1.0
+    final = eval_lines(workdir)[-1]
+    assert 0.0 <= final["pick_original_pll"] <= 1.0
+    # The true log P ranks the original above a one-token replacement most of the time.
+    assert final["rank_replace_true"] > 0.5
+    assert -1.0 <= final["corr_pll_true_logp"] <= 1.0

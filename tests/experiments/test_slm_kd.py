@@ -1,5 +1,6 @@
 """SALT [P153]: the schedule, w = 0 is CE exactly, the KD term is the analytic KL, the selection
-rule on a hand-built case, and the teacher-then-student runlocal end to end."""
+rule on a hand-built case; the harness (tests/test_experiments_e2e.py) runs the
+teacher-then-student runlocal and calls check_runlocal."""
 
 import math
 import os
@@ -18,11 +19,10 @@ from experiments.slm_kd.experiment import (
 )
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import distillation as kd
-from likelihood_jax.train import train_and_evaluate
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.optimizers import make_optimizer
 from likelihood_jax.train.state import TrainState
-from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+from tests.clitools import REPO, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "slm_kd", "configs", "markov.py")
 
@@ -75,19 +75,24 @@ def test_weight_zero_reproduces_the_ce_baseline_exactly(teacher_dir):
     batch = {"x": jnp.asarray(salt.dataset.train["x"][:16])}
     params = jax.jit(salt.init_params)(jax.random.key(0), batch)
 
-    def value_and_grad(experiment, step):
-        def objective(p):
-            loss, _ = experiment.loss_fn(p, batch, jax.random.key(1), jnp.int32(step))
+    def value_and_grad(experiment):  # one compilation per experiment; the step is traced
+        def objective(p, step):
+            loss, _ = experiment.loss_fn(p, batch, jax.random.key(1), step)
             return jnp.mean(loss)
-        return jax.jit(jax.value_and_grad(objective))(params)
+        return jax.jit(jax.value_and_grad(objective))
 
-    ce_value, ce_grad = value_and_grad(ce, 0)
+    salt_value_and_grad = value_and_grad(salt)
+    ce_value, ce_grad = value_and_grad(ce)(params, jnp.int32(0))
     for step in (5, 100):  # after the KD stage: w = 0
-        value, grad = value_and_grad(salt, step)
-        np.testing.assert_allclose(value, ce_value, rtol=1e-7, atol=0)
+        value, grad = salt_value_and_grad(params, jnp.int32(step))
+        # Equal up to float32 rounding: XLA compiles the two graphs separately and may fuse
+        # (or contract to FMA) the w = 0 mixture differently, so the float32 means can differ
+        # in the last places (one ulp on a fresh machine; up to 2.1 eps relative over five
+        # batches here). A few ulps: rtol = 8 * 2**-23, about 9.5e-7.
+        np.testing.assert_allclose(value, ce_value, rtol=8 * np.finfo(np.float32).eps, atol=0)
         for a, b in zip(jax.tree.leaves(grad), jax.tree.leaves(ce_grad)):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
-    value, _ = value_and_grad(salt, 0)  # during the KD stage it differs
+    value, _ = salt_value_and_grad(params, jnp.int32(0))  # during the KD stage it differs
     assert abs(float(value) - float(ce_value)) > 1e-3
 
 
@@ -199,27 +204,15 @@ def test_steps_to_target_and_bad_configs(teacher_dir):
         SmallLMAssisted(bad)
 
 
-@pytest.mark.slow
-def test_runlocal_slm_then_salt_ds_student_end_to_end(tmp_path):
+def check_runlocal(workdir: str) -> None:
+    """The harness's SLM -> SALT student run: the KD weight schedule and the held-out NLL."""
     config = get_config()
-    config.role = "teacher"
-    slm_dir = str(tmp_path / "slm")
-    train_and_evaluate(SmallLMAssisted(config), slm_dir)
-    config = get_config()
-    config.objective.name = "salt_ds"
-    config.teacher.workdir = slm_dir
-    student_dir = str(tmp_path / "student")
-    metrics = train_and_evaluate(SmallLMAssisted(config), student_dir)
+    student_dir = os.path.join(workdir, "student")
     train = train_lines(student_dir)
-    assert train[-1]["nll"] < train[0]["nll"]
     assert train[0]["kd_weight"] == pytest.approx(config.objective.weight)
     assert train[-1]["kd_weight"] == 0.0
-    assert checkpoint_steps(student_dir)[-1] == config.total_steps
-    assert os.path.exists(os.path.join(student_dir, "loss.png"))
-    evals = eval_lines(student_dir)
-    assert [m["step"] for m in evals] == [20, 40]
-    assert evals[-1]["fwd_ce"] == pytest.approx(metrics["fwd_ce"])
-    assert metrics["fwd_ce"] < math.log(config.dataset.vocab_size) + 0.5
+    final = eval_lines(student_dir)[-1]
+    assert final["fwd_ce"] < math.log(config.dataset.vocab_size) + 0.5
 
 
 def test_summarize_reads_steps_to_target_best_and_final(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Teacher distillation and domain alignment [P193]: the synthetic instruction data, the exact
-response metrics, the KD / DAE objectives against independent computations, and
-teacher -> expert -> KD student -> DAE runlocal end to end."""
+response metrics, the KD / DAE objectives against independent computations; the harness
+(tests/test_experiments_e2e.py) runs teacher -> KD student -> expert -> DAE and calls
+check_runlocal."""
 
 import math
 import os
@@ -18,11 +19,10 @@ from likelihood_jax import data as data_lib
 from likelihood_jax.data.synthetic.instructions import TASKS, instruction_data, task_response
 from likelihood_jax.main import load_config
 from likelihood_jax.sequence import decoding
-from likelihood_jax.train import train_and_evaluate
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.optimizers import make_optimizer
 from likelihood_jax.train.state import TrainState
-from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+from tests.clitools import REPO, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "teacher_distillation", "configs", "instructions.py")
 
@@ -227,30 +227,13 @@ def test_construction_does_no_work_and_the_data_come_from_the_registry(runs):
         data_lib.load_dataset("instructions", num_drawn=8, num_train=9)
 
 
-@pytest.mark.slow
-def test_runlocal_teacher_expert_kd_student_then_dae_end_to_end(tmp_path):
-    dirs = {name: str(tmp_path / name) for name in ("teacher", "expert", "kd", "dae")}
-    for role in ("teacher", "expert"):
-        config = get_config()
-        config.role = role
-        train_and_evaluate(InstructionDistillation(config), dirs[role])
-    config = get_config()
-    config.teacher.workdir = dirs["teacher"]
-    metrics = train_and_evaluate(InstructionDistillation(config), dirs["kd"])
-    train = train_lines(dirs["kd"])
-    assert train[-1]["loss"] < train[0]["loss"]
-    assert checkpoint_steps(dirs["kd"])[-1] == config.total_steps
-    assert os.path.exists(os.path.join(dirs["kd"], "loss.png"))
-    final = eval_lines(dirs["kd"])[-1]
-    assert final["resp_kl"] == pytest.approx(metrics["resp_kl"])
+def check_runlocal(workdir: str) -> None:
+    """The harness's run of the four stages: per-task metrics, and DAE logs its KD term."""
+    kd_dir, dae_dir = os.path.join(workdir, "student"), os.path.join(workdir, "dae")
+    final = eval_lines(kd_dir)[-1]
     assert {"em_domain", "em_general", "em_cumsum", "kl_copy"} <= set(final)
     assert 0.0 <= final["exact_match"] <= 1.0
-    assert metrics["resp_kl"] < math.log(config.instructions.vocab_size)
     config = get_config()
-    config.objective.name = "dae"
-    config.objective.init_from = dirs["kd"]
-    config.teacher.workdir = dirs["teacher"]
-    config.teacher.expert_workdir = dirs["expert"]
-    train_and_evaluate(InstructionDistillation(config), dirs["dae"])
-    assert "soft_kl" in train_lines(dirs["dae"])[-1]
-    assert checkpoint_steps(dirs["dae"])[-1] == config.total_steps
+    # Below the uniform predictor's KL, log V minus the entropy: the student learnt.
+    assert final["resp_kl"] < math.log(config.instructions.vocab_size)
+    assert "soft_kl" in train_lines(dae_dir)[-1]

@@ -18,7 +18,7 @@ Numbers and commands: experiments/finite_domain_kd/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -38,10 +38,10 @@ def get_config(arg=None):
     config.eval_batch_size = 1000
     config.num_plot_samples = 0
     apply_mode(config, arg, {
-        "runlocal": {"dataset.num_s": 4, "dataset.num_a": 5, "dataset.n": 200, "batch_size": 200,
-                     "sweep.ns": (100, 300, 1000), "sweep.repeats": 50,
-                     "sweep.kinds": ("random", "instance2"), "total_steps": 100,
-                     "log_every": 25, "checkpoint_every": 100},
+        "runlocal": runlocal(100, {"dataset.num_s": 4, "dataset.num_a": 5, "dataset.n": 200,
+                                   "sweep.ns": (100, 300, 1000), "sweep.repeats": 50,
+                                   "sweep.kinds": ("random", "instance2")},
+                             batch_size=200, num_plot_samples=0),
         "default": {"total_steps": 3000, "log_every": 250, "checkpoint_every": 3000},
         "full": {"dataset.num_s": 100, "dataset.num_a": 25, "dataset.n": 10000,
                  "batch_size": 10000,

@@ -16,7 +16,7 @@ experiments/meta_weighted_mle/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -36,10 +36,12 @@ def get_config(arg=None):
     config.batch_size = 64
     config.eval_batch_size = 527
     apply_mode(config, arg, {
-        "runlocal": {"model.num_layers": 1, "model.width": 32, "model.num_heads": 2,
-                     "task.k_shot": 4, "generator.pretrain_steps": 30,
-                     "eval.num_generated": 20, "eval.num_draws": 1, "total_steps": 50,
-                     "log_every": 10, "checkpoint_every": 50},
+        # Tests: a transformer without blocks (a bigram LM whose label prompt sets the first
+        # letter): compiling the meta-gradient step through blocks dominates a short run.
+        "runlocal": runlocal(50, {"model.num_layers": 0, "model.width": 32,
+                                  "model.num_heads": 2, "task.k_shot": 4,
+                                  "generator.pretrain_steps": 30, "eval.num_generated": 20,
+                                  "eval.num_draws": 1}),
         "default": {"total_steps": 1200, "log_every": 50, "checkpoint_every": 1200},
         "full": {"model.num_layers": 4, "model.width": 128, "generator.pretrain_steps": 10000,
                  "eval.num_generated": 2000, "eval.num_draws": 5, "total_steps": 10200,

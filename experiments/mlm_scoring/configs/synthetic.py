@@ -15,7 +15,7 @@ the time; Pearson r(PLL, log P) = 0.881. Details: experiments/mlm_scoring/README
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -25,8 +25,9 @@ def get_config(arg=None):
     config.eval = ml_collections.ConfigDict({"num_candidates": 5, "num_edits": 2,
                                              "num_corr": 500})
     apply_mode(config, arg, presets.masked_lm_modes(), {
-        "runlocal": {"dataset.num_test": 64, "eval.num_candidates": 3, "eval.num_corr": 64,
-                     "log_every": 20, "eval_batch_size": 64},
+        # Tests: the family's tiny models and source, one evaluation batch of 64 sequences.
+        "runlocal": runlocal(60, {"dataset.num_test": 64, "eval.num_candidates": 3,
+                                  "eval.num_corr": 64}, eval_batch_size=64),
         "full": {"dataset.length": 24},
     })
     return config

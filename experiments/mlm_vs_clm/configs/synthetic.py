@@ -14,7 +14,7 @@ reached probe accuracies 0.969 (MLM), 0.988 (25 % CLM then MLM), 0.971 (50 %), 0
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -24,6 +24,9 @@ def get_config(arg=None):
                                                   "switch_fraction": 0.5})
     config.eval = ml_collections.ConfigDict({"probe_train": 2000})
     apply_mode(config, arg, presets.masked_lm_modes(), {
-        "runlocal": {"eval.probe_train": 256}, "full": {"eval.probe_train": 10000},
+        # Tests: the family's tiny model and source; the probe trains on as many sequences as
+        # the test split holds (one compilation of the pooled features for both).
+        "runlocal": runlocal(60, {"eval.probe_train": 128}),
+        "full": {"eval.probe_train": 10000},
     })
     return config

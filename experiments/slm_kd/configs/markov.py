@@ -23,7 +23,7 @@ experiments/slm_kd/README.md.
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 from likelihood_jax.train.stages import stages_config
 
 
@@ -44,13 +44,14 @@ def get_config(arg=None):
     # One command: the SLM (teacher), then the student trained with its soft labels.
     config.stages = stages_config(*presets.teacher_then_student())
     apply_mode(config, arg, {
-        "runlocal": {
+        # Tests: an order-1 source, so that transformers without blocks (bigram models) are
+        # of the right class; compiling each stage's functions dominates a short run.
+        "runlocal": runlocal(40, {
             "dataset.vocab_size": 8, "dataset.order": 1, "dataset.length": 8,
-            "dataset.num_train": 200, "dataset.num_test": 128,
-            "model.num_layers": 1, "model.width": 32, "teacher.model.width": 8,
-            "objective.kd_steps": 20, "total_steps": 40, "log_every": 10, "eval_every": 20,
-            "checkpoint_every": 40, "eval_batch_size": 128,
-        },
+            "dataset.num_train": 200, "dataset.num_test": 128, "model.num_layers": 0,
+            "model.width": 32, "teacher.model.num_layers": 0, "teacher.model.width": 8,
+            "objective.kd_steps": 20, "optim.lr": 3e-3,
+        }, eval_batch_size=128),
         "full": {
             "dataset.vocab_size": 50, "dataset.length": 32, "dataset.num_train": 20000,
             "model.num_layers": 4, "model.width": 128, "teacher.model.num_layers": 2,

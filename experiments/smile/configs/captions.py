@@ -16,7 +16,7 @@ mention 2.3 attributes (recall 0.36, precision 1.00); MLE then SMILE mention 5.6
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -36,11 +36,13 @@ def get_config(arg=None):
     config.batch_size = 64
     config.eval_batch_size = 500
     apply_mode(config, arg, {
-        "runlocal": {"dataset.num_attributes": 6, "dataset.num_train_images": 200,
-                     "dataset.num_test_images": 64, "model.num_encoder_layers": 1,
-                     "model.num_decoder_layers": 1, "model.width": 32, "model.num_heads": 2,
-                     "objective.mle_steps": 30, "total_steps": 60, "log_every": 20,
-                     "checkpoint_every": 60, "eval_batch_size": 64},
+        # Tests: no encoder block (the decoder's cross-attention reads the attribute
+        # embeddings), one decoder block of width 32, one evaluation batch.
+        "runlocal": runlocal(60, {"dataset.num_attributes": 6, "dataset.num_train_images": 200,
+                                  "dataset.num_test_images": 64, "model.num_encoder_layers": 0,
+                                  "model.num_decoder_layers": 1, "model.width": 32,
+                                  "model.num_heads": 2, "objective.mle_steps": 30},
+                             eval_batch_size=64),
         "default": {"total_steps": 1200, "log_every": 200, "checkpoint_every": 1200},
         "full": {"dataset.num_attributes": 24, "dataset.num_train_images": 20000,
                  "model.num_encoder_layers": 4, "model.num_decoder_layers": 4,

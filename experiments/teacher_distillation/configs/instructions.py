@@ -30,7 +30,7 @@ experiments/teacher_distillation/README.md.
 import ml_collections
 
 from likelihood_jax.sequence import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 from likelihood_jax.train.stages import stages_config
 
 
@@ -60,14 +60,15 @@ def get_config(arg=None):
                  "teacher": {"from_stage": "teacher", "expert_from_stage": "expert"}}),
     )
     apply_mode(config, arg, {
-        "runlocal": {
+        # Tests: tiny data and transformers without blocks (token bigram models): most of a
+        # short run is compiling each of the four stages' functions.
+        "runlocal": runlocal(30, {
             "instructions.vocab_size": 6, "instructions.prompt_len": 3,
             "instructions.teacher_num_train": 256, "instructions.num_train": 32,
             "instructions.num_domain_train": 32, "instructions.num_test": 64,
-            "model.num_layers": 1, "model.width": 16, "teacher.model.num_layers": 1,
-            "teacher.model.width": 32, "total_steps": 30, "log_every": 10, "eval_every": 0,
-            "checkpoint_every": 30, "eval_batch_size": 64,
-        },
+            "model.num_layers": 0, "model.width": 16, "teacher.model.num_layers": 0,
+            "teacher.model.width": 32, "optim.lr": 3e-3,
+        }, eval_batch_size=64),
         "full": {
             "instructions.vocab_size": 16, "instructions.prompt_len": 10,
             "instructions.teacher_num_train": 50000, "instructions.num_train": 1000,
