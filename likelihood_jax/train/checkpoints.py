@@ -61,7 +61,11 @@ def unpack(packed: dict[str, Any], template: Any) -> Any:
         if flat.shape != (sum(sizes),):
             raise ValueError(f"packed {dtype} array has shape {flat.shape}, expected "
                              f"({sum(sizes)},): the checkpoint is of another model")
-        for i, part in zip(idx, jnp.split(flat, np.cumsum(sizes)[:-1])):
+        if getattr(flat, "is_fully_addressable", True):  # sliced on the host: no compilation
+            parts = [jnp.asarray(p) for p in np.split(np.asarray(flat), np.cumsum(sizes)[:-1])]
+        else:  # a global array of a multi-host run
+            parts = jnp.split(flat, np.cumsum(sizes)[:-1])
+        for i, part in zip(idx, parts):
             out[i] = part.reshape(leaves[i].shape)
     return jax.tree.unflatten(treedef, out)
 

@@ -6,7 +6,8 @@ import pytest
 
 from tests.clitools import TOY2D, checkpoint_steps, eval_lines, run_main, train_lines
 
-FAST = ("--config.total_steps=120", "--config.log_every=20", "--config.checkpoint_every=40")
+FAST = ("--config.total_steps=120", "--config.log_every=20", "--config.checkpoint_every=40",
+        "--config.checkpoints_to_keep=3")
 
 
 @pytest.fixture(scope="module")

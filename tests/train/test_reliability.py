@@ -72,7 +72,8 @@ def _corrupt(checkpoint_dir):
 
 def test_corrupted_newest_checkpoint_falls_back_to_previous(tmp_path):
     workdir = tmp_path / "w"
-    args = ("--config.total_steps=300", "--config.checkpoint_every=100")
+    args = ("--config.total_steps=300", "--config.checkpoint_every=100",
+            "--config.checkpoints_to_keep=3")
     assert run_main(TOY2D + ":runlocal", workdir, *args).returncode == 0
     final_loss = train_lines(workdir)[-1]["loss"]
     assert checkpoint_steps(workdir) == [100, 200, 300]
@@ -93,6 +94,7 @@ def test_nan_loss_stops_naming_step_and_metric_and_keeps_last_good_checkpoint(tm
 
     config = load_config(TOY2D + ":runlocal")
     config.total_steps, config.checkpoint_every, config.log_every = 100, 20, 10
+    config.checkpoints_to_keep = 3
     clean = data.load_dataset("checkerboard")
     train = {k: v.copy() for k, v in clean.train.items()}
     # Poison the first example that step 57 (0-based) draws: step 58 is the first bad one.
