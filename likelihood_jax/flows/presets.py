@@ -44,10 +44,14 @@ def realnvp_toy2d_fields() -> dict[str, Any]:
 
 
 def realnvp_toy2d_modes() -> dict[str, dict[str, Any]]:
-    """Per-mode overrides of the RealNVP on a 2D toy (``runlocal``: the test suite)."""
+    """Per-mode overrides of the RealNVP on a 2D toy.
+
+    ``runlocal`` holds only the model's size (a small, fast-compiling flow); each
+    experiment adds the steps, learning rate and the shared ``train.config.runlocal``
+    block as its own mode block.
+    """
     return {
-        "runlocal": {"total_steps": 300, "model.num_layers": 4, "model.hidden_dims": (32, 32),
-                     "log_every": 50, "checkpoint_every": 100, "eval_batch_size": 2500},
+        "runlocal": {"model.num_layers": 4, "model.hidden_dims": (32,)},
         "default": {"total_steps": 5000, "log_every": 100, "eval_every": 1000,
                     "checkpoint_every": 1000},
         "full": {"total_steps": 50000, "model.num_layers": 16,

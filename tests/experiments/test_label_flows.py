@@ -1,4 +1,4 @@
-"""label_flows: weak signals on digits, LLF's inverse-trained objective, runlocal end to end."""
+"""label_flows: weak signals on digits, LLF's inverse-trained objective, the run's outputs."""
 
 import math
 import os
@@ -11,8 +11,7 @@ import pytest
 from experiments.label_flows.experiment import LabelFlows
 from likelihood_jax.flows import weak_supervision as ws
 from likelihood_jax.main import load_config
-from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+from tests.clitools import REPO, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "label_flows", "configs", "digits.py")
 
@@ -40,18 +39,19 @@ def test_loss_is_minus_log_prob_of_the_inverse_sample_plus_penalty(experiment):
     """The loss at y = f^{-1}(z; x) equals -[log N(z) - slogdet(d f^{-1}/dz)] + penalty."""
     train = experiment.dataset.train
     batch = {k: jnp.asarray(v[:16]) for k, v in train.items()}
-    params = experiment.init_params(jax.random.key(0), batch)
+    params = jax.jit(experiment.init_params)(jax.random.key(0), batch)
     params = jax.tree.map(lambda p: p + 0.1 * jax.random.normal(jax.random.key(1), p.shape),
                           params)
     key = jax.random.key(2)
-    loss, metrics = experiment.loss_fn(params, batch, key, jnp.int32(0))
+    loss, metrics = jax.jit(experiment.loss_fn)(params, batch, key, jnp.int32(0))
     z = jax.random.normal(key, (16, 10))
     inverse = lambda v: experiment.flow.bijector.inverse(params, v, batch["x"][3])  # noqa: E731
-    y3 = inverse(z[3])
+    y3, jacobian = jax.jit(lambda v: (inverse(v), jax.jacfwd(inverse)(v)))(z[3])
     log_prob3 = (-0.5 * jnp.sum(z[3] ** 2) - 5 * math.log(2 * math.pi)
-                 - jnp.linalg.slogdet(jax.jacfwd(inverse)(z[3]))[1])
+                 - jnp.linalg.slogdet(jacobian)[1])
     np.testing.assert_allclose(metrics["log_prob"][3], log_prob3, rtol=1e-4, atol=1e-4)
-    y = jax.vmap(experiment.flow.bijector.inverse, in_axes=(None, 0, 0))(params, z, batch["x"])
+    y = jax.jit(jax.vmap(experiment.flow.bijector.inverse, in_axes=(None, 0, 0)))(
+        params, z, batch["x"])
     np.testing.assert_allclose(y[3], y3, atol=1e-5)
     bound_pen, simplex_pen = ws.constraint_penalty(batch["signals"], y, experiment.bounds)
     expected = -metrics["log_prob"] + experiment.config.model.penalty_weight * (
@@ -59,15 +59,11 @@ def test_loss_is_minus_log_prob_of_the_inverse_sample_plus_penalty(experiment):
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
 
 
-def test_runlocal_trains_end_to_end(tmp_path):
-    config = load_config(CONFIG + ":runlocal")
-    experiment = LabelFlows(config)
-    metrics = train_and_evaluate(experiment, str(tmp_path))
-    train = train_lines(tmp_path)
-    assert train[-1]["loss"] < train[0]["loss"]
+def check_runlocal(workdir: str) -> None:
+    """The harness's run of ``digits.py:runlocal``: inside the constraints, above chance."""
+    train = train_lines(workdir)
     assert train[-1]["bound_penalty"] < train[0]["bound_penalty"]
-    assert eval_lines(tmp_path)[-1]["accuracy"] == pytest.approx(metrics["accuracy"])
-    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
+    metrics = eval_lines(workdir)[-1]
     assert metrics["accuracy"] > 0.15  # above chance (0.1) after 400 steps
     # The averaged prediction is (nearly) on the simplex: each sample was pushed there.
     assert metrics["prediction_max_simplex_violation"] < 0.08

@@ -24,7 +24,7 @@ def get_config(name, mode="runlocal"):
 def _digits_experiment_and_params():
     experiment = MLEFlow(get_config("digits"))
     batch = {"x": jnp.asarray(experiment.dataset.test["x"][:8])}
-    params = experiment.init_params(jax.random.key(0), batch)
+    params = jax.jit(experiment.init_params)(jax.random.key(0), batch)
     params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.key(1), p.shape),
                           params)
     return experiment, batch, params
@@ -33,7 +33,7 @@ def _digits_experiment_and_params():
 def test_image_log_prob_is_the_change_of_variables_from_dequantized_data():
     """log p(y) of the model equals log N(f(g(y))) + slogdet of jacfwd(f o g), g = logit map."""
     experiment, batch, params = _digits_experiment_and_params()
-    inputs = experiment.preprocess(batch, jax.random.key(2))
+    inputs = jax.jit(experiment.preprocess)(batch, jax.random.key(2))
     y = jax.nn.sigmoid(inputs["x"][0])
     y = (y - 0.05) / 0.9  # undo the logit map: the dequantized data in [0, 1)
     assert np.all((y >= 0) & (y < 1))
@@ -43,22 +43,23 @@ def test_image_log_prob_is_the_change_of_variables_from_dequantized_data():
         v = jnp.log(0.05 + 0.9 * y) - jnp.log1p(-(0.05 + 0.9 * y))
         return experiment.flow.bijector.forward(params, v)
 
-    z = data_to_latent(y)
-    _, logdet = jnp.linalg.slogdet(jax.jacfwd(data_to_latent)(y))
+    z, jacobian = jax.jit(lambda y: (data_to_latent(y), jax.jacfwd(data_to_latent)(y)))(y)
+    _, logdet = jnp.linalg.slogdet(jacobian)
     expected = -0.5 * jnp.sum(z ** 2) - 32 * math.log(2 * math.pi) + logdet
-    got = -experiment.eval_fn(params, inputs, jax.random.key(3))["nll"][0]
+    got = -jax.jit(experiment.eval_fn)(params, inputs, jax.random.key(3))["nll"][0]
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
 
 
 def test_bits_per_dim_is_the_discrete_bound_of_the_dequantized_density():
     experiment, batch, params = _digits_experiment_and_params()
-    out = experiment.eval_fn(params, experiment.preprocess(batch, jax.random.key(3)),
-                             jax.random.key(4))
+    inputs = experiment.preprocess(batch, jax.random.key(3))
+    out = jax.jit(experiment.eval_fn)(params, inputs, jax.random.key(4))
     # -log P(x) <= -log p(y) - D log(1/L), in bits per dimension.
     expected = (out["nll"] + 64 * math.log(17)) / (64 * math.log(2))
     np.testing.assert_allclose(out["bits_per_dim"], expected, rtol=1e-5)
 
 
+@pytest.mark.nightly  # a convergence check (600 steps through the loop)
 def test_mle_on_a_gaussian_reaches_its_entropy(tmp_path):
     """End to end through the loop: test NLL -> the analytic entropy of the data."""
     cov = np.array([[1.0, 0.8], [0.8, 1.0]])
@@ -78,7 +79,8 @@ def test_mle_on_a_gaussian_reaches_its_entropy(tmp_path):
     assert metrics["nll"] == pytest.approx(empirical, abs=0.05), (metrics, entropy)
 
 
-@pytest.mark.parametrize("name", ["digits", pytest.param("mnist5k", marks=pytest.mark.slow)])
+@pytest.mark.nightly  # other configs' runlocal (the harness runs toy2d)
+@pytest.mark.parametrize("name", ["digits", "mnist5k"])
 def test_runlocal_trains_end_to_end(name, tmp_path):
     config = get_config(name)
     metrics = train_and_evaluate(MLEFlow(config), str(tmp_path))

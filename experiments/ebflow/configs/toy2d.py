@@ -14,7 +14,7 @@ objectives in experiments/ebflow/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -44,11 +44,12 @@ def get_config(arg=None):
     config.eval_every = 2000
     config.checkpoint_every = 2000
     apply_mode(config, arg, {
-        "runlocal": {
-            "total_steps": 200, "model.num_blocks": 2, "model.hidden_dims": (32, 32),
-            "batch_size": 256, "log_every": 50, "eval_every": 0, "checkpoint_every": 100,
-            "oracle_reference_size": 5000, "ema_decay": 0.0,
-        },
+        # The end-to-end test: one block, 100 steps at a larger learning rate, KL and Fisher
+        # divergence on 1000 test points against a 2000-point oracle.
+        "runlocal": runlocal(100, {
+            "model.num_blocks": 1, "model.hidden_dims": (32,), "optim.lr": 3e-3,
+            "oracle_reference_size": 2000, "ema_decay": 0.0,
+        }, batch_size=256, eval_batch_size=1000),
         "full": {
             "total_steps": 50000, "model.num_blocks": 10, "batch_size": 2048,
             "optim.lr": 1e-4, "optim.schedule": "constant", "ema_decay": 0.999,

@@ -13,7 +13,7 @@ experiments/flowavenet/README.md.
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -33,13 +33,13 @@ def get_config(arg=None):
     config.eval_every = 100
     config.checkpoint_every = 200
     apply_mode(config, arg, {
-        "runlocal": {
-            "dataset.length": 256, "dataset.num_train": 256, "dataset.num_test": 64,
-            "dataset.hop_length": 4, "model.upsample_factors": (4,), "model.num_blocks": 2,
-            "model.num_flows": 2, "model.hidden": 16, "model.blocks_per_split": 1,
-            "total_steps": 60, "log_every": 10, "eval_every": 0, "checkpoint_every": 60,
-            "eval_batch_size": 64,
-        },
+        # The end-to-end test: one block of one flow on 128-sample clips (compilation is
+        # most of the run), 100 steps at a larger learning rate.
+        "runlocal": runlocal(100, {
+            "dataset.length": 128, "dataset.num_train": 256, "dataset.num_test": 64,
+            "dataset.hop_length": 4, "model.upsample_factors": (4,), "model.num_blocks": 1,
+            "model.num_flows": 1, "model.hidden": 16, "model.blocks_per_split": 1,
+            "optim.lr": 3e-3}, eval_batch_size=64),
         "full": {
             "dataset.length": 4096, "dataset.num_train": 20000, "model.num_blocks": 6,
             "model.num_flows": 6, "model.hidden": 128, "model.blocks_per_split": 3,

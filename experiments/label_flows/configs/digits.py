@@ -11,7 +11,7 @@ classifiers). Modes: ``runlocal`` (the tests), default (the README numbers), ``f
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -34,8 +34,7 @@ def get_config(arg=None):
     config.eval_every = 1000
     config.checkpoint_every = 1000
     apply_mode(config, arg, {
-        "runlocal": {"total_steps": 400, "model.hidden_dims": (32,), "log_every": 50,
-                     "eval_every": 0, "checkpoint_every": 400},
+        "runlocal": runlocal(400, {"model.hidden_dims": (32,)}),
         "full": {"total_steps": 20000, "model.num_layers": 8, "model.hidden_dims": (256, 256),
                  "log_every": 500, "eval_every": 2000, "checkpoint_every": 5000},
     })

@@ -10,7 +10,7 @@ Measured numbers: experiments/mollification/README.md.
 """
 
 from likelihood_jax.flows import presets
-from likelihood_jax.train.config import apply_mode, base_config, set_fields
+from likelihood_jax.train.config import apply_mode, base_config, runlocal, set_fields
 
 
 def get_config(arg=None):
@@ -20,7 +20,9 @@ def get_config(arg=None):
     config.num_eval_samples = 2000
     set_fields(config, presets.realnvp_toy2d_fields())
     modes = presets.realnvp_toy2d_modes()
-    modes["runlocal"]["num_eval_samples"] = 500
     modes["default"]["total_steps"] = 4000
-    apply_mode(config, arg, modes)
+    # The end-to-end test: 150 steps at a larger learning rate; W2 from the 256 samples
+    # that the plot draws too (one compilation of the sampler).
+    apply_mode(config, arg, modes, {"runlocal": runlocal(
+        150, {"optim.lr": 3e-3}, num_eval_samples=256, eval_batch_size=1000)})
     return config

@@ -16,7 +16,7 @@ seed 0 ML: NLL 2.872 (forward_ml) vs 2.864 (forward_path), entropy floor 2.831.
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -41,12 +41,13 @@ def get_config(arg=None):
     config.eval_every = 1000
     config.checkpoint_every = 1000
     apply_mode(config, arg, {
-        "runlocal": {
-            "total_steps": 200, "model.num_layers": 2, "model.hidden_dims": (16, 16),
-            "log_every": 50, "eval_every": 0, "checkpoint_every": 200, "num_train": 2048,
-            "eval.num_test": 512, "eval.num_ess_samples": 1024, "eval.num_grad_samples": 128,
-            "eval.grad_chunk": 64, "eval_batch_size": 512, "num_plot_samples": 256,
-        },
+        # The end-to-end test: a 2-coupling flow, 100 steps at a larger learning rate, small
+        # evaluation sets (the gradient variances from one chunk of 64 base draws).
+        "runlocal": runlocal(100, {
+            "model.num_layers": 2, "model.hidden_dims": (16,), "optim.lr": 3e-3,
+            "num_train": 1024, "eval.num_test": 512, "eval.num_ess_samples": 1024,
+            "eval.num_grad_samples": 64, "eval.grad_chunk": 64,
+        }, eval_batch_size=512),
         "full": {
             "total_steps": 20000, "model.num_layers": 8, "model.hidden_dims": (256, 256),
             "log_every": 500, "eval_every": 5000, "checkpoint_every": 5000,

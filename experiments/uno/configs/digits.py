@@ -11,7 +11,7 @@ default (the README numbers), ``full``. Numbers reached: see experiments/uno/REA
 
 import ml_collections
 
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 from likelihood_jax.train.stages import stages_config
 
 
@@ -35,6 +35,7 @@ def get_config(arg=None):
         "methods": ("uno", "uno_subspace", "gradient_ascent", "gradient_surgery"),
         "lr": 2e-5, "batch_size": 64, "retain_weight": 0.0, "target_increase": 1.0,
         "max_steps": 300, "eval_every": 1,
+        "gradient_cosine": True,  # also report the forget/retain gradient cosine
     })
     # One command: pretrain the flow (the loop), then unlearn (a Procedure) from its parameters.
     config.stages = stages_config(
@@ -42,14 +43,14 @@ def get_config(arg=None):
         ("unlearn", {"experiment": "uno:Unlearning", "unlearn": {"from_stage": "pretrain"}}),
     )
     apply_mode(config, arg, {
-        "runlocal": {
-            "total_steps": 200, "model.num_layers": 4, "log_every": 50, "eval_every": 0,
-            "checkpoint_every": 200,
-            "unlearn.methods": ("uno", "gradient_ascent", "gradient_surgery"),
-            "unlearn.max_steps": 40,
-            "unlearn.lr": 2e-4,  # the 200-step model needs larger steps to forget
-            "unlearn.target_increase": 0.5,
-        },
+        # The end-to-end test: a 2-coupling flow pretrained for 100 steps, then UNO alone
+        # (the other methods compile their own steps) without the gradient cosine, with
+        # larger unlearning steps so that the small model forgets within 40 steps.
+        "runlocal": runlocal(100, {
+            "model.num_layers": 2, "model.hidden_dims": (32,), "optim.lr": 3e-3,
+            "unlearn.methods": ("uno",), "unlearn.max_steps": 40, "unlearn.lr": 2e-3,
+            "unlearn.target_increase": 0.5, "unlearn.gradient_cosine": False,
+        }),
         "full": {
             "total_steps": 50000, "model.num_layers": 16, "model.hidden_dims": (512, 512),
             "log_every": 500, "eval_every": 5000, "checkpoint_every": 5000,
