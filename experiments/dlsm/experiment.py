@@ -137,7 +137,11 @@ class DLSM(Experiment):
 
     @functools.cached_property
     def _sampler(self):
-        return jax.jit(self._conditional_samples, static_argnames=("name", "n"))
+        return jax.jit(self._conditional_samples, static_argnames=("n",))
+
+    @functools.cached_property
+    def _judge(self):
+        return jax.jit(self.judge)
 
     # -- pieces ---------------------------------------------------------------------------
 
@@ -252,11 +256,14 @@ class DLSM(Experiment):
 
     def conditional_samples(self, params, key, name: str, y, n: int) -> jax.Array:
         """``n`` samples of class ``y`` by the reverse SDE with classifier ``name``'s guidance."""
-        return self._sampler(params, key, jnp.asarray(y, jnp.int32), name=name, n=n)
+        return self._sampler(params["score"], params[name], key, jnp.asarray(y, jnp.int32),
+                             n=n)
 
-    def _conditional_samples(self, params, key, y, *, name: str, n: int) -> jax.Array:
+    def _conditional_samples(self, score_params, clf_params, key, y, *, n: int) -> jax.Array:
+        """One compiled sampler for every classifier (they share the architecture)."""
         s = self.config.sample
-        guided = cs.guided_score(self.score_fn(params), self.logits_fn(params, name), y,
+        params = {"score": score_params, "clf": clf_params}
+        guided = cs.guided_score(self.score_fn(params), self.logits_fn(params, "clf"), y,
                                  float(s.guidance_scale))
         batched = jax.vmap(guided, in_axes=(None, 0))
         k0, k1 = jax.random.split(key)
@@ -280,7 +287,7 @@ class DLSM(Experiment):
             for y in range(self.num_classes):
                 x = self.conditional_samples(params, jax.random.fold_in(key, y), f"clf_{name}",
                                              y, n)
-                hits += float(jnp.sum(self.judge(params, x) == y))
+                hits += float(jnp.sum(self._judge(params, x) == y))
             out[f"sample_acc_{name}"] = hits / (n * self.num_classes)
         return out
 

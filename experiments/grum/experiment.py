@@ -191,9 +191,8 @@ class GruM(Experiment):
         """
         if model_fn is None:
             model_fn = functools.partial(self.network, params)
-        n_key, z_key, s_key = jax.random.split(key, 3)
-        counts = jax.random.choice(n_key, jnp.asarray(self.node_counts), (num_samples,))
-        node_mask = (jnp.arange(self.num_nodes)[None, :] < counts[:, None]).astype(jnp.float32)
+        _, z_key, s_key = jax.random.split(key, 3)
+        node_mask = self.sample_node_masks(key, num_samples)
         z0 = jax.random.normal(z_key, (num_samples, len(self.rows)))
         keys = jax.random.split(s_key, num_samples)
         steps = int(self.config.sampling.num_steps)
@@ -212,11 +211,29 @@ class GruM(Experiment):
 
         return jax.vmap(one)(z0, node_mask, keys), node_mask
 
-    def sample_fn(self, params, key, num_samples):
-        """Generated adjacency matrices ``(S, M, M)`` in {0, 1} (padded nodes 0)."""
+    def sample_node_masks(self, key, num_samples: int) -> jax.Array:
+        """``(S, M)`` node masks of the graphs :meth:`sample_vectors` draws with ``key``.
+
+        The node counts are drawn from the training graphs' with the first of the three
+        keys ``split(key, 3)``, so the masks of a sample follow from its key alone.
+        """
+        n_key = jax.random.split(key, 3)[0]
+        counts = jax.random.choice(n_key, jnp.asarray(self.node_counts), (num_samples,))
+        return (jnp.arange(self.num_nodes)[None, :] < counts[:, None]).astype(jnp.float32)
+
+    def _sample_adjacency(self, params, key, num_samples):
         vec, node_mask = self.sample_vectors(params, key, num_samples)
         adj = jax.vmap(self.to_matrix)((vec > 0).astype(jnp.float32))
         return adj * node_mask[:, :, None] * node_mask[:, None, :]
+
+    @functools.cached_property
+    def sample_fn(self):
+        """``sample_fn(params, key, num_samples)``: adjacency matrices ``(S, M, M)`` in {0, 1}.
+
+        Padded nodes are 0. One function object per experiment, so that ``jax.jit`` of it
+        compiles once for the plot and :meth:`model_metrics` when both draw as many graphs.
+        """
+        return functools.partial(GruM._sample_adjacency, self)
 
     def generate_graphs(self, params, key, num_samples: int, model_fn=None
                         ) -> list[np.ndarray]:
@@ -241,7 +258,10 @@ class GruM(Experiment):
 
     def model_metrics(self, params, key):
         """Degree/clustering/orbit MMD^2 of generated vs test graphs, and the reference."""
-        generated = self.generate_graphs(params, key, int(self.config.eval.num_samples))
+        num = int(self.config.eval.num_samples)
+        adj = jax.jit(self.sample_fn, static_argnums=2)(params, key, num)
+        generated = graphs.unpad_graphs(np.asarray(adj),
+                                        np.asarray(self.sample_node_masks(key, num)))
         mmds = graph_metrics.graph_mmds(generated, self.test_graphs, kernel=self.config.eval.kernel)
         out = {f"mmd_{k}": v for k, v in mmds.items()}
         out["mmd_mean"] = float(np.mean([mmds[k] for k in STATS]))

@@ -164,9 +164,12 @@ class IDODE(Experiment):
         return 2.0 * metrics.uniform_dequantize(key, x, num_levels=self.num_levels) - 1.0
 
     def _solver_options(self):
+        """``config.eval``'s solver: adaptive, or ``eval.num_steps`` fixed steps when set."""
         e = self.config.eval
+        num_steps = e.get("num_steps", None)
         return {"solver": e.solver, "rtol": float(e.rtol), "atol": float(e.atol),
-                "max_steps": int(e.max_steps), "t_min": 0.0}
+                "max_steps": int(e.max_steps), "t_min": 0.0,
+                "num_steps": None if num_steps is None else int(num_steps)}
 
     # -- Experiment interface -------------------------------------------------------------
 
@@ -256,11 +259,9 @@ class IDODE(Experiment):
         num_samples = min(num_samples, 64)
         z = self.sde.prior_sample(key, (num_samples, self.num_dims))
         field = ode.probability_flow_vector_field(self.sde, self.score_fn(params))
-        e = self.config.eval
+        options = {k: v for k, v in self._solver_options().items() if k != "t_min"}
         x = jax.vmap(lambda v: ode.cnf_sample(field, v, t_base=1.0, t_data=0.0,
-                                              solver=e.solver, rtol=float(e.rtol),
-                                              atol=float(e.atol),
-                                              max_steps=int(e.max_steps))[0])(z)
+                                              **options)[0])(z)
         return jnp.clip(x, -1.0, 1.0).reshape((num_samples,) + self.event_shape)
 
 

@@ -102,11 +102,14 @@ class MLSolverDiffusion(Experiment):
 
     @functools.cached_property
     def features(self) -> sample_quality.ImageFeatures:
-        """Features of a small classifier of the training digits (the Frechet distance)."""
+        """Features of a small classifier of the training digits (the Frechet distance).
+
+        ``config.eval.feature_units`` hidden units (the feature dimension; 64 by default).
+        """
         train = self.dataset.train
         return sample_quality.ImageFeatures(
             sample_quality.to_unit_interval(train["x"], self.num_levels), train["label"],
-            seed=self.config.seed)
+            hidden_units=int(self.config.eval.get("feature_units", 64)), seed=self.config.seed)
 
     @functools.cached_property
     def reference(self) -> np.ndarray:
@@ -165,10 +168,19 @@ class MLSolverDiffusion(Experiment):
         """Back to ``(n, H, W, C)`` in ``[0, 1]``."""
         return jnp.clip((samples + 1.0) / 2.0, 0.0, 1.0).reshape((-1,) + self.event_shape)
 
-    def sample_fn(self, params, key, num_samples):
-        """Samples of the ML solver with the most steps of ``config.sample.steps``."""
+    def _ml_samples(self, params, key, num_samples):
         return self.to_data_space(self.sample(params, key, num_samples, "ml",
                                               max(self.config.sample.steps)))
+
+    @functools.cached_property
+    def sample_fn(self):
+        """``sample_fn(params, key, n)``: ML-solver samples, as images in ``[0, 1]``.
+
+        The ML solver with the most steps of ``config.sample.steps``. One function object
+        per experiment, so that ``jax.jit`` of it compiles once for the plot and
+        :meth:`model_metrics` when both draw as many samples.
+        """
+        return functools.partial(MLSolverDiffusion._ml_samples, self)
 
     def model_metrics(self, params, key):
         """Fréchet distance to the test digits for every (solver, steps), and the floor."""
@@ -177,10 +189,14 @@ class MLSolverDiffusion(Experiment):
         for solver in self.config.sample.solvers:
             for num_steps in self.config.sample.steps:
                 name = f"{solver}_{num_steps}"
-                if name not in self._samplers:
-                    self._samplers[name] = jax.jit(functools.partial(
-                        self.sample, num_samples=n, solver=solver, num_steps=num_steps))
-                samples = np.asarray(self.to_data_space(self._samplers[name](params, key)))
+                if (solver, num_steps) == ("ml", max(self.config.sample.steps)):
+                    samples = jax.jit(self.sample_fn, static_argnums=2)(params, key, n)
+                else:
+                    if name not in self._samplers:
+                        self._samplers[name] = jax.jit(functools.partial(
+                            self.sample, num_samples=n, solver=solver, num_steps=num_steps))
+                    samples = self.to_data_space(self._samplers[name](params, key))
+                samples = np.asarray(samples)
                 samples = samples.reshape(n, -1)
                 out[f"frechet_{name}"] = (
                     self.features.frechet_distance(samples, self.reference)

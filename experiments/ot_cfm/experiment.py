@@ -169,9 +169,12 @@ class OTCFM(Experiment):
         return lambda t, x: self.model.apply(params, t, x)
 
     def _solver_options(self) -> dict:
+        """``config.eval``'s solver: adaptive, or ``eval.num_steps`` fixed steps when set."""
         e = self.config.eval
+        num_steps = e.get("num_steps", None)
         return {"solver": e.solver, "rtol": e.rtol, "atol": e.atol,
-                "max_steps": int(e.get("max_steps", 4096))}
+                "max_steps": int(e.get("max_steps", 4096)),
+                "num_steps": None if num_steps is None else int(num_steps)}
 
     def sample_source(self, key, n: int) -> jax.Array:
         """``n`` fresh source points (a toy source resamples its training pool)."""

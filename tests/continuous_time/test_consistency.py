@@ -78,51 +78,87 @@ def test_one_step_sampling_with_the_exact_map_gives_the_data_distribution():
                                      sigma_data=0.5)
 
 
-@pytest.mark.slow
-def test_consistency_training_on_a_gaussian_learns_one_step_sampling():
-    """CT alone (no teacher) turns N(0, sigma_max^2) noise into N(MU, S^2) in one step.
+def train_consistency_on_a_gaussian(seed: int, total: int, s1: int = 40):
+    """CT alone (no teacher) on N(MU, S^2) in 1D, sigma_max = 10; the one-step W2 before/after.
 
-    A small-scale check (1D, sigma_max = 10, s1 = 40, 3000 steps): the one-step samples'
-    moments approach the data's (2-Wasserstein of the moment-matched Gaussians ~1 at
-    initialization, where f(x, sigma_max) is nearly 0).
+    ``total`` steps of 256 examples (one ``lax.scan``), Adam with a cosine-decayed learning
+    rate (1e-3 -> 0), the doubling curriculum from 10 to ``s1`` levels. ``W2`` is that of
+    the moment-matched Gaussians: ``hypot(mean - MU, std - S)`` of 20000 one-step samples
+    ``f(sigma_max z, sigma_max)``. Returns ``(w2_before, (mean, std) after)``.
     """
     model = TimeMLP((64, 64), out_dim=1, activation="silu", time_embedding="fourier",
                     max_frequency=2.0)
-    params = model.init(jax.random.key(0), jnp.zeros(()), jnp.zeros((1,)))
-    total, sigma_max = 3000, 10.0
-    optimizer = optax.adam(1e-3)
+    params = model.init(jax.random.key(seed), jnp.zeros(()), jnp.zeros((1,)))
+    sigma_max = 10.0
+    optimizer = optax.adam(optax.cosine_decay_schedule(1e-3, total))
     opt_state = optimizer.init(params)
-
-    def one_step_moments(params):
-        net = lambda c, x_in: model.apply(params, c, x_in)  # noqa: E731
-        noise = jax.random.normal(jax.random.key(7), (20000, 1))
-        samples = jax.vmap(lambda z: consistency.multistep_sample(
-            net, z, jax.random.key(0), (sigma_max,), sigma_data=S))(noise)
-        return float(samples.mean()), float(samples.std())
+    base = jax.random.key(1000 + seed)
 
     @jax.jit
-    def step(params, opt_state, k, key):
-        data_key, loss_key = jax.random.split(key)
+    def moments(params):
+        net = lambda c, x_in: model.apply(params, c, x_in)  # noqa: E731
+        noise = jax.random.normal(jax.random.fold_in(base, 10**6), (20000, 1))
+        samples = jax.vmap(lambda z: consistency.multistep_sample(
+            net, z, jax.random.key(0), (sigma_max,), sigma_data=S))(noise)
+        return samples.mean(), samples.std()
+
+    def one_step_moments(params):
+        return tuple(float(m) for m in moments(params))
+
+    def step(carry, k):
+        params, opt_state = carry
+        data_key, loss_key = jax.random.split(jax.random.fold_in(base, k))
         x = MU + S * jax.random.normal(data_key, (256, 1))
-        levels = consistency.num_noise_levels(k, total, 10, 40)
+        levels = consistency.num_noise_levels(k, total, 10, s1)
 
         def loss(p):
             net = lambda c, x_in: model.apply(p, c, x_in)  # noqa: E731
             return jnp.mean(jax.vmap(lambda xi, ki: consistency.consistency_training_loss(
-                net, xi, ki, levels, sigma_data=S, sigma_max=sigma_max, max_levels=41))(
+                net, xi, ki, levels, sigma_data=S, sigma_max=sigma_max, max_levels=s1 + 1))(
                     x, jax.random.split(loss_key, 256)))
 
         grads = jax.grad(loss)(params)
         updates, opt_state = optimizer.update(grads, opt_state)
-        return optax.apply_updates(params, updates), opt_state
+        return (optax.apply_updates(params, updates), opt_state), None
 
-    def w2(moments):
-        return float(np.hypot(moments[0] - MU, moments[1] - S))
+    before = w2_to_data(one_step_moments(params))
+    train = jax.jit(lambda carry: jax.lax.scan(step, carry, jnp.arange(total))[0])
+    params, _ = train((params, opt_state))
+    return before, one_step_moments(params)
 
-    before = w2(one_step_moments(params))
-    for k in range(total):
-        params, opt_state = step(params, opt_state, k, jax.random.key(k))
-    after = one_step_moments(params)
+
+def w2_to_data(moments) -> float:
+    """W2 between N(mean, std^2) and the data's N(MU, S^2)."""
+    return float(np.hypot(moments[0] - MU, moments[1] - S))
+
+
+# Measured over seeds 0-7 (this file's helper, cosine-decayed Adam 1e-3; CPU, XLA defaults;
+# seeds 0-4 at the tests' XLA optimization level 0 agree within 0.011):
+#   3000 steps: W2 0.116-0.163, mean error -0.066 to -0.011, W2 at init 0.94-1.17;
+#   1000 steps: W2 0.290-0.433 (at most 0.39 of the W2 at init), mean error -0.35 to -0.14.
+# The thresholds below leave a margin of about 1.5x over the worst seed. (With a constant
+# learning rate, 3000 steps reached W2 0.057-0.331 and mean errors down to -0.232 over the
+# same seeds: the final iterate was too noisy for any fixed threshold.)
+
+
+def test_consistency_training_on_a_gaussian_moves_one_step_samples_to_the_data():
+    """The default tier's short run (1000 steps): one-step W2 falls well below its init."""
+    before, after = train_consistency_on_a_gaussian(0, 1000)
     assert before > 0.8
-    assert w2(after) < 0.25, after
+    assert w2_to_data(after) < 0.6, after
+    assert w2_to_data(after) < 0.6 * before, (before, after)
+
+
+@pytest.mark.nightly
+@pytest.mark.parametrize("seed", range(5))
+def test_consistency_training_on_a_gaussian_learns_one_step_sampling(seed):
+    """CT alone (no teacher) turns N(0, sigma_max^2) noise into N(MU, S^2) in one step.
+
+    A small-scale check (1D, sigma_max = 10, s1 = 40, 3000 steps): the one-step samples'
+    moments approach the data's (W2 of the moment-matched Gaussians ~1 at initialization,
+    where f(x, sigma_max) is nearly 0).
+    """
+    before, after = train_consistency_on_a_gaussian(seed, 3000)
+    assert before > 0.8
+    assert w2_to_data(after) < 0.25, after
     assert abs(after[0] - MU) < 0.1, after

@@ -1,5 +1,6 @@
 """compositional_sbi: the simulator's posterior by brute-force conditioning, the composed
-analytic score against the posterior score, the bridge sampler, and runlocal end to end."""
+analytic score against the posterior score, the bridge sampler, and the runlocal run's
+metrics (``check_runlocal``)."""
 
 import os
 
@@ -11,8 +12,7 @@ import pytest
 from experiments.compositional_sbi.experiment import CompositionalSBI, diffused_gaussian_score
 from likelihood_jax.continuous_time import conditional_score as cs
 from likelihood_jax.main import load_config
-from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+from tests.clitools import REPO, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "compositional_sbi", "configs", "gaussian_linear.py")
 
@@ -84,22 +84,19 @@ def test_budget_must_divide():
         CompositionalSBI(config)
 
 
-def test_runlocal_trains_end_to_end(tmp_path):
+def check_runlocal(workdir: str) -> None:
+    """The harness's runlocal run: both DSM losses fall; every sampler's errors are finite."""
     config = load_config(CONFIG + ":runlocal")
-    exp = CompositionalSBI(config)
-    metrics = train_and_evaluate(exp, str(tmp_path))
-    train = train_lines(tmp_path)
+    train = train_lines(workdir)
     assert train[-1]["single_dsm"] < train[0]["single_dsm"]
     assert train[-1]["set_dsm"] < train[0]["set_dsm"]
-    assert eval_lines(tmp_path)[-1]["single_score_err"] == pytest.approx(
-        metrics["single_score_err"])
+    metrics = eval_lines(workdir)[-1]
     for stem in ("composed", "oracle", "set"):
         for n in config.eval.ns:
             assert np.isfinite(metrics[f"{stem}_mean_err_n{n}"])
             assert np.isfinite(metrics[f"{stem}_cov_err_n{n}"])
     assert metrics["simulations_single"] == metrics["simulations_set"] == 2000
-    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
-    assert os.path.getsize(os.path.join(tmp_path, "samples.png")) > 1000
+    assert os.path.getsize(os.path.join(workdir, "samples.png")) > 1000
 
 
 def test_the_dataset_is_the_registered_simulation_set_of_config_sbi():

@@ -1,4 +1,5 @@
-"""ict: iCT and its EDM baseline through the shared loop; the loop's step drives the curriculum."""
+"""ict: the runlocal run (``check_runlocal``): the loop's step drives the curriculum and the
+samples approach the data; the EDM baseline and digits runlocal runs (nightly)."""
 
 import os
 
@@ -18,11 +19,29 @@ def get_config(name, mode="runlocal"):
     return load_config(os.path.join(CONFIGS, f"{name}.py:{mode}"))
 
 
-@pytest.mark.parametrize("objective", ["ict", "edm"])
-def test_runlocal_toy_trains_end_to_end_and_samples_get_closer_to_the_data(objective,
-                                                                          tmp_path):
+def check_runlocal(workdir: str) -> None:
+    """The harness's runlocal run (iCT on moons): the step drives the curriculum, and the
+    one-step samples end closer to the data than at initialization."""
     config = get_config("toy2d")
-    config.objective = objective
+    experiment = ConsistencyTraining(config)
+    init = experiment.init_params(jax.random.key(config.seed), None)
+    before = experiment.model_metrics(init, jax.random.key(0))
+    last = eval_lines(workdir)[-1]
+    # W2 after / W2 at init, measured over seeds 0, 1, 2 of this runlocal: 0.65, 0.43, 0.71
+    # (1.29 / 1.99, 0.88 / 2.03, 1.41 / 1.99); at most 0.85 leaves a 1.2x margin.
+    assert last["w2_1step"] < 0.85 * before["w2_1step"], (before, last)
+    assert np.isfinite(last["w2_2step"])
+    train = train_lines(workdir)
+    assert all(np.isfinite(line["loss"]) for line in train)
+    levels = [line["num_levels"] for line in train]  # logged values: window means
+    assert levels[0] < 21 and levels[-1] > levels[0] and levels == sorted(levels)
+    assert os.path.getsize(os.path.join(workdir, "samples.png")) > 1000
+
+
+@pytest.mark.nightly
+def test_runlocal_edm_baseline_trains_and_samples_get_closer_to_the_data(tmp_path):
+    config = get_config("toy2d")
+    config.objective = "edm"
     experiment = ConsistencyTraining(config)
     init = experiment.init_params(jax.random.key(config.seed), None)
     before = experiment.model_metrics(init, jax.random.key(0))
@@ -31,18 +50,13 @@ def test_runlocal_toy_trains_end_to_end_and_samples_get_closer_to_the_data(objec
     assert metrics[headline] < 0.7 * before[headline], (before, metrics)
     assert eval_lines(tmp_path)[-1][headline] == pytest.approx(metrics[headline])
     train = train_lines(tmp_path)
-    assert all(np.isfinite(line["loss"]) for line in train)
-    if objective == "ict":  # the step reaches the curriculum (logged values: window means)
-        levels = [line["num_levels"] for line in train]
-        assert levels[0] < 21 and levels[-1] > levels[0] and levels == sorted(levels)
-        assert {"w2_1step", "w2_2step"} <= set(metrics)
-    else:
-        assert train[-1]["loss"] < train[0]["loss"]
-        assert {"w2_heun2", "w2_heun8"} <= set(metrics)
+    assert train[-1]["loss"] < train[0]["loss"]
+    assert {"w2_heun2", "w2_heun8"} <= set(metrics)
     assert checkpoint_steps(tmp_path)[-1] == config.total_steps
     assert os.path.getsize(os.path.join(tmp_path, "samples.png")) > 1000
 
 
+@pytest.mark.nightly
 def test_runlocal_digits_reports_the_feature_frechet_distance(tmp_path):
     config = get_config("digits")
     metrics = train_and_evaluate(ConsistencyTraining(config), str(tmp_path))

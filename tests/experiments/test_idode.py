@@ -1,4 +1,5 @@
-"""i-DODE experiment: evaluation against closed forms, config checks, runlocal end to end."""
+"""i-DODE experiment: evaluation against closed forms, config checks; the runlocal run's
+metrics (``check_runlocal``); fine-tuning, the baseline and mnist5k runlocal (nightly)."""
 
 import math
 import os
@@ -80,26 +81,33 @@ def test_bad_configs_raise():
         IDODE(get_config(), dataset=toy).dataset
 
 
+def check_runlocal(workdir: str) -> None:
+    """The harness's runlocal run (digits, i-DODE): both dequantizations scored, tn headline."""
+    last = _check_outputs(workdir)
+    assert last["bits_per_dim"] == last["bpd_tn"]
+
+
+def _check_outputs(workdir) -> dict:
+    last = eval_lines(workdir)[-1]
+    for name in ("bits_per_dim", "bpd_uniform", "bpd_tn", "nfe_uniform", "nfe_tn"):
+        assert np.isfinite(last[name]), name
+    assert last["nfe"] > 0
+    assert os.path.getsize(os.path.join(workdir, "samples.png")) > 1000
+    return last
+
+
 def _check_run(config, workdir):
     metrics_ = train_and_evaluate(IDODE(config), str(workdir))
     train = train_lines(workdir)
     assert train[-1]["loss"] < train[0]["loss"]
-    last = eval_lines(workdir)[-1]
+    last = _check_outputs(workdir)
     for name in ("bits_per_dim", "bpd_uniform", "bpd_tn", "nfe_uniform", "nfe_tn"):
-        assert np.isfinite(last[name]), name
         assert last[name] == pytest.approx(metrics_[name])
-    assert metrics_["nfe"] > 0
     assert checkpoint_steps(workdir)[-1] == config.total_steps
-    assert os.path.getsize(os.path.join(workdir, "samples.png")) > 1000
     return metrics_
 
 
-def test_digits_runlocal_idode(tmp_path):
-    first = _check_run(get_config(), tmp_path)
-    assert first["bits_per_dim"] == first["bpd_tn"]
-
-
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_digits_runlocal_idode_then_finetune(tmp_path):
     config = get_config()
     _check_run(config, tmp_path / "idode")
@@ -117,13 +125,13 @@ def test_digits_runlocal_idode_then_finetune(tmp_path):
                for k in ("second_order",))
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_digits_runlocal_noise_baseline(tmp_path):
     m = _check_run(get_config(arg="runlocal,noise"), tmp_path)
     assert m["bits_per_dim"] == m["bpd_uniform"]
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_mnist5k_runlocal(tmp_path):
     config = get_config("mnist5k")
     assert config.eval.num_examples <= 256

@@ -9,8 +9,7 @@ import pytest
 from experiments.ml_sde_solver.experiment import MLSolverDiffusion, gaussian_table, sample_with
 from likelihood_jax import sde as sde_lib
 from likelihood_jax.main import load_config
-from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+from tests.clitools import REPO, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "ml_sde_solver", "configs", "digits.py")
 
@@ -30,22 +29,17 @@ def test_sample_with_refuses_unknown_solvers():
                     jax.random.key(0), num_steps=2, t_min=1e-3)
 
 
-@pytest.mark.slow
-def test_runlocal_trains_end_to_end_and_scores_every_solver(tmp_path):
+def check_runlocal(workdir: str) -> None:
+    """The harness's runlocal run: every solver scored, all above the data's floor."""
     config = load_config(f"{CONFIG}:runlocal")
-    experiment = MLSolverDiffusion(config)
-    metrics = train_and_evaluate(experiment, str(tmp_path))
-    train = train_lines(tmp_path)
+    train = train_lines(workdir)
     assert train[-1]["loss"] < 0.8 * train[0]["loss"], train
+    metrics = eval_lines(workdir)[-1]
     expected = {f"frechet_{s}_{n}" for s in ("em", "ml", "ode") for n in config.sample.steps}
-    assert expected | {"frechet_data"} <= set(metrics)
+    assert expected | {"frechet_data", "frechet_ml_2"} <= set(metrics)
     assert all(np.isfinite(metrics[k]) for k in expected)
     assert metrics["frechet_data"] < min(metrics[k] for k in expected)
-    headline = experiment.headline_metric
-    assert headline == "frechet_ml_2"
-    assert eval_lines(tmp_path)[-1][headline] == pytest.approx(metrics[headline])
-    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
-    assert os.path.getsize(os.path.join(tmp_path, "samples.png")) > 1000
+    assert os.path.getsize(os.path.join(workdir, "samples.png")) > 1000
 
 
 def test_unknown_solver_in_config_is_refused():

@@ -1,4 +1,5 @@
-"""ot_cfm: evaluation metrics against independent values, the Gaussian OT claim, runlocal."""
+"""ot_cfm: evaluation metrics against independent values; the runlocal run's metrics
+(``check_runlocal``); the Gaussian OT claim and the other runlocal runs (nightly)."""
 
 import os
 
@@ -31,6 +32,14 @@ def get_config(name="toy2d", mode="runlocal"):
     return load_config(os.path.join(CONFIGS, f"{name}.py:{mode}"))
 
 
+def adaptive_config():
+    """The toy2d runlocal config with the adaptive dopri5 evaluation on 256 held-out pairs."""
+    config = get_config()
+    config.eval.solver, config.eval.num_steps = "dopri5", None
+    config.eval.num_examples = config.eval_batch_size = 256
+    return config
+
+
 def gaussian_dataset(n_train=20000, n_test=1000):
     rng = np.random.default_rng(0)
 
@@ -52,7 +61,7 @@ def test_w2_terms_equal_scipy_assignment():
 
 def test_flow_metrics_of_the_analytic_ot_flow():
     """With the exact OT velocity: energy = |T(z) - z|^2 per sample, W2 = W2(T(x0), x1)."""
-    config = get_config()
+    config = adaptive_config()
     config.source = "normal"
     experiment = OTCFM(config, dataset=gaussian_dataset())
     x0 = jnp.asarray(experiment.dataset.test["x0"])
@@ -97,7 +106,7 @@ class GaussianOTCFM(OTCFM):
 
 
 def _train(variant, tmp_path, steps=1500):
-    config = get_config()
+    config = adaptive_config()
     config.source = "normal"
     config.cfm.variant = variant
     config.cfm.sigma = 0.0
@@ -109,7 +118,7 @@ def _train(variant, tmp_path, steps=1500):
                               str(tmp_path / variant))
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_otcfm_learns_the_mccann_field_with_less_energy_than_icfm(tmp_path):
     """Catalog check for P011 on Gaussian -> Gaussian."""
     ot = _train("otcfm", tmp_path)
@@ -127,28 +136,34 @@ def test_otcfm_learns_the_mccann_field_with_less_energy_than_icfm(tmp_path):
     assert ot["npe"] < icfm["npe"]
 
 
-@pytest.mark.parametrize("source,variant", [
-    ("8gaussians", "otcfm"),
-    pytest.param("normal", "sbcfm", marks=pytest.mark.slow),
-])
-def test_toy2d_runlocal_trains_end_to_end(source, variant, tmp_path):
+def check_runlocal(workdir: str) -> None:
+    """The harness's runlocal run (8gaussians -> moons, otcfm): finite metrics, W2 < 1.5."""
+    _check_toy_metrics(workdir, eval_lines(workdir)[-1], nll=False)
+
+
+def _check_toy_metrics(workdir, metrics, nll: bool) -> None:
+    for name in ("w2", "w2_data", "npe", "nfe", "path_energy"):
+        assert np.isfinite(metrics[name]), name
+    assert metrics["w2"] < 1.5  # the source (8gaussians or N(0, I)) is farther from moons
+    assert ("nll" in metrics) == nll
+    assert os.path.getsize(os.path.join(workdir, "samples.png")) > 1000
+
+
+@pytest.mark.nightly
+def test_toy2d_runlocal_from_a_normal_source_with_sbcfm(tmp_path):
     config = get_config()
-    config.source, config.cfm.variant = source, variant
+    config.source, config.cfm.variant = "normal", "sbcfm"
     metrics = train_and_evaluate(OTCFM(config), str(tmp_path))
     train = train_lines(tmp_path)
     assert train[-1]["loss"] < train[0]["loss"]
     assert eval_lines(tmp_path)[-1]["w2"] == pytest.approx(metrics["w2"])
-    for name in ("w2", "w2_data", "npe", "nfe", "path_energy"):
-        assert np.isfinite(metrics[name]), name
-    assert metrics["w2"] < 1.5  # the source (8gaussians or N(0, I)) is farther from moons
-    assert ("nll" in metrics) == (source == "normal")
+    _check_toy_metrics(tmp_path, metrics, nll=True)
     assert checkpoint_steps(tmp_path)[-1] == config.total_steps
-    assert os.path.getsize(os.path.join(tmp_path, "samples.png")) > 1000
 
 
 def test_hutchinson_nll_is_an_unbiased_estimate_of_the_exact_one():
     """A field with off-diagonal Jacobian: per-example noise, but the mean matches."""
-    config = get_config()
+    config = adaptive_config()
     config.source = "normal"
     experiment = OTCFM(config, dataset=gaussian_dataset())
     rot = jnp.array([[0.3, -1.0], [1.2, -0.2]])
@@ -166,7 +181,7 @@ def test_hutchinson_nll_is_an_unbiased_estimate_of_the_exact_one():
     assert abs(float(diff.mean())) < 4 * float(diff.std()) / np.sqrt(diff.size) + 1e-3
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 @pytest.mark.parametrize("arch", ["mlp", "unet"])
 def test_digits_runlocal_trains_end_to_end(arch, tmp_path):
     config = get_config("digits")

@@ -16,7 +16,7 @@ Numbers reached: see experiments/compositional_sbi/README.md.
 import ml_collections
 
 from likelihood_jax.continuous_time import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 #: The fields of config.sbi that define the simulations (options of the dataset).
 SIMULATION_FIELDS = ("dim_theta", "dim_x", "noise_std", "simulator_seed", "n_max",
@@ -57,12 +57,13 @@ def get_config(arg=None):
     config.dataset.num_test_rows = config.eval.get_ref("num_test_rows")
     config.dataset.seed = config.get_ref("seed")
     apply_mode(config, arg, {
-        "runlocal": {**presets.run_length(100, 50), "model.hidden_dims": (32, 32),
-                     "model.embed_hidden": (16,), "model.embed_dim": 8,
-                     "langevin.num_levels": 5, "langevin.steps_per_level": 3,
-                     "eval.ns": (3,), "eval.num_problems": 1, "eval.num_samples": 100,
-                     "eval.rsde_steps": 20, "eval.times": (0.1, 0.5), "eval.num_test_rows": 8,
-                     "eval_batch_size": 8, "num_plot_samples": 100},
+        # One hidden layer and one evaluation time (compilation dominates a short run).
+        "runlocal": runlocal(100, {
+            "model.hidden_dims": (32,), "model.embed_hidden": (16,), "model.embed_dim": 8,
+            "langevin.num_levels": 5, "langevin.steps_per_level": 3, "eval.ns": (3,),
+            "eval.num_problems": 1, "eval.num_samples": 100, "eval.rsde_steps": 20,
+            "eval.times": (0.3,), "eval.num_test_rows": 8},
+            eval_batch_size=8, num_plot_samples=100),
         "default": {**presets.run_length(4000, 500, 2000), "optim.schedule": "cosine"},
         "full": {**presets.run_length(20000, 1000, 10000), "optim.schedule": "cosine",
                  "model.hidden_dims": (128, 128, 128), "langevin.num_levels": 60,

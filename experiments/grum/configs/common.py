@@ -3,7 +3,7 @@
 import ml_collections
 
 from likelihood_jax.continuous_time import presets
-from likelihood_jax.train.config import base_config
+from likelihood_jax.train.config import base_config, runlocal
 
 
 def grum_config(dataset: str, num_train: int, num_test: int, **options):
@@ -33,11 +33,11 @@ def grum_config(dataset: str, num_train: int, num_test: int, **options):
     return config
 
 
-#: The runlocal overrides of both configs (seconds on a CPU: the tests).
-RUNLOCAL = {
-    **presets.run_length(40, 10), "batch_size": 8, "model.hidden": 16, "model.num_layers": 2,
-    "sampling.num_steps": 5, "eval.num_samples": 4, "num_plot_samples": 4,
-}
+#: The runlocal overrides of both configs (seconds on a CPU: the end-to-end test). One
+#: message-passing layer; as many plotted graphs as evaluated ones, so that the plot and
+#: the evaluation share one compiled sampler.
+RUNLOCAL = runlocal(40, {"model.hidden": 16, "model.num_layers": 1, "sampling.num_steps": 5,
+                         "eval.num_samples": 4}, batch_size=8, num_plot_samples=4)
 
 #: The ``full`` overrides of both configs (longer, wider).
 FULL = {

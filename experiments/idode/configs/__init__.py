@@ -1,3 +1,5 @@
 """Configs of ``idode``; ``PRIMARY`` is the one the end-to-end harness runs."""
 
 PRIMARY = "digits"
+
+ARTIFACTS = ("samples.png",)

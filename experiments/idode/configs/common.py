@@ -49,7 +49,8 @@ def idode_config(arg, dataset: str, *, gamma_min: float, hidden_dims, unet, num_
     config.model = presets.image_model(dataset, arch="mlp", hidden_dims=tuple(hidden_dims),
                                        activation="tanh", **unet)
     config.eval = presets.ode_eval(num_examples, divergence="hutchinson",
-                                   dequantization="truncated_normal")
+                                   dequantization="truncated_normal",
+                                   num_steps=None)  # None: adaptive; else fixed steps
     config.optim.lr = 1e-3
     config.optim.grad_clip_norm = 1.0
     config.ema_decay = 0.999

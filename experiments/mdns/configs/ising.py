@@ -17,7 +17,7 @@ modes (log Z error +0.03) where LV collapses onto one (-0.69); 8x8 WDCE ESS 0.04
 import ml_collections
 
 from likelihood_jax.continuous_time import presets
-from likelihood_jax.train.config import apply_mode, base_config
+from likelihood_jax.train.config import apply_mode, base_config, runlocal
 
 
 def get_config(arg=None):
@@ -39,9 +39,8 @@ def get_config(arg=None):
     config.dataset.num_train = config.get_ref("batch_size")
     config.dataset.num_test = config.get_ref("eval_batch_size")
     apply_mode(config, arg, {
-        "runlocal": {**presets.run_length(150, 25), "target.shape": (2, 3),
-                     "model.hidden_dims": (64,), "batch_size": 128, "eval_batch_size": 500,
-                     "num_eval_samples": 2000},
+        "runlocal": runlocal(150, {"target.shape": (2, 3), "model.hidden_dims": (64,)},
+                             batch_size=128, eval_batch_size=500, num_eval_samples=2000),
         "default": presets.run_length(2000, 100),
         "full": {**presets.run_length(20000, 500, 5000), "model.hidden_dims": (512, 512, 512),
                  "batch_size": 1024, "num_eval_samples": 100000, "eval_every": 5000},
