@@ -12,7 +12,7 @@ from experiments.ir_sde.experiment import IRSDE
 from likelihood_jax.continuous_time import restoration
 from likelihood_jax.main import load_config
 from likelihood_jax.train import train_and_evaluate
-from tests.clitools import REPO, checkpoint_steps, eval_lines, train_lines
+from tests.clitools import REPO, eval_lines, train_lines
 
 CONFIG = os.path.join(REPO, "experiments", "ir_sde", "configs", "mnist5k.py")
 
@@ -21,22 +21,16 @@ def get_config(mode="runlocal"):
     return load_config(f"{CONFIG}:{mode}")
 
 
-def test_runlocal_irsde_trains_end_to_end_and_reports_restoration_metrics(tmp_path):
-    config = get_config()
-    experiment = IRSDE(config)
-    metrics = train_and_evaluate(experiment, str(tmp_path))
-    train = train_lines(tmp_path)
-    assert all(np.isfinite(line["loss"]) for line in train)
-    assert train[-1]["loss"] < train[0]["loss"], train
+def check_runlocal(workdir: str) -> None:
+    """The harness's run of ``mnist5k.py:runlocal``: restoration metrics of every degradation."""
+    metrics = eval_lines(workdir)[-1]
     for kind in ("noise", "blur", "mask"):
         for key in (f"psnr_{kind}", f"ssim_{kind}", f"psnr_{kind}_input", f"ssim_{kind}_input"):
             assert np.isfinite(metrics[key]), key
-    assert eval_lines(tmp_path)[-1]["psnr_mean"] == pytest.approx(metrics["psnr_mean"])
-    assert checkpoint_steps(tmp_path)[-1] == config.total_steps
-    assert os.path.getsize(os.path.join(tmp_path, "restorations.png")) > 1000
+    assert np.isfinite(metrics["psnr_mean"]) and np.isfinite(metrics["ssim_mean"])
 
 
-@pytest.mark.slow
+@pytest.mark.nightly
 def test_runlocal_regression_baseline_trains_end_to_end(tmp_path):
     config = get_config()
     config.objective = "regression"
