@@ -118,7 +118,8 @@ class MDNS(Experiment):
     def exact(self) -> dict[str, float]:
         """Exact ``log Z`` and observables (enumeration for ``D <= 16``, else transfer matrix)."""
         if self.num_sites <= 16:
-            exact = discrete_targets.enumerate_exact(self.target)
+            # One compiled program instead of op-by-op dispatch (1.6 -> 0.3 CPU s on 2x3).
+            exact = jax.jit(lambda: discrete_targets.enumerate_exact(self.target))()
         else:
             exact = discrete_targets.transfer_matrix_exact(self.target)
         return {k: float(v) for k, v in exact.items()}

@@ -52,12 +52,14 @@ def test_best_fit_removes_needless_truncations(experiments):
 def test_eval_metrics_match_a_direct_computation(experiments):
     experiment = experiments["concat"]
     test = {k: jnp.asarray(v) for k, v in experiment.dataset.test.items()}
-    params = experiment.init_params(jax.random.key(0), test)
-    out = experiment.eval_fn(params, test, jax.random.key(1))
+    # Jitted (one compilation each instead of one per primitive): the same functions.
+    params = jax.jit(experiment.init_params)(jax.random.key(0), test)
+    out = jax.jit(experiment.eval_fn)(params, test, jax.random.key(1))
     # Independent path: each speech starts its row and padding follows it, so plain causal
     # attention over the whole row (no segment ids) gives the speech's logits.
     x, seg = np.asarray(test["x"]), np.asarray(test["segment_ids"])
-    log_probs = jax.nn.log_softmax(experiment.model.apply({"params": params}, test["x"][:, :-1]))
+    log_probs = jax.jit(lambda p, x: jax.nn.log_softmax(experiment.model.apply({"params": p}, x)))(
+        params, test["x"][:, :-1])
     nll = -np.take_along_axis(np.asarray(log_probs), x[:, 1:, None], -1)[..., 0]
     lengths = seg.sum(1) - 1  # targets per speech (BOS is never predicted)
     valid = np.arange(x.shape[1] - 1)[None, :] < lengths[:, None]
