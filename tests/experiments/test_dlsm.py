@@ -58,7 +58,7 @@ def check_runlocal(workdir: str) -> None:
     train = train_lines(workdir)
     assert train[-1]["dsm"] < train[0]["dsm"]
     last = eval_lines(workdir)[-1]
-    for name in ("cond_err_ce", "cond_err_dlsm", "score_err_t0", "clf_grad_err_dlsm_t1",
+    for name in ("cond_err_ce", "cond_err_dlsm", "score_err_t0", "clf_grad_err_dlsm_t0",
                  "sample_acc_ce", "sample_acc_dlsm", "acc_dlsm"):
         assert np.isfinite(last[name]), name
     assert 0.0 <= last["sample_acc_dlsm"] <= 1.0

@@ -33,13 +33,13 @@ def get_config(arg=None):
     config.eval_every = 100
     config.checkpoint_every = 200
     apply_mode(config, arg, {
-        # The end-to-end test: one block of one flow on 128-sample clips (compilation is
-        # most of the run), 100 steps at a larger learning rate.
+        # The end-to-end test: one block of one flow with one WaveNet layer on 128-sample
+        # clips (compilation is most of the run), 100 steps at a larger learning rate.
         "runlocal": runlocal(100, {
             "dataset.length": 128, "dataset.num_train": 256, "dataset.num_test": 64,
             "dataset.hop_length": 4, "model.upsample_factors": (4,), "model.num_blocks": 1,
-            "model.num_flows": 1, "model.hidden": 16, "model.blocks_per_split": 1,
-            "optim.lr": 3e-3}, eval_batch_size=64),
+            "model.num_flows": 1, "model.num_layers": 1, "model.hidden": 16,
+            "model.blocks_per_split": 1, "optim.lr": 3e-3}, eval_batch_size=64),
         "full": {
             "dataset.length": 4096, "dataset.num_train": 20000, "model.num_blocks": 6,
             "model.num_flows": 6, "model.hidden": 128, "model.blocks_per_split": 3,
