@@ -1,6 +1,5 @@
 """The loop's EMA with warm-up (bias correction): the pure update, and the loop using it."""
 
-import contextlib
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +10,6 @@ from likelihood_jax import data
 from likelihood_jax.train import Interrupted, loop
 from likelihood_jax.train.state import ema_decay_at, ema_update
 from tests.train import toys
-from tests.train.test_extra_state import StopAfter, final_state
 
 
 def normalized_average(path: np.ndarray, decay: float) -> np.ndarray:
@@ -84,7 +82,7 @@ def known_path(t: int) -> np.ndarray:
 def test_loop_evaluates_the_normalized_average_of_the_iterates(tmp_path, total_steps):
     config = toys.base(total_steps=total_steps, ema_decay=0.8)
     loop.train_and_evaluate(KnownPath(config), str(tmp_path))
-    state = final_state(KnownPath(config), str(tmp_path))
+    state = toys.final_state(KnownPath(config), str(tmp_path))
     assert int(state.step) == total_steps
     np.testing.assert_allclose(state.ema_params["w"],
                                normalized_average(known_path(total_steps), 0.8), rtol=1e-6)
@@ -114,13 +112,13 @@ def test_resumed_run_has_the_ema_of_the_uninterrupted_one(tmp_path, monkeypatch)
     reference = str(tmp_path / "reference")
     loop.train_and_evaluate(toys.MeanFit(config), reference)
     resumed = str(tmp_path / "resumed")
-    monkeypatch.setattr(loop, "_stop_requests", lambda: contextlib.nullcontext(StopAfter(5)))
+    toys.stop_after(monkeypatch, 5)
     with pytest.raises(Interrupted, match="at step 6"):
         loop.train_and_evaluate(toys.MeanFit(config), resumed)
     monkeypatch.undo()
     loop.train_and_evaluate(toys.MeanFit(config), resumed)
-    a = final_state(toys.MeanFit(config), reference)
-    b = final_state(toys.MeanFit(config), resumed)
+    a = toys.final_state(toys.MeanFit(config), reference)
+    b = toys.final_state(toys.MeanFit(config), resumed)
     assert int(b.step) == 12
     assert not np.allclose(a.ema_params["w"], a.params["w"])  # the EMA is not the params
     np.testing.assert_array_equal(a.ema_params["w"], b.ema_params["w"])

@@ -1,9 +1,6 @@
 """``TrainState.extra``: made by ``init_extra``, stepped in the jitted step, checkpointed,
 and resumed exactly after an interruption."""
 
-import contextlib
-import os
-import signal
 
 import jax
 import numpy as np
@@ -11,39 +8,14 @@ import pytest
 
 from likelihood_jax import data
 from likelihood_jax.train import Interrupted, loop
-from likelihood_jax.train.checkpoints import Checkpoints
 from tests.train import toys
-
-
-def final_state(experiment, workdir):
-    run = loop.make_run(experiment)
-    checkpoints = Checkpoints(os.path.join(workdir, loop.CHECKPOINT_DIR))
-    try:
-        return jax.device_get(checkpoints.restore_latest(loop.init_state(run)))
-    finally:
-        checkpoints.close()
-
-
-class StopAfter(list):
-    """A stop-request list that turns true (SIGTERM) after ``n`` checks of the loop."""
-
-    def __init__(self, n):
-        super().__init__()
-        self.left = n
-
-    def __bool__(self):
-        self.left -= 1
-        return self.left < 0
-
-    def __getitem__(self, i):
-        return signal.SIGTERM
 
 
 def test_extra_counts_steps_and_averages_the_batches(tmp_path):
     config = toys.base(total_steps=12)
     experiment = toys.MeanFit(config)
     loop.train_and_evaluate(experiment, str(tmp_path))
-    state = final_state(experiment, str(tmp_path))
+    state = toys.final_state(experiment, str(tmp_path))
     assert int(state.extra["count"]) == 12
     moons = data.load_dataset("moons").train
     batches = [data.batch_at_step(moons, 16, config.seed, s)["x"] for s in range(12)]
@@ -56,13 +28,13 @@ def test_interrupted_and_resumed_run_matches_the_uninterrupted_one(tmp_path, mon
     reference = str(tmp_path / "reference")
     loop.train_and_evaluate(toys.MeanFit(config), reference)
     resumed = str(tmp_path / "resumed")
-    monkeypatch.setattr(loop, "_stop_requests", lambda: contextlib.nullcontext(StopAfter(5)))
+    toys.stop_after(monkeypatch, 5)
     with pytest.raises(Interrupted, match="at step 6"):
         loop.train_and_evaluate(toys.MeanFit(config), resumed)
-    assert int(final_state(toys.MeanFit(config), resumed).extra["count"]) == 6
+    assert int(toys.final_state(toys.MeanFit(config), resumed).extra["count"]) == 6
     monkeypatch.undo()
     loop.train_and_evaluate(toys.MeanFit(config), resumed)
-    a, b = final_state(toys.MeanFit(config), reference), final_state(toys.MeanFit(config),
+    a, b = toys.final_state(toys.MeanFit(config), reference), toys.final_state(toys.MeanFit(config),
                                                                       resumed)
     assert int(b.step) == 12 and int(b.extra["count"]) == 12
     for x, y in zip(jax.tree.leaves((a.params, a.extra, a.opt_state)),

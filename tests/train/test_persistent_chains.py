@@ -1,7 +1,6 @@
 """The losses read ``TrainState.extra`` as ``batch["extra"]``: persistent contrastive
 divergence with Langevin chains that live in ``extra``, trained, evaluated and resumed."""
 
-import contextlib
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +10,6 @@ import pytest
 from likelihood_jax.train import Interrupted, loop
 from likelihood_jax.train.writers import read_metrics
 from tests.train import toys
-from tests.train.test_extra_state import StopAfter, final_state
 
 
 def pcd_config(total_steps):
@@ -43,7 +41,7 @@ def test_persistent_chains_move_mu_to_the_data_mean(tmp_path):
     metrics = loop.train_and_evaluate(experiment, str(tmp_path))
     data_mean = float(experiment.dataset.train["x"].mean())
     assert abs(metrics["mu"] - data_mean) < 0.15, (metrics["mu"], data_mean)
-    state = final_state(experiment, str(tmp_path))
+    state = toys.final_state(experiment, str(tmp_path))
     chains = np.asarray(state.extra["chains"])
     assert chains.shape == (toys.PersistentChains.num_chains, 1)
     assert abs(chains.mean() - metrics["mu"]) < 0.4 and 0.5 < chains.std() < 1.5
@@ -69,12 +67,12 @@ def test_killed_and_resumed_pcd_run_matches_the_uninterrupted_one(tmp_path, monk
     reference = str(tmp_path / "reference")
     ref_metrics = loop.train_and_evaluate(pcd(config), reference)
     resumed = str(tmp_path / "resumed")
-    monkeypatch.setattr(loop, "_stop_requests", lambda: contextlib.nullcontext(StopAfter(5)))
+    toys.stop_after(monkeypatch, 5)
     with pytest.raises(Interrupted, match="at step 6"):
         loop.train_and_evaluate(pcd(config), resumed)
     monkeypatch.undo()
     metrics = loop.train_and_evaluate(pcd(config), resumed)
-    a, b = final_state(pcd(config), reference), final_state(pcd(config), resumed)
+    a, b = toys.final_state(pcd(config), reference), toys.final_state(pcd(config), resumed)
     assert int(b.step) == 12
     for x, y in zip(jax.tree.leaves((a.params, a.extra, a.opt_state)),
                     jax.tree.leaves((b.params, b.extra, b.opt_state)), strict=True):

@@ -12,7 +12,6 @@ from likelihood_jax.train import loop, stages
 from likelihood_jax.train.config import base_config
 from tests.clitools import checkpoint_steps, eval_lines
 from tests.train import toys
-from tests.train.test_extra_state import StopAfter
 
 CHAIN = ("toys.base(total_steps=8, stages=stages_config("
          "('teacher', {'optim': {'lr': 0.2}}), "
@@ -82,7 +81,7 @@ def test_chain_killed_in_the_second_stage_resumes_to_the_same_result(
         assert run_chain(tmp_path, reference) == 0
     workdir = tmp_path / "killed"
     # The teacher stage runs through; the student stage gets SIGTERM after 5 steps.
-    stops = iter([[], StopAfter(4)])
+    stops = iter([[], toys.StopAfter(4)])
     monkeypatch.setattr(loop, "_stop_requests", lambda: contextlib.nullcontext(next(stops)))
     assert run_chain(tmp_path, workdir) == 128 + 15
     assert checkpoint_steps(workdir / "teacher")[-1] == 8

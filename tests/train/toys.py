@@ -7,7 +7,9 @@ so that ``likelihood_jax.main`` finds its classes by ``config.experiment``
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import types
 
@@ -18,6 +20,8 @@ import numpy as np
 
 from likelihood_jax import data
 from likelihood_jax.train import config as config_lib
+from likelihood_jax.train import loop
+from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.experiment import Experiment
 from likelihood_jax.train.procedure import Procedure
 from likelihood_jax.train.stages import stage_params, workdir_of
@@ -204,3 +208,32 @@ def write_config(path, body: str) -> str:
                 "stages_config\n\n\ndef get_config(arg=None):\n    del arg\n"
                 f"    return {body}\n")
     return str(path)
+
+
+def final_state(experiment, workdir):
+    run = loop.make_run(experiment)
+    checkpoints = Checkpoints(os.path.join(workdir, loop.CHECKPOINT_DIR))
+    try:
+        return jax.device_get(checkpoints.restore_latest(loop.init_state(run)))
+    finally:
+        checkpoints.close()
+
+
+class StopAfter(list):
+    """A stop-request list that turns true (SIGTERM) after ``n`` checks of the loop."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.left = n
+
+    def __bool__(self):
+        self.left -= 1
+        return self.left < 0
+
+    def __getitem__(self, i):
+        return signal.SIGTERM
+
+
+def stop_after(monkeypatch, n: int) -> None:
+    """Makes the loop see SIGTERM after ``n`` checks (its stop handling, without a signal)."""
+    monkeypatch.setattr(loop, "_stop_requests", lambda: contextlib.nullcontext(StopAfter(n)))
