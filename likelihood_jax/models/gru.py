@@ -23,15 +23,19 @@ import jax.numpy as jnp
 
 
 class _ResettingGRU(nn.Module):
-    """One GRU step whose incoming state is zeroed where ``reset`` is True."""
+    """One GRU step: the state is zeroed where ``reset``, kept where not ``active``.
+
+    ``active`` is False on padding after a sequence's last token.
+    """
 
     features: int
 
     @nn.compact
     def __call__(self, carry, inputs):
-        x, reset = inputs
+        x, reset, active = inputs
         carry = jnp.where(reset[:, None], jnp.zeros_like(carry), carry)
-        return nn.GRUCell(self.features, name="cell")(carry, x)
+        new_carry, out = nn.GRUCell(self.features, name="cell")(carry, x)
+        return jnp.where(active[:, None], new_carry, carry), out
 
 
 _ScanGRU = nn.scan(_ResettingGRU, variable_broadcast="params", split_rngs={"params": False},
@@ -65,19 +69,27 @@ class GRULM(nn.Module):
         return {"h": [jnp.zeros((batch_size, self.width), dtype)
                       for _ in range(self.num_layers)]}
 
-    def _run(self, tokens, cache, resets):
+    def _run(self, tokens, cache, resets, active):
         if tokens.ndim != 2:
             raise ValueError(f"tokens must have shape [batch, length], got {tokens.shape}")
         h = self.embed(tokens)
         states = []
         for layer, carry in zip(self.layers, cache["h"]):
-            carry, h = layer(carry, (h, resets))
+            carry, h = layer(carry, (h, resets, active))
             states.append(carry)
         return self.head(h), {"h": states}
 
-    def extend(self, tokens: jax.Array, cache: dict) -> tuple[jax.Array, dict]:
-        """Logits ``[B, L, V_out]`` of ``L`` new tokens after the cached state; the new state."""
-        return self._run(tokens, cache, jnp.zeros(tokens.shape, bool))
+    def extend(self, tokens: jax.Array, cache: dict, lengths: jax.Array | None = None
+               ) -> tuple[jax.Array, dict]:
+        """Logits ``[B, L, V_out]`` of ``L`` new tokens after the cached state; the new state.
+
+        With ``lengths [B]`` only the first ``lengths[b]`` tokens of row ``b`` update
+        its state (right padding after them is read but leaves the state unchanged).
+        """
+        active = jnp.ones(tokens.shape, bool)
+        if lengths is not None:
+            active = jnp.arange(tokens.shape[1]) < jnp.asarray(lengths)[:, None]
+        return self._run(tokens, cache, jnp.zeros(tokens.shape, bool), active)
 
     def __call__(self, tokens: jax.Array, positions: jax.Array | None = None,
                  segment_ids: jax.Array | None = None) -> jax.Array:
@@ -92,5 +104,6 @@ class GRULM(nn.Module):
         if segment_ids is not None:
             resets = jnp.concatenate([jnp.zeros_like(segment_ids[:, :1], bool),
                                       segment_ids[:, 1:] != segment_ids[:, :-1]], axis=1)
-        logits, _ = self._run(tokens, self.init_cache(tokens.shape[0]), resets)
+        logits, _ = self._run(tokens, self.init_cache(tokens.shape[0]), resets,
+                              jnp.ones(tokens.shape, bool))
         return logits

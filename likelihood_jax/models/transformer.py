@@ -23,12 +23,17 @@ collection)::
     logits, cache = model.apply({"params": params}, tokens[:, 5:6], cache,
                                 method=TransformerLM.extend)             # one step
 
-``extend`` writes the keys and values of its ``L`` new tokens at positions
-``cache["index"] ... + L - 1`` and attends to everything written so far, so a
-step costs ``O(L * max_len)`` attention and ``O(L)`` everything else, and
+``extend`` writes the keys and values of sequence ``b``'s ``L`` new tokens at
+positions ``cache["index"][b] ... + L - 1`` and attends to everything written so
+far, so a step costs ``O(L * max_len)`` attention and ``O(L)`` everything else, and
 generating ``N`` tokens costs ``O(N)`` projections instead of the ``O(N^2)`` of
-re-running the whole prefix. Every non-scalar leaf of the cache has the batch on
-axis 0 (beam search reorders caches by gathering along it).
+re-running the whole prefix. The index is per sequence (``[B]``): with
+``lengths [B]`` only the first ``lengths[b]`` of the ``L`` tokens count for
+sequence ``b`` (its index advances by ``lengths[b]``), which is how prompts of
+different lengths share one right-padded prefill; the padding's keys sit beyond
+the index, hidden by the causal mask until later tokens overwrite them. Every leaf
+of the cache has the batch on axis 0 (beam search reorders caches by gathering
+along it).
 """
 
 from __future__ import annotations
@@ -76,6 +81,13 @@ def segment_positions(segment_ids: jax.Array) -> jax.Array:
     return t - last_start
 
 
+def write_cache(cache: jax.Array, new: jax.Array, index: jax.Array) -> jax.Array:
+    """``cache [B, H, S, D]`` with ``new [B, H, L, D]`` written at positions ``index[b]...``."""
+    def write_row(row, update, start):
+        return jax.lax.dynamic_update_slice(row, update.astype(row.dtype), (0, start, 0))
+    return jax.vmap(write_row)(cache, new, index)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention under a given boolean mask, with an optional KV cache."""
 
@@ -96,7 +108,7 @@ class CausalSelfAttention(nn.Module):
             positions, so that neither attention product has to transpose the whole
             cache); the new keys and values are written at ``index`` and attention
             runs over all ``S``.
-          index: where the first new token goes in ``kv``.
+          index: ``[B]`` where each sequence's first new token goes in ``kv``.
         """
         width = x.shape[-1]
         dense = lambda name: nn.DenseGeneral((self.num_heads, self.head_dim), name=name)  # noqa: E731
@@ -107,8 +119,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = (jnp.swapaxes(a, 1, 2) for a in (q, k, v))  # [B, H, L, D]
         new_kv = None
         if kv is not None:
-            k = jax.lax.dynamic_update_slice(kv["k"], k.astype(kv["k"].dtype), (0, 0, index, 0))
-            v = jax.lax.dynamic_update_slice(kv["v"], v.astype(kv["v"].dtype), (0, 0, index, 0))
+            k, v = write_cache(kv["k"], k, index), write_cache(kv["v"], v, index)
             new_kv = {"k": k, "v": v}
         scores = jnp.einsum("bhld,bhsd->bhls", q, k) / jnp.sqrt(self.head_dim).astype(q.dtype)
         scores = jnp.where(mask, scores, _MASKED)
@@ -267,30 +278,42 @@ class TransformerLM(nn.Module):
         head_dim = self.width // self.num_heads
         shape = (batch_size, self.num_heads, max_len, head_dim)
         layer = lambda: {"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}  # noqa: E731
-        return {"index": jnp.zeros((), jnp.int32),
+        return {"index": jnp.zeros((batch_size,), jnp.int32),
                 "layers": [layer() for _ in range(self.num_layers)]}
 
-    def extend(self, tokens: jax.Array, cache: dict) -> tuple[jax.Array, dict]:
+    def extend(self, tokens: jax.Array, cache: dict, lengths: jax.Array | None = None
+               ) -> tuple[jax.Array, dict]:
         """Logits of ``L`` new tokens given everything in ``cache``, and the new cache.
 
         Args:
           tokens: ``[B, L]`` the next ``L`` tokens of every sequence (``L = 1`` for a
             decoding step, the prompt for prefill).
           cache: from :meth:`init_cache` or a previous ``extend``.
+          lengths: optional ``[B]`` number of real tokens among the ``L`` of each
+            sequence (right padding after them; default ``L``): the sequence's
+            index advances by ``lengths[b]``, so its next tokens overwrite the
+            padding.
 
         Returns:
-          ``(logits [B, L, V_out], cache)``, where ``logits[:, i]`` equals the
-          full-sequence logits at position ``cache["index"] + i``.
+          ``(logits [B, L, V_out], cache)``, where ``logits[b, i]`` equals the
+          full-sequence logits at position ``cache["index"][b] + i`` (for
+          ``i < lengths[b]``; the padding's logits are meaningless).
         """
         if not self.causal:
             raise ValueError("a bidirectional (causal=False) transformer cannot extend a cache")
+        self._check_tokens(tokens)
         batch, length = tokens.shape
+        index = cache["index"]
+        if index.shape != (batch,):
+            raise ValueError(f"cache index has shape {index.shape}, expected ({batch},): "
+                             f"a cache from init_cache({batch}, ...)")
         max_len = cache["layers"][0]["k"].shape[2] if self.num_layers else length
-        positions = cache["index"] + jnp.broadcast_to(jnp.arange(length), (batch, length))
+        positions = index[:, None] + jnp.arange(length)
         key_positions = jnp.arange(max_len)
         mask = (key_positions[None, None, None, :] <= positions[:, None, :, None])
         hidden, layers = self._blocks(self.token_embeddings(tokens), positions, mask, cache)
-        return self.head(hidden), {"index": cache["index"] + length, "layers": layers}
+        advance = length if lengths is None else jnp.asarray(lengths, index.dtype)
+        return self.head(hidden), {"index": index + advance, "layers": layers}
 
 
 def num_params(params: Any) -> int:

@@ -36,6 +36,23 @@ def test_cached_steps_equal_the_full_pass():
     np.testing.assert_allclose(jnp.concatenate(outs, 1), full, atol=1e-5)
 
 
+def test_padded_prefill_keeps_each_rows_state_at_its_length():
+    """Rows with 2, 5 and 9 real tokens in one padded prefill, then one step each: the
+    logits match the full pass at each row's next position."""
+    model, params, tokens = make()
+    full = apply(model, params, tokens)
+    extend = jax.jit(lambda p, x, c, n: model.apply({"params": p}, x, c, n,
+                                                    method=model.extend))
+    lengths = np.array([2, 5, 8])
+    padded = jnp.where(jnp.arange(8) < lengths[:, None], tokens[:, :8], 0)
+    logits, cache = extend(params, padded, model.init_cache(3), jnp.asarray(lengths))
+    for b, n in enumerate(lengths):
+        np.testing.assert_allclose(logits[b, :n], full[b, :n], atol=1e-5)
+    nxt = tokens[jnp.arange(3), lengths][:, None]
+    logits, _ = extend(params, nxt, cache, None)
+    np.testing.assert_allclose(logits[:, 0], full[jnp.arange(3), lengths], atol=1e-5)
+
+
 def test_causal_by_perturbation():
     model, params, tokens = make()
     base = apply(model, params, tokens)

@@ -73,7 +73,38 @@ def test_cached_decoding_equals_full_pass_at_every_step(position):
         logits, cache = extend(params, tokens[:, t:t + 1], cache)
         steps.append(logits)
     np.testing.assert_allclose(jnp.concatenate(steps, 1), full, atol=1e-4, rtol=1e-4)
-    assert int(cache["index"]) == T
+    np.testing.assert_array_equal(cache["index"], [T, T])
+
+
+def test_padded_prefill_then_chunks_equal_full_pass_per_sequence():
+    """Prompts of lengths 2 and 5 in one right-padded prefill, then chunks of 3 and 1 tokens
+    at per-sequence, non-zero cache indices: every real position's logits match the full pass
+    of that sequence alone."""
+    model, params, tokens = make("rotary")
+    full = apply(model, params, tokens)
+    extend = jax.jit(lambda p, x, c, n: model.apply({"params": p}, x, c, n,
+                                                    method=model.extend))
+    lengths = np.array([2, 5])
+    prompt = jnp.where(jnp.arange(5) < lengths[:, None], tokens[:, :5], VOCAB - 1)
+    logits, cache = extend(params, prompt, model.init_cache(2, T + 3), jnp.asarray(lengths))
+    for b, n in enumerate(lengths):
+        np.testing.assert_allclose(logits[b, :n], full[b, :n], atol=1e-4, rtol=1e-4)
+    np.testing.assert_array_equal(cache["index"], lengths)
+    chunk = jnp.stack([tokens[0, 2:5], tokens[1, 5:8]])
+    logits, cache = extend(params, chunk, cache, None)
+    np.testing.assert_allclose(logits[0], full[0, 2:5], atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(logits[1], full[1, 5:8], atol=1e-4, rtol=1e-4)
+    step = jnp.stack([tokens[0, 5:6], tokens[1, 8:9]])
+    logits, cache = extend(params, step, cache, None)
+    np.testing.assert_allclose(logits[:, 0], jnp.stack([full[0, 5], full[1, 8]]),
+                               atol=1e-4, rtol=1e-4)
+    np.testing.assert_array_equal(cache["index"], [6, 9])
+
+
+def test_extend_refuses_a_cache_of_another_batch_size():
+    model, params, tokens = make("rotary")
+    with pytest.raises(ValueError, match="cache index"):
+        model.apply({"params": params}, tokens, model.init_cache(3, T), method=model.extend)
 
 
 def test_rotary_scores_depend_only_on_relative_position():
