@@ -15,9 +15,14 @@ Three ways to get it, all for **one example** (callers ``jax.vmap``):
 * :func:`divergence_and_value`: ``(f(x), div f(x))`` from one linearization, so a
   CNF pays for the forward pass only once.
 
-``x`` may have any event shape (``(D,)`` is the common case); ``f`` must return
-an array of the same shape, and the trace is taken over the flattened event.
-Keys may be new-style typed keys (``jax.random.key``) or legacy ``uint32`` keys.
+``x`` is one floating example of shape ``(D,)``; an event of several axes (an
+image ``(H, W, C)``) is declared with ``event_ndim``, and a batch ``(B, D)`` is
+refused with the advice to ``jax.vmap`` (:func:`divergence_and_value`, the
+building block of ODE solvers, accepts any shape unless given ``event_ndim``).
+``f`` must return an array of the same shape, and the trace is taken over the
+flattened event. Keys may be new-style typed keys (``jax.random.key``) or legacy
+``uint32`` keys. Bad arguments raise a ``ValueError`` naming the function and the
+argument, at trace time (free under ``jax.jit``).
 """
 
 from __future__ import annotations
@@ -27,17 +32,13 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from likelihood_jax import _checks
 from likelihood_jax.types import VectorField
 
 Array = jax.Array
 
 PROBES = ("rademacher", "gaussian")
 MODES = ("jvp", "vjp")
-
-
-def _check_option(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"Unknown {name} {value!r}; expected one of {allowed}.")
 
 
 def sample_probes(key: Array, shape: tuple[int, ...], probe: str = "rademacher",
@@ -58,9 +59,15 @@ def sample_probes(key: Array, shape: tuple[int, ...], probe: str = "rademacher",
       satisfy ``E[v v^T] = I``.
 
     Raises:
-      ValueError: for an unknown ``probe``.
+      ValueError: for an unknown ``probe``, a ``shape`` that is not a tuple of
+        non-negative integers, or a ``dtype`` that is not floating.
     """
-    _check_option("probe", probe, PROBES + ("sphere",))
+    _checks.require_option("sample_probes", "probe", probe, PROBES + ("sphere",))
+    if not isinstance(shape, (tuple, list)):
+        raise _checks.error("sample_probes", "shape", "a tuple of integers >= 0", repr(shape))
+    for n in shape:
+        _checks.require_integer_at_least("sample_probes", "every entry of shape", n, 0)
+    _checks.require_floating_dtype("sample_probes", "dtype", dtype)
     if probe == "rademacher":
         return jax.random.rademacher(key, shape, dtype=dtype)
     v = jax.random.normal(key, shape, dtype=dtype)
@@ -72,13 +79,6 @@ def sample_probes(key: Array, shape: tuple[int, ...], probe: str = "rademacher",
         norm = jnp.sqrt(jnp.sum(v * v, axis=axes, keepdims=True))
         v = v * (jnp.sqrt(jnp.asarray(event_size, dtype)) / norm)
     return v
-
-
-def _check_same_shape(y: Array, x: Array) -> None:
-    if jnp.shape(y) != jnp.shape(x):
-        raise ValueError(
-            f"The vector field must map R^D to R^D: f(x) has shape {jnp.shape(y)} but x "
-            f"has shape {jnp.shape(x)}.")
 
 
 def _flat_dot(a: Array, b: Array) -> Array:
@@ -98,31 +98,28 @@ def _trace_from_products(products: Callable[[Array], Array], x: Array, key, num_
     if key is None:
         vectors = _basis(x)
     else:
-        if num_probes < 1:
-            raise ValueError(f"num_probes must be >= 1, got {num_probes}.")
         vectors = sample_probes(key, (num_probes,) + x.shape, probe, x.dtype)
     quad = _flat_dot(vectors, products(vectors))
     return jnp.sum(quad) if key is None else jnp.mean(quad)
 
 
-def _linearize(f: VectorField, x: Array, mode: str):
+def _linearize(function: str, field: str, f: VectorField, x: Array, mode: str):
     """Returns ``(f(x), batched product map)`` for one linearization of ``f`` at ``x``.
 
     For ``mode="jvp"`` the map is ``V -> (J v for v in V)`` (``jax.linearize``); for
     ``mode="vjp"`` it is ``V -> (v^T J for v in V)`` (``jax.vjp``). Either way
     ``<v, map(v)> = v^T J v``.
     """
-    _check_option("mode", mode, MODES)
     if mode == "jvp":
         y, f_jvp = jax.linearize(f, x)
-        _check_same_shape(y, x)
+        _checks.require_field_output(function, field, y, x)
         return y, jax.vmap(f_jvp)
     y, f_vjp = jax.vjp(f, x)
-    _check_same_shape(y, x)
+    _checks.require_field_output(function, field, y, x)
     return y, jax.vmap(lambda v: f_vjp(v)[0])
 
 
-def exact_divergence(f: VectorField, x: Array) -> Array:
+def exact_divergence(f: VectorField, x: Array, *, event_ndim: int = 1) -> Array:
     """Exact divergence ``tr(df/dx)`` of a vector field at one point.
 
     Computes the full Jacobian with forward-mode autodiff (``jax.jacfwd``: one
@@ -136,25 +133,34 @@ def exact_divergence(f: VectorField, x: Array) -> Array:
 
     Args:
       f: vector field mapping an array of shape ``x.shape`` to the same shape.
-      x: one example, shape ``(D,)`` (any event shape works; the trace is over
-        the flattened event).
+      x: one example, a floating array of shape ``(D,)``; a batch is refused
+        (``jax.vmap`` over it).
+      event_ndim: the number of axes of one example (``>= 1``): an event of
+        shape ``(H, W, C)`` needs ``event_ndim=3``; the trace is over the
+        flattened event.
 
     Returns:
       A scalar, ``tr(df/dx)`` at ``x``.
+
+    Raises:
+      ValueError: if ``x`` does not have ``event_ndim`` axes or is not floating,
+        or ``f(x)`` is not shaped like ``x``.
     """
-    shape = jnp.shape(x)
-    x = jnp.asarray(x)
+    _checks.require_callable("exact_divergence", "f", f)
+    x = _checks.one_example("exact_divergence", x, event_ndim)
+    shape = x.shape
 
     def flat_f(z):
         y = f(z.reshape(shape))
-        _check_same_shape(y, x)
+        _checks.require_field_output("exact_divergence", "f", y, x)
         return y.reshape(-1)
 
     return jnp.trace(jax.jacfwd(flat_f)(x.reshape(-1)))
 
 
 def hutchinson_divergence(f: VectorField, x: Array, key: Array, *, num_probes: int = 1,
-                          probe: str = "rademacher", mode: str = "jvp") -> Array:
+                          probe: str = "rademacher", mode: str = "jvp",
+                          event_ndim: int = 1) -> Array:
     """Hutchinson's unbiased stochastic estimate of the divergence ``tr(df/dx)``.
 
     ``tr(J) ~= (1/M) sum_m v_m^T J v_m`` with ``M = num_probes`` independent probes
@@ -174,24 +180,34 @@ def hutchinson_divergence(f: VectorField, x: Array, key: Array, *, num_probes: i
 
     Args:
       f: vector field mapping an array of shape ``x.shape`` to the same shape.
-      x: one example, shape ``(D,)`` (any event shape works).
-      key: PRNG key for the probes (typed or legacy ``uint32``).
-      num_probes: number of probes averaged.
+      x: one example, a floating array of shape ``(D,)``; a batch ``(B, D)`` is
+        refused (``jax.vmap`` over it: the estimate of a flattened batch is
+        neither the per-example value nor the batch sum).
+      key: PRNG key for the probes (typed or legacy ``uint32``), not ``None``.
+      num_probes: number of probes averaged, an integer ``>= 1``.
       probe: ``"rademacher"`` or ``"gaussian"``.
       mode: ``"jvp"`` (forward mode) or ``"vjp"`` (reverse mode).
+      event_ndim: the number of axes of one example (``>= 1``), e.g. ``3`` for
+        an image ``(H, W, C)``; the trace is over the flattened event.
 
     Returns:
       A scalar, the divergence estimate.
 
     Raises:
-      ValueError: for an unknown ``probe`` or ``mode``.
+      ValueError: for an unknown ``probe`` or ``mode``, ``num_probes < 1``, a
+        ``None`` key, or an ``x`` that is not one floating example.
     """
-    return divergence_and_value(f, x, key, num_probes=num_probes, probe=probe, mode=mode)[1]
+    if key is None:
+        raise _checks.error("hutchinson_divergence", "key", "a PRNG key "
+                            "(divergence_and_value(f, x, None) is the exact trace)", "None")
+    return _divergence_and_value("hutchinson_divergence", f, x, key, num_probes, probe, mode,
+                                 event_ndim)[1]
 
 
 def divergence_and_value(f: VectorField, x: Array, key: Array | None = None, *,
                          num_probes: int = 1, probe: str = "rademacher",
-                         mode: str = "jvp") -> tuple[Array, Array]:
+                         mode: str = "jvp",
+                         event_ndim: int | None = None) -> tuple[Array, Array]:
     """Returns ``(f(x), div f(x))`` from a single linearization of ``f`` at ``x``.
 
     A continuous normalizing flow needs both the velocity ``f(x)`` and its
@@ -207,20 +223,35 @@ def divergence_and_value(f: VectorField, x: Array, key: Array | None = None, *,
 
     Args:
       f: vector field mapping an array of shape ``x.shape`` to the same shape.
-      x: one example, shape ``(D,)`` (any event shape works).
+      x: one example, a floating array of shape ``(D,)`` or any event shape (the
+        state of an ODE solve): the trace is over the flattened array.
       key: ``None`` for the exact divergence, else a PRNG key for the probes.
-      num_probes: number of Hutchinson probes (ignored when ``key`` is None).
+      num_probes: number of Hutchinson probes, an integer ``>= 1`` (ignored when
+        ``key`` is None).
       probe: ``"rademacher"`` or ``"gaussian"``.
       mode: ``"jvp"`` (forward mode) or ``"vjp"`` (reverse mode).
+      event_ndim: ``None`` (default) accepts any shape; an integer requires
+        ``x`` to have that many axes (one example: a batch is refused).
 
     Returns:
       ``(f(x), divergence)``: an array shaped like ``x`` and a scalar.
 
     Raises:
-      ValueError: for an unknown ``probe`` or ``mode``.
+      ValueError: for an unknown ``probe`` or ``mode``, ``num_probes < 1``, or an
+        ``x`` that is not floating (or not of ``event_ndim`` axes).
     """
-    _check_option("probe", probe, PROBES)
-    _check_option("mode", mode, MODES)
-    x = jnp.asarray(x)
-    y, products = _linearize(f, x, mode)
+    return _divergence_and_value("divergence_and_value", f, x, key, num_probes, probe, mode,
+                                 event_ndim)
+
+
+def _divergence_and_value(function: str, f: VectorField, x, key, num_probes: int, probe: str,
+                          mode: str, event_ndim: int | None,
+                          field: str = "f") -> tuple[Array, Array]:
+    """:func:`divergence_and_value`, its errors naming ``function`` (and ``f`` as ``field``)."""
+    _checks.require_option(function, "probe", probe, PROBES)
+    _checks.require_option(function, "mode", mode, MODES)
+    _checks.require_integer_at_least(function, "num_probes", num_probes, 1)
+    _checks.require_callable(function, field, f)
+    x = _checks.one_example(function, x, event_ndim)
+    y, products = _linearize(function, field, f, x, mode)
     return y, _trace_from_products(products, x, key, num_probes, probe)

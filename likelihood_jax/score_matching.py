@@ -20,7 +20,11 @@ objective, and for FD-SSM exactly when ``log p`` is quadratic and up to
 quantity (the score of the noise-smoothed data) and is not comparable in value.
 
 ``score_fn`` maps an array of shape ``x.shape`` to the same shape; ``x`` is one
-example (``(D,)``, or any event shape, with traces over the flattened event).
+floating example of shape ``(D,)`` (an event of several axes, e.g. an image, is
+declared with ``event_ndim``, and traces are over the flattened event). A batch
+``(B, D)`` is refused with the advice to ``jax.vmap``: the objective of a
+flattened batch is neither the per-example value nor the batch sum. Bad arguments
+raise a ``ValueError`` naming the function and the argument, at trace time.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from likelihood_jax import estimators
+from likelihood_jax import _checks, estimators
 from likelihood_jax.types import LogProbFn, ScoreFn
 
 Array = jax.Array
@@ -43,7 +47,15 @@ def _sum_event(a: Array) -> Array:
     return jnp.sum(a.reshape(a.shape[0], -1), axis=-1)
 
 
-def exact_score_matching(score_fn: ScoreFn, x: Array) -> Array:
+def _check_slices(function: str, key, num_slices: int, probe: str, probes: tuple) -> None:
+    """The static checks of the sliced objectives' key, slice count and probe."""
+    if key is None:
+        raise _checks.error(function, "key", "a PRNG key", "None")
+    _checks.require_integer_at_least(function, "num_slices", num_slices, 1)
+    _checks.require_option(function, "probe", probe, probes)
+
+
+def exact_score_matching(score_fn: ScoreFn, x: Array, *, event_ndim: int = 1) -> Array:
     """Hyvärinen's (2005) implicit score-matching objective, computed exactly.
 
     ``J(x) = 0.5 |s(x)|^2 + tr(ds/dx)``, whose expectation over data equals the
@@ -57,18 +69,26 @@ def exact_score_matching(score_fn: ScoreFn, x: Array) -> Array:
 
     Args:
       score_fn: model score ``s: R^D -> R^D`` (e.g. ``score_from_log_prob(f)``).
-      x: one example, shape ``(D,)``.
+      x: one example, a floating array of shape ``(D,)`` (``jax.vmap`` over a
+        batch).
+      event_ndim: the number of axes of one example (``>= 1``).
 
     Returns:
       A scalar, the per-example objective.
+
+    Raises:
+      ValueError: if ``x`` is not one floating example of ``event_ndim`` axes or
+        ``score_fn(x)`` is not shaped like ``x``.
     """
-    s, trace = estimators.divergence_and_value(score_fn, x)
+    s, trace = estimators._divergence_and_value(  # its errors name this function
+        "exact_score_matching", score_fn, x, None, 1, "rademacher", "jvp", event_ndim,
+        field="score_fn")
     return 0.5 * jnp.sum(s * s) + trace
 
 
 def sliced_score_matching(score_fn: ScoreFn, x: Array, key: Array, *, num_slices: int = 1,
-                          probe: str = "rademacher",
-                          variance_reduction: bool = False) -> Array:
+                          probe: str = "rademacher", variance_reduction: bool = False,
+                          event_ndim: int = 1) -> Array:
     """Sliced score matching (Song et al. 2019), an unbiased estimate of exact SM.
 
     For random projections ``v`` with ``E[v v^T] = I``,
@@ -88,25 +108,31 @@ def sliced_score_matching(score_fn: ScoreFn, x: Array, key: Array, *, num_slices
 
     Args:
       score_fn: model score ``s: R^D -> R^D``.
-      x: one example, shape ``(D,)``.
+      x: one example, a floating array of shape ``(D,)``; a batch ``(B, D)`` is
+        refused (``jax.vmap`` over it).
       key: PRNG key for the projections.
-      num_slices: number of projections averaged.
+      num_slices: number of projections averaged, an integer ``>= 1``.
       probe: ``"rademacher"``, ``"gaussian"`` (the paper's choice) or
         ``"sphere"`` (uniform on the sphere of radius ``sqrt(D)``).
       variance_reduction: use ``0.5 |s|^2`` instead of ``0.5 (v^T s)^2``
         (SSM-VR in the paper).
+      event_ndim: the number of axes of one example (``>= 1``), e.g. ``3`` for
+        an image ``(H, W, C)``.
 
     Returns:
       A scalar, the per-example objective.
 
     Raises:
-      ValueError: for an unknown ``probe`` or ``num_slices < 1``.
+      ValueError: for an unknown ``probe``, ``num_slices < 1``, a ``None`` key,
+        an ``x`` that is not one floating example, or a ``score_fn(x)`` not
+        shaped like ``x``.
     """
-    if num_slices < 1:
-        raise ValueError(f"num_slices must be >= 1, got {num_slices}.")
-    x = jnp.asarray(x)
+    _check_slices("sliced_score_matching", key, num_slices, probe, estimators.PROBES + ("sphere",))
+    _checks.require_callable("sliced_score_matching", "score_fn", score_fn)
+    x = _checks.one_example("sliced_score_matching", x, event_ndim)
     v = estimators.sample_probes(key, (num_slices,) + x.shape, probe, x.dtype)
     s, score_jvp = jax.linearize(score_fn, x)
+    _checks.require_field_output("sliced_score_matching", "score_fn", s, x)
     jacobian_term = _sum_event(v * jax.vmap(score_jvp)(v))
     if variance_reduction:
         norm_term = 0.5 * jnp.sum(s * s)
@@ -115,7 +141,8 @@ def sliced_score_matching(score_fn: ScoreFn, x: Array, key: Array, *, num_slices
     return jnp.mean(jacobian_term + norm_term)
 
 
-def denoising_score_matching(score_fn: ScoreFn, x: Array, key: Array, sigma) -> Array:
+def denoising_score_matching(score_fn: ScoreFn, x: Array, key: Array, sigma, *,
+                             event_ndim: int = 1) -> Array:
     """Denoising score matching with Gaussian noise (Vincent 2011).
 
     ``J(x) = 0.5 |s(x + sigma eps) + eps / sigma|^2`` with ``eps ~ N(0, I)``: the
@@ -132,22 +159,38 @@ def denoising_score_matching(score_fn: ScoreFn, x: Array, key: Array, sigma) -> 
 
     Args:
       score_fn: model score ``s: R^D -> R^D``.
-      x: one clean example, shape ``(D,)``.
+      x: one clean example, a floating array of shape ``(D,)`` (``jax.vmap``
+        over a batch).
       key: PRNG key for ``eps``.
-      sigma: noise standard deviation (a positive scalar).
+      sigma: noise standard deviation, a scalar ``> 0`` (checked when it is a
+        Python number or a concrete array).
+      event_ndim: the number of axes of one example (``>= 1``).
 
     Returns:
       A scalar, the per-example objective.
+
+    Raises:
+      ValueError: for ``sigma <= 0`` or not a scalar, a ``None`` key, an ``x``
+        that is not one floating example, or a ``score_fn`` output not shaped
+        like ``x``.
     """
-    x = jnp.asarray(x)
+    if key is None:
+        raise _checks.error("denoising_score_matching", "key", "a PRNG key", "None")
+    _checks.require_rank("denoising_score_matching", "sigma", sigma, 0, "() (a scalar)")
+    _checks.require_greater("denoising_score_matching", "sigma", sigma, 0.0)
+    _checks.require_callable("denoising_score_matching", "score_fn", score_fn)
+    x = _checks.one_example("denoising_score_matching", x, event_ndim)
     eps = jax.random.normal(key, x.shape, x.dtype)
-    residual = score_fn(x + sigma * eps) + eps / sigma
+    s = score_fn(x + sigma * eps)
+    _checks.require_field_output("denoising_score_matching", "score_fn", s, x)
+    residual = s + eps / sigma
     return 0.5 * jnp.sum(residual * residual)
 
 
 def finite_difference_sliced_score_matching(log_prob_fn: LogProbFn, x: Array, key: Array, *,
                                             eps: float = 0.1, num_slices: int = 1,
-                                            probe: str = "sphere") -> Array:
+                                            probe: str = "sphere",
+                                            event_ndim: int = 1) -> Array:
     """Finite-difference sliced score matching (FD-SSM, Pang et al. 2020).
 
     Uses only evaluations of the (unnormalized) log-density at ``x`` and
@@ -187,30 +230,37 @@ def finite_difference_sliced_score_matching(log_prob_fn: LogProbFn, x: Array, ke
     through those evaluations.
 
     Args:
-      log_prob_fn: unnormalized log-density ``R^D -> R``.
-      x: one example, shape ``(D,)``.
+      log_prob_fn: unnormalized log-density ``R^D -> R`` (a scalar per example).
+      x: one example, a floating array of shape ``(D,)`` (``jax.vmap`` over a
+        batch).
       key: PRNG key for the directions.
-      eps: finite-difference step length.
-      num_slices: number of directions averaged.
+      eps: finite-difference step length, ``> 0``.
+      num_slices: number of directions averaged, an integer ``>= 1``.
       probe: ``"sphere"`` (uniform unit directions, the paper's choice),
         ``"rademacher"`` or ``"gaussian"``.
+      event_ndim: the number of axes of one example (``>= 1``).
 
     Returns:
       A scalar, the per-example objective.
 
     Raises:
-      ValueError: for an unknown ``probe`` or ``num_slices < 1``.
+      ValueError: for an unknown ``probe``, ``num_slices < 1``, ``eps <= 0``, a
+        ``None`` key, an ``x`` that is not one floating example, or a
+        ``log_prob_fn`` that does not return a scalar.
     """
-    if num_slices < 1:
-        raise ValueError(f"num_slices must be >= 1, got {num_slices}.")
-    if probe not in FD_PROBES:
-        raise ValueError(f"Unknown probe {probe!r}; expected one of {FD_PROBES}.")
-    x = jnp.asarray(x)
+    function = "finite_difference_sliced_score_matching"
+    _check_slices(function, key, num_slices, probe, FD_PROBES)
+    _checks.require_greater(function, "eps", eps, 0.0)
+    _checks.require_callable(function, "log_prob_fn", log_prob_fn)
+    x = _checks.one_example(function, x, event_ndim)
     dim = x.size
     v = estimators.sample_probes(key, (num_slices,) + x.shape, probe, x.dtype)
     steps = (eps / jnp.sqrt(jnp.asarray(dim, x.dtype))) * v
     points = jnp.concatenate([x[None], x[None] + steps, x[None] - steps], axis=0)
     log_probs = jax.vmap(log_prob_fn)(points)
+    if jnp.shape(log_probs) != (points.shape[0],):
+        raise _checks.error(function, "log_prob_fn", "a scalar log-density per example",
+                            f"an output of shape {jnp.shape(log_probs)[1:]}")
     center, plus, minus = log_probs[0], log_probs[1:num_slices + 1], log_probs[num_slices + 1:]
     second = plus + minus - 2.0 * center
     first = plus - minus
@@ -225,12 +275,16 @@ def score_from_log_prob(log_prob_fn: Callable[..., Array]) -> Callable[..., Arra
     and one backward pass of ``log_prob_fn``.
 
     Args:
-      log_prob_fn: scalar function ``f(x, *args)``; the gradient is taken with
-        respect to the first argument.
+      log_prob_fn: scalar function ``f(x, *args)`` (a callable); the gradient is
+        taken with respect to the first argument.
 
     Returns:
       ``score_fn(x, *args) = jax.grad(log_prob_fn)(x, *args)``.
+
+    Raises:
+      ValueError: if ``log_prob_fn`` is not callable.
     """
+    _checks.require_callable("score_from_log_prob", "log_prob_fn", log_prob_fn)
 
     def score_fn(x, *args):
         return jax.grad(log_prob_fn)(x, *args)

@@ -56,14 +56,14 @@ class ExactDivergenceTest(chex.TestCase):
         a = _normal(4, (6, 6))
         f = lambda x: (a @ x.reshape(-1)).reshape(2, 3)  # noqa: E731
         x = jnp.ones((2, 3))
-        np.testing.assert_allclose(estimators.exact_divergence(f, x), np.trace(np.asarray(a)),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(estimators.exact_divergence(f, x, event_ndim=2),
+                                   np.trace(np.asarray(a)), rtol=1e-5)
         value, div = estimators.divergence_and_value(f, x)
         np.testing.assert_allclose(div, np.trace(np.asarray(a)), rtol=1e-5)
         chex.assert_shape(value, (2, 3))
 
     def test_shape_mismatch_raises(self):
-        with pytest.raises(ValueError, match="R\\^D to R\\^D"):
+        with pytest.raises(ValueError, match="exact_divergence: f must be a map R\\^D to R\\^D"):
             estimators.exact_divergence(lambda x: x[:2], jnp.ones(3))
 
 

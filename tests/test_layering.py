@@ -50,6 +50,7 @@ EXPERIMENTS = "experiments"
 
 #: Core modules and packages (directly under likelihood_jax).
 CORE = frozenset({
+    "_checks",
     "distributions",
     "estimators",
     "gaussian_process",

@@ -95,16 +95,20 @@ def flow_score_matching_loss(objective: str, energy_fn: Callable[[Array], Array]
         if model_sample is None:
             raise ValueError("objective 'sml' needs model_sample (one sample of the model).")
         return energy_fn(x) - energy_fn(jax.lax.stop_gradient(model_sample))
+    # x is one example of any event shape (an image without MaP): declare its axes.
+    event_ndim = jnp.ndim(x)
     if objective == "sm":
-        return score_matching.exact_score_matching(score_fn, x)
+        return score_matching.exact_score_matching(score_fn, x, event_ndim=event_ndim)
     if objective == "ssm":
         return score_matching.sliced_score_matching(
             score_fn, x, key, num_slices=num_slices, probe=probe,
-            variance_reduction=variance_reduction)
+            variance_reduction=variance_reduction, event_ndim=event_ndim)
     if objective == "dsm":
-        return score_matching.denoising_score_matching(score_fn, x, key, sigma)
+        return score_matching.denoising_score_matching(score_fn, x, key, sigma,
+                                                       event_ndim=event_ndim)
     return score_matching.finite_difference_sliced_score_matching(
-        unnormalized_log_prob, x, key, eps=eps, num_slices=num_slices, probe=fd_probe)
+        unnormalized_log_prob, x, key, eps=eps, num_slices=num_slices, probe=fd_probe,
+        event_ndim=event_ndim)
 
 
 # -- The paper's architectures and its toy oracle -----------------------------------------

@@ -5,10 +5,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from likelihood_jax import _checks
+
 Array = jax.Array
 
 
-def expected_calibration_error(probs, labels, *, num_bins: int = 15, mask=None) -> Array:
+def expected_calibration_error(probs, labels, *, num_bins: int = 15, mask=None,
+                               validate_args: bool = False) -> Array:
     """Expected calibration error of a classifier (Guo et al. 2017, "On calibration...").
 
     The confidence of example ``i`` is ``c_i = max_k probs[i, k]``, its prediction the
@@ -20,22 +23,39 @@ def expected_calibration_error(probs, labels, *, num_bins: int = 15, mask=None) 
     0 for a perfectly calibrated classifier (in every bin the accuracy equals the stated
     confidence). Empty bins contribute nothing. Jit-compatible (``segment_sum`` over bins).
 
+    Called on concrete arrays (the usual case: a metric on evaluation outputs) it checks
+    the values eagerly, always; under a transformation (``jax.jit``, ``jax.vmap``) it
+    checks them only with ``validate_args=True``, through ``jax.experimental.checkify``
+    (under ``jax.jit``: ``jax.jit(checkify.checkify(f))``, then ``err.throw()``).
+
     Args:
-      probs: ``[N, K]`` predicted class probabilities (rows sum to 1).
-      labels: ``[N]`` integer labels.
-      num_bins: number of confidence bins ``M``.
+      probs: ``[N, K]`` predicted class probabilities: non-negative, rows summing
+        to 1 (within ``max(1e-5, 4 K eps)``).
+      labels: ``[N]`` integer labels in ``[0, K)``.
+      num_bins: number of confidence bins ``M``, an integer ``>= 1``.
       mask: optional ``[N]`` weights (1 keeps an example, 0 drops it, e.g. padding).
+      validate_args: check the values also when traced (see above).
 
     Returns:
       The scalar ECE in ``[0, 1]``.
+
+    Raises:
+      ValueError: for shapes other than those above, non-integer labels or
+        ``num_bins < 1``; for probabilities that are not, or labels out of range
+        (eagerly, or with ``validate_args``).
     """
+    function = "expected_calibration_error"
     probs = jnp.asarray(probs)
     labels = jnp.asarray(labels)
-    if probs.ndim != 2 or labels.shape != probs.shape[:1]:
-        raise ValueError(f"probs must be [N, K] and labels [N], got {probs.shape} and "
-                         f"{labels.shape}")
-    if num_bins < 1:
-        raise ValueError(f"num_bins must be >= 1, got {num_bins}")
+    _checks.require_rank(function, "probs", probs, 2, "(N, K)")
+    _checks.require_shape(function, "labels", labels, probs.shape[:1], "(N,)")
+    _checks.require_integer(function, "labels", labels)
+    _checks.require_integer_at_least(function, "num_bins", num_bins, 1)
+    if mask is not None:
+        _checks.require_shape(function, "mask", mask, probs.shape[:1], "(N,)")
+    if validate_args or not _checks.is_traced(probs, labels):
+        _checks.check_probabilities(function, "probs", probs)
+        _checks.check_in_range(function, "labels", labels, 0, probs.shape[1])
     weights = (jnp.ones(labels.shape, probs.dtype) if mask is None
                else jnp.asarray(mask, probs.dtype))
     confidence = jnp.max(probs, axis=-1)

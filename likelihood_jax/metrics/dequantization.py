@@ -61,6 +61,15 @@ importance weighted over several draws). The gap of the bound is
 Gaussian ``P(k) N(alpha_0 c_k, sigma_0^2 I)``, the gap is ``-D log Z(tau)`` with
 ``Z(tau) = erf(tau / sqrt 2)``, which vanishes as ``tau -> infinity`` (the
 bound becomes exact as ``sigma_0 / alpha_0 -> 0``).
+
+Argument domains
+----------------
+``num_dims >= 1``, ``num_levels`` an integer ``>= 2``, ``scale > 0``, ``alpha > 0``,
+``sigma > 0`` and ``high > low`` are checked when given as Python numbers (or concrete
+arrays), at call or trace time (free under ``jax.jit``), and raise a ``ValueError``
+naming the function and the argument. Data in ``{0, ..., L-1}`` is a value check, run
+with ``validate_args=True`` through ``jax.experimental.checkify`` (under ``jax.jit``:
+``jax.jit(checkify.checkify(f))``, then ``err.throw()``).
 """
 
 from __future__ import annotations
@@ -69,9 +78,21 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy import special
 
+from likelihood_jax import _checks
+
 Array = jax.Array
+
+
+def _check_levels(function: str, x, num_levels: int, validate_args: bool) -> None:
+    """Value check (with ``validate_args``): ``x`` holds integers in ``[0, num_levels)``."""
+    if validate_args:
+        x = jnp.asarray(x)
+        _checks.check(function, jnp.all(x == jnp.round(x)),
+                      "x must hold integer levels, got a fractional value")
+        _checks.check_in_range(function, "x", x, 0, num_levels)
 
 
 def bits_per_dim(nll_nats, num_dims) -> Array:
@@ -82,16 +103,21 @@ def bits_per_dim(nll_nats, num_dims) -> Array:
     Args:
       nll_nats: negative log-likelihood of one example (or any array of them),
         in nats.
-      num_dims: number of dimensions ``D`` of one example (e.g. ``H * W * C``).
+      num_dims: number of dimensions ``D`` of one example (e.g. ``H * W * C``),
+        ``>= 1``.
 
     Returns:
       Bits per dimension, shaped like ``nll_nats``.
+
+    Raises:
+      ValueError: for ``num_dims < 1``.
     """
+    _checks.require_at_least("bits_per_dim", "num_dims", num_dims, 1)
     return jnp.asarray(nll_nats) / (num_dims * math.log(2.0))
 
 
 def uniform_dequantize(key: Array, x: Array, *, num_levels: int = 256,
-                       dtype=jnp.float32) -> Array:
+                       dtype=jnp.float32, validate_args: bool = False) -> Array:
     """Uniformly dequantizes integer data into ``[0, 1)``.
 
     ``k in {0, ..., L-1}  ->  (k + u) / L`` with ``u ~ U[0, 1)`` independently per
@@ -104,13 +130,25 @@ def uniform_dequantize(key: Array, x: Array, *, num_levels: int = 256,
 
     Args:
       key: PRNG key for ``u``.
-      x: integer-valued data in ``{0, ..., num_levels - 1}``, any shape.
-      num_levels: number of discrete levels ``L``.
+      x: integer-valued data in ``{0, ..., num_levels - 1}``, any shape (a
+        value at or above ``num_levels`` leaves ``[0, 1)`` unless
+        ``validate_args``).
+      num_levels: number of discrete levels ``L``, an integer ``>= 2``.
       dtype: floating dtype of the result.
+      validate_args: also check that ``x`` holds integers in
+        ``[0, num_levels)`` (with ``jax.experimental.checkify``; see the module
+        docstring).
 
     Returns:
       Dequantized data in ``[0, 1)``, shaped like ``x``.
+
+    Raises:
+      ValueError: for ``num_levels < 2`` or a non-floating ``dtype``; with
+        ``validate_args``, for data outside ``{0, ..., num_levels - 1}``.
     """
+    _checks.require_integer_at_least("uniform_dequantize", "num_levels", num_levels, 2)
+    _checks.require_floating_dtype("uniform_dequantize", "dtype", dtype)
+    _check_levels("uniform_dequantize", x, num_levels, validate_args)
     x = jnp.asarray(x).astype(dtype)
     u = jax.random.uniform(key, x.shape, dtype)
     return (x + u) / num_levels
@@ -131,34 +169,49 @@ def dequantized_bits_per_dim(log_prob, num_dims, *, num_levels: int = 256,
     Args:
       log_prob: continuous log-density (nats) of one dequantized example, or an
         array of them.
-      num_dims: number of dimensions ``D`` of one example.
-      num_levels: number of discrete levels ``L``; only used for the default
-        ``scale``.
-      scale: slope of the affine map from levels to model space, per level
-        (``1/L`` for data in ``[0, 1)`` as from :func:`uniform_dequantize`,
-        ``2/L`` for ``[-1, 1)``). Defaults to ``1/num_levels``.
+      num_dims: number of dimensions ``D`` of one example, ``>= 1``.
+      num_levels: number of discrete levels ``L``, an integer ``>= 2``; only
+        used for the default ``scale``.
+      scale: slope of the affine map from levels to model space, per level,
+        ``> 0`` (``1/L`` for data in ``[0, 1)`` as from
+        :func:`uniform_dequantize`, ``2/L`` for ``[-1, 1)``). Defaults to
+        ``1/num_levels``.
 
     Returns:
       Bits per dimension, shaped like ``log_prob``.
+
+    Raises:
+      ValueError: for ``num_dims < 1``, ``num_levels < 2`` or ``scale <= 0``.
     """
+    function = "dequantized_bits_per_dim"
+    _checks.require_at_least(function, "num_dims", num_dims, 1)
+    _checks.require_integer_at_least(function, "num_levels", num_levels, 2)
+    if scale is not None:
+        _checks.require_greater(function, "scale", scale, 0.0)
     if scale is None:
         scale = 1.0 / num_levels
     nll_levels = -jnp.asarray(log_prob) - num_dims * jnp.log(scale)
     return bits_per_dim(nll_levels, num_dims)
 
 
-def _truncation(num_levels: int, alpha, sigma, low: float, high: float):
+def _check_range(function: str, num_levels: int, low: float, high: float) -> None:
+    """``num_levels >= 2`` levels on a data range ``[low, high]`` with ``high > low``."""
+    _checks.require_integer_at_least(function, "num_levels", num_levels, 2)
+    if not (_checks.is_traced(low, high) or np.all(np.asarray(high) > np.asarray(low))):
+        raise _checks.error(function, "high", f"> low = {low}", repr(high))
+
+
+def _truncation(function: str, num_levels: int, alpha, sigma, low: float, high: float):
     """Cell half-width ``h`` in model space and ``tau = alpha h / sigma``."""
-    if num_levels < 1:
-        raise ValueError(f"num_levels must be >= 1, got {num_levels}.")
-    if not high > low:
-        raise ValueError(f"Need high > low for the data range, got [{low}, {high}].")
+    _check_range(function, num_levels, low, high)
+    _checks.require_greater(function, "alpha", alpha, 0.0)
+    _checks.require_greater(function, "sigma", sigma, 0.0)
     half_width = 0.5 * (high - low) / num_levels
     return half_width, alpha * half_width / sigma
 
 
 def cell_centers(x: Array, *, num_levels: int, low: float = -1.0, high: float = 1.0,
-                 dtype=jnp.float32) -> Array:
+                 dtype=jnp.float32, validate_args: bool = False) -> Array:
     """Maps integer levels ``k`` to the centers of their cells in ``[low, high]``.
 
     ``c_k = low + (high - low) (k + 1/2) / L``: the points a diffusion model is
@@ -167,21 +220,30 @@ def cell_centers(x: Array, *, num_levels: int, low: float = -1.0, high: float = 
 
     Args:
       x: integer data in ``{0, ..., num_levels - 1}``.
-      num_levels: number of levels ``L``.
+      num_levels: number of levels ``L``, an integer ``>= 2``.
       low: lower end of the data range in model space.
-      high: upper end.
+      high: upper end, ``> low``.
       dtype: floating dtype of the result.
+      validate_args: also check that ``x`` holds integers in
+        ``[0, num_levels)`` (with ``jax.experimental.checkify``).
 
     Returns:
       The centers, shaped like ``x``.
+
+    Raises:
+      ValueError: for ``num_levels < 2`` or ``high <= low``; with
+        ``validate_args``, for data outside ``{0, ..., num_levels - 1}``.
     """
+    _check_range("cell_centers", num_levels, low, high)
+    _check_levels("cell_centers", x, num_levels, validate_args)
     x = jnp.asarray(x).astype(dtype)
     return low + (high - low) * (x + 0.5) / num_levels
 
 
 def truncated_normal_dequantize(key: Array, x: Array, *, num_levels: int, alpha, sigma,
                                 low: float = -1.0, high: float = 1.0,
-                                dtype=jnp.float32) -> tuple[Array, Array]:
+                                dtype=jnp.float32,
+                                validate_args: bool = False) -> tuple[Array, Array]:
     """Truncated-normal dequantization of one example (i-DODE, Zheng et al. 2023).
 
     ``z = alpha c_k + sigma eps`` with ``c_k`` the cell centers (:func:`cell_centers`),
@@ -194,19 +256,29 @@ def truncated_normal_dequantize(key: Array, x: Array, *, num_levels: int, alpha,
 
     Args:
       key: PRNG key.
-      x: one example of integer levels (any shape).
-      num_levels: number of levels ``L``.
-      alpha: ``alpha(t_0)``, a scalar.
+      x: one example of integer levels in ``{0, ..., num_levels - 1}`` (any
+        shape).
+      num_levels: number of levels ``L``, an integer ``>= 2``.
+      alpha: ``alpha(t_0) > 0``, a scalar.
       sigma: ``sigma(t_0) > 0``, a scalar.
       low: lower end of the data range in model space (before the factor ``alpha``).
-      high: upper end.
+      high: upper end, ``> low``.
       dtype: floating dtype.
+      validate_args: also check that ``x`` holds integers in
+        ``[0, num_levels)`` (with ``jax.experimental.checkify``).
 
     Returns:
       ``(z, log_q)``: the dequantized example (shaped like ``x``) and the scalar
       ``log q(z | k)`` (nats).
+
+    Raises:
+      ValueError: for ``num_levels < 2``, ``alpha <= 0``, ``sigma <= 0`` or
+        ``high <= low`` (when given as numbers); with ``validate_args``, for
+        data outside ``{0, ..., num_levels - 1}``.
     """
-    half_width, tau = _truncation(num_levels, alpha, sigma, low, high)
+    function = "truncated_normal_dequantize"
+    half_width, tau = _truncation(function, num_levels, alpha, sigma, low, high)
+    _check_levels(function, x, num_levels, validate_args)
     x = jnp.asarray(x)
     tau = jnp.asarray(tau, dtype)
     eps = jax.random.truncated_normal(key, -tau, tau, x.shape, dtype)
@@ -229,17 +301,22 @@ def truncated_normal_entropy(num_dims: int, *, num_levels: int, alpha, sigma,
     removes that term's noise (as the i-DODE code does with one draw).
 
     Args:
-      num_dims: dimensions ``D`` of one example.
-      num_levels: number of levels ``L``.
-      alpha: ``alpha(t_0)``.
-      sigma: ``sigma(t_0)``.
+      num_dims: dimensions ``D`` of one example, ``>= 1``.
+      num_levels: number of levels ``L``, an integer ``>= 2``.
+      alpha: ``alpha(t_0) > 0``.
+      sigma: ``sigma(t_0) > 0``.
       low: lower end of the data range in model space.
-      high: upper end.
+      high: upper end, ``> low``.
 
     Returns:
       The entropy in nats (scalar).
+
+    Raises:
+      ValueError: for ``num_dims < 1``, ``num_levels < 2``, ``alpha <= 0``,
+        ``sigma <= 0`` or ``high <= low`` (when given as numbers).
     """
-    _, tau = _truncation(num_levels, alpha, sigma, low, high)
+    _checks.require_at_least("truncated_normal_entropy", "num_dims", num_dims, 1)
+    _, tau = _truncation("truncated_normal_entropy", num_levels, alpha, sigma, low, high)
     tau = jnp.asarray(tau, jnp.result_type(float))
     z = special.erf(tau / math.sqrt(2.0))
     phi = jnp.exp(-0.5 * tau * tau) / math.sqrt(2.0 * math.pi)
@@ -265,12 +342,23 @@ def truncated_normal_bits_per_dim(log_prob, log_q, num_dims: int, *,
     Args:
       log_prob: ``log p(z)`` (nats) of the dequantized example(s).
       log_q: ``log q(z | k)``, broadcastable to ``log_prob``.
-      num_dims: dimensions ``D`` of one example.
+      num_dims: dimensions ``D`` of one example, ``>= 1``.
       axis: the axis of ``K`` independent draws to combine, or ``None``.
 
     Returns:
       Bits per dimension (shaped like ``log_prob`` without ``axis``).
+
+    Raises:
+      ValueError: for ``num_dims < 1``, shapes that do not broadcast, or an
+        ``axis`` that the log-weights do not have.
     """
+    function = "truncated_normal_bits_per_dim"
+    _checks.require_at_least(function, "num_dims", num_dims, 1)
+    shape = _checks.require_broadcast(function, log_prob=jnp.shape(log_prob),
+                                      log_q=jnp.shape(log_q))
+    if axis is not None and not -len(shape) <= axis < len(shape):
+        raise _checks.error(function, "axis", f"an axis of the log-weights' shape {shape}",
+                            repr(axis))
     log_w = jnp.asarray(log_prob) - jnp.asarray(log_q)
     if axis is not None:
         k = log_w.shape[axis]

@@ -42,12 +42,15 @@ import itertools
 
 import numpy as np
 
+from likelihood_jax import _checks
 
-def check_adjacency(adj) -> np.ndarray:
-    """A square 0/1 int64 adjacency matrix without self-loops (raises on a non-square input)."""
+
+def check_adjacency(adj, *, function: str = "check_adjacency") -> np.ndarray:
+    """A square 0/1 int64 adjacency matrix without self-loops (raises, naming ``function``)."""
     adj = np.asarray(adj)
     if adj.ndim != 2 or adj.shape[0] != adj.shape[1]:
-        raise ValueError(f"an adjacency matrix must be square (n, n), got shape {adj.shape}")
+        raise _checks.error(function, "adj", "a square adjacency matrix (n, n)",
+                            f"shape {adj.shape}")
     return (adj > 0.5).astype(np.int64) * (1 - np.eye(adj.shape[0], dtype=np.int64))
 
 
@@ -56,26 +59,28 @@ def check_adjacency(adj) -> np.ndarray:
 
 def degree_histogram(adj) -> np.ndarray:
     """Counts of nodes with degree ``0, 1, ..., max degree`` (``nx.degree_histogram``)."""
-    adj = check_adjacency(adj)
+    adj = check_adjacency(adj, function="degree_histogram")
     return np.bincount(adj.sum(1), minlength=1).astype(np.float64)
 
 
 def triangles(adj) -> np.ndarray:
     """Triangles through each node, ``(A^3)_ii / 2``."""
-    adj = check_adjacency(adj)
+    adj = check_adjacency(adj, function="triangles")
     return np.einsum("ij,jk,ki->i", adj, adj, adj) // 2
 
 
 def clustering_coefficients(adj) -> np.ndarray:
     """Local clustering ``t_i / C(d_i, 2)`` (0 where ``d_i < 2``), as networkx."""
-    adj = check_adjacency(adj)
+    adj = check_adjacency(adj, function="clustering_coefficients")
     deg = adj.sum(1)
     pairs = deg * (deg - 1) / 2
     return np.where(pairs > 0, triangles(adj) / np.maximum(pairs, 1), 0.0)
 
 
 def clustering_histogram(adj, bins: int = 100) -> np.ndarray:
-    """Histogram of the local clustering coefficients on ``bins`` equal bins of ``[0, 1]``."""
+    """Histogram of the local clustering coefficients on ``bins >= 1`` equal bins of ``[0, 1]``."""
+    _checks.require_integer_at_least("clustering_histogram", "bins", bins, 1)
+    adj = check_adjacency(adj, function="clustering_histogram")
     hist, _ = np.histogram(clustering_coefficients(adj), bins=bins, range=(0.0, 1.0))
     return hist.astype(np.float64)
 
@@ -108,7 +113,7 @@ def orbit_counts(adj) -> np.ndarray:
     Returns:
       ``(n, 15)`` int64 counts.
     """
-    adj = check_adjacency(adj)
+    adj = check_adjacency(adj, function="orbit_counts")
     n = adj.shape[0]
     out = np.zeros((n, NUM_ORBITS), np.int64)
     deg = adj.sum(1)
@@ -138,7 +143,7 @@ def orbit_counts(adj) -> np.ndarray:
 
 def orbit_feature(adj) -> np.ndarray:
     """GraphRNN's graph-level orbit feature: orbit counts summed over nodes / ``n``."""
-    counts = orbit_counts(adj)
+    counts = orbit_counts(check_adjacency(adj, function="orbit_feature"))
     return counts.sum(0) / max(counts.shape[0], 1)
 
 
@@ -154,15 +159,24 @@ def _pad_normalize(x: np.ndarray, y: np.ndarray):
     return x / max(x.sum(), 1e-12), y / max(y.sum(), 1e-12)
 
 
+def _check_kernel(function: str, kernel: str, sigma: float, distance_scaling: float) -> None:
+    if kernel not in KERNELS:
+        raise ValueError(f"{function}: unknown MMD kernel {kernel!r}; choose one of {KERNELS}")
+    _checks.require_greater(function, "sigma", sigma, 0.0)
+    _checks.require_greater(function, "distance_scaling", distance_scaling, 0.0)
+
+
 def kernel_value(x, y, kernel: str, sigma: float, distance_scaling: float = 1.0) -> float:
-    """``k(x, y)`` for one pair of histograms/vectors (see the module docstring)."""
+    """``k(x, y)`` for one pair of histograms/vectors (see the module docstring).
+
+    ``kernel`` is one of :data:`KERNELS`, ``sigma > 0`` and ``distance_scaling > 0``.
+    """
+    _check_kernel("kernel_value", kernel, sigma, distance_scaling)
     if kernel == "gaussian":
         x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
         size = max(len(x), len(y))
         d2 = np.sum((np.pad(x, (0, size - len(x))) - np.pad(y, (0, size - len(y)))) ** 2)
         return float(np.exp(-d2 / (2 * sigma**2)))
-    if kernel not in KERNELS:
-        raise ValueError(f"unknown MMD kernel {kernel!r}; choose one of {KERNELS}")
     x, y = _pad_normalize(x, y)
     if kernel == "gaussian_emd":
         dist = np.sum(np.abs(np.cumsum(x) - np.cumsum(y))) / distance_scaling
@@ -176,19 +190,21 @@ def mmd(xs, ys, kernel: str = "gaussian_emd", sigma: float = 1.0,
     """Biased squared MMD ``mean k(X, X) + mean k(Y, Y) - 2 mean k(X, Y)`` (GraphRNN's).
 
     Args:
-      xs: list of histograms/vectors (first set).
-      ys: list of histograms/vectors (second set).
+      xs: list of histograms/vectors (first set), not empty.
+      ys: list of histograms/vectors (second set), not empty.
       kernel: one of :data:`KERNELS`.
-      sigma: kernel bandwidth.
-      distance_scaling: EMD ground-distance scale (bins per unit).
+      sigma: kernel bandwidth, ``> 0``.
+      distance_scaling: EMD ground-distance scale (bins per unit), ``> 0``.
 
     Returns:
       The MMD^2 estimate (0 for identical sets; never below 0 up to rounding, the kernels
       being positive definite on these inputs is not guaranteed for EMD, so tiny
       negatives are clipped to 0).
     """
+    _check_kernel("mmd", kernel, sigma, distance_scaling)
     if len(xs) == 0 or len(ys) == 0:
-        raise ValueError("mmd needs two non-empty sets")
+        raise _checks.error("mmd", "xs and ys", "non-empty sets",
+                            f"sizes {len(xs)} and {len(ys)}")
 
     def mean_k(a, b):
         return np.mean([kernel_value(u, v, kernel, sigma, distance_scaling)
@@ -201,19 +217,21 @@ def graph_mmds(generated, reference, kernel: str = "emd") -> dict[str, float]:
     """Degree, clustering and orbit MMDs between two lists of adjacency matrices.
 
     Args:
-      generated: list of adjacency matrices.
-      reference: list of adjacency matrices (e.g. the test set).
+      generated: list of adjacency matrices, not empty.
+      reference: list of adjacency matrices (e.g. the test set), not empty.
       kernel: ``"emd"`` (Gaussian-EMD for degree/clustering, GraphRNN/GDSS) or ``"tv"``
         (Gaussian-TV, SPECTRE/GruM). Orbits always use the Gaussian kernel, sigma 30.
 
     Returns:
       ``{"degree", "clustering", "orbit"}`` MMD^2 values.
     """
-    if kernel not in ("emd", "tv"):
-        raise ValueError(f"unknown kernel family {kernel!r}; choose 'emd' or 'tv'")
+    _checks.require_option("graph_mmds", "kernel", kernel, ("emd", "tv"))
+    if len(generated) == 0 or len(reference) == 0:
+        raise _checks.error("graph_mmds", "generated and reference", "non-empty lists of graphs",
+                            f"sizes {len(generated)} and {len(reference)}")
     hist_kernel = "gaussian_emd" if kernel == "emd" else "gaussian_tv"
-    gen = [check_adjacency(g) for g in generated]
-    ref = [check_adjacency(g) for g in reference]
+    gen = [check_adjacency(g, function="graph_mmds") for g in generated]
+    ref = [check_adjacency(g, function="graph_mmds") for g in reference]
     return {
         "degree": mmd([degree_histogram(g) for g in gen], [degree_histogram(g) for g in ref],
                       hist_kernel, sigma=1.0),

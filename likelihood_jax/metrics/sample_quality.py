@@ -24,11 +24,14 @@ import hashlib
 
 import numpy as np
 
+from likelihood_jax import _checks
 from likelihood_jax.metrics import distances
 
 
 def to_unit_interval(x: np.ndarray, num_levels: int) -> np.ndarray:
-    """Integer images ``(N, ...)`` in ``{0..L-1}`` to the centres of their cells, flattened."""
+    """Integer images ``(N, ...)`` in ``{0..L-1}`` (``L >= 2``) to their cells' centres, flat."""
+    _checks.require_integer_at_least("to_unit_interval", "num_levels", num_levels, 2)
+    _checks.require_min_rank("to_unit_interval", "x", x, 1, "(N, ...)")
     return (np.asarray(x).reshape(len(x), -1).astype(np.float32) + 0.5) / num_levels
 
 
@@ -59,27 +62,29 @@ class ImageFeatures:
     """Classifier features of flattened images in ``[0, 1]``, fitted on labelled data.
 
     Args:
-      images: training images in ``[0, 1]``, shape ``(N, ...)``.
+      images: training images in ``[0, 1]``, shape ``(N, ...)``, finite.
       labels: their integer labels ``(N,)``.
-      hidden_units: width of the classifier's hidden layer (the feature dimension).
+      hidden_units: width of the classifier's hidden layer (the feature dimension),
+        an integer ``>= 1``.
       seed: the classifier's random state.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, hidden_units: int = 64,
                  seed: int = 0):
+        _checks.require_integer_at_least("ImageFeatures", "hidden_units", hidden_units, 1)
         images = self._flat(images)
         labels = np.asarray(labels)
         if labels.shape != (len(images),):
-            raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}")
+            raise _checks.error("ImageFeatures", "labels", f"of shape ({len(images)},)",
+                                f"shape {labels.shape}")
         self.classifier = _fitted_classifier(images, labels, int(hidden_units), int(seed))
 
     @staticmethod
     def _flat(images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, np.float32)
-        if images.ndim < 2:
-            raise ValueError(f"images must have shape (N, ...), got {images.shape}")
+        _checks.require_min_rank("ImageFeatures", "images", images, 2, "(N, ...)")
         if not np.all(np.isfinite(images)):
-            raise ValueError("images contain NaN or infinite values")
+            raise _checks.error("ImageFeatures", "images", "finite", "NaN or infinite values")
         return images.reshape(len(images), -1)
 
     def features(self, images: np.ndarray) -> np.ndarray:
@@ -96,6 +101,7 @@ class ImageFeatures:
         """Fréchet distance between Gaussian fits of the features of two image sets."""
         a, b = self.features(images), self.features(reference)
         if len(a) < 2 or len(b) < 2:
-            raise ValueError("need at least two images in each set")
+            raise _checks.error("ImageFeatures.frechet_distance", "images and reference",
+                                "sets of at least two images", f"sizes {len(a)} and {len(b)}")
         return float(distances.frechet_distance(a.mean(0), np.cov(a, rowvar=False),
                                               b.mean(0), np.cov(b, rowvar=False)))

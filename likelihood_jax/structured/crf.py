@@ -10,6 +10,14 @@ forward algorithm (log-semiring) gives ``log Z`` and Viterbi (max-semiring) the
 best sequence, each in ``O(T K^2)`` time. One sequence per call: ``unary`` is
 ``(T, K)``; callers ``jax.vmap`` over a batch. ``start`` and ``end`` default to
 zeros.
+
+Argument domains: ``T >= 1`` and ``K >= 1``; ``transition`` exactly ``(K, K)`` and
+``start``, ``end`` exactly ``(K,)`` (no broadcasting); integer tags of shape ``(T,)``.
+These are checked when a function is called or traced (free under ``jax.jit``) and raise
+a ``ValueError`` naming the function and the argument. Tags in ``[0, K)`` are a value
+check, run with ``validate_args=True`` through ``jax.experimental.checkify`` (eagerly it
+raises at once; under ``jax.jit`` wrap the caller, ``jax.jit(checkify.checkify(f))``,
+then ``err.throw()``): without it a tag out of range gives NaN or a wrong finite number.
 """
 
 from __future__ import annotations
@@ -18,20 +26,45 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from likelihood_jax import _checks
+
 Array = jax.Array
 
 
-def _as_arrays(unary, transition, start, end) -> tuple[Array, Array, Array, Array]:
-    """Converts the CRF scores to arrays of one dtype; missing boundaries become zeros."""
+def _as_arrays(function: str, unary, transition, start,
+               end) -> tuple[Array, Array, Array, Array]:
+    """The CRF scores, shapes checked, as arrays of one floating dtype; missing ends are zeros.
+
+    Integer scores become float32.
+    """
     unary = jnp.asarray(unary)
-    if unary.ndim != 2:
-        raise ValueError(f"unary must have shape (T, K), got {unary.shape}.")
+    _checks.require_rank(function, "unary", unary, 2, "(T, K)",
+                         "; jax.vmap over a batch of sequences" if unary.ndim == 3 else "")
+    if unary.shape[0] < 1 or unary.shape[1] < 1:
+        raise _checks.error(function, "unary", "of shape (T, K) with T >= 1 and K >= 1",
+                            f"shape {unary.shape}")
+    if not jnp.issubdtype(unary.dtype, jnp.floating):
+        unary = unary.astype(jnp.float32)
     num_tags = unary.shape[-1]
+    _checks.require_shape(function, "transition", transition, (num_tags, num_tags), "(K, K)")
     transition = jnp.asarray(transition, unary.dtype)
     zeros = jnp.zeros((num_tags,), unary.dtype)
-    start = zeros if start is None else jnp.asarray(start, unary.dtype)
-    end = zeros if end is None else jnp.asarray(end, unary.dtype)
-    return unary, transition, start, end
+    boundaries = []
+    for name, value in (("start", start), ("end", end)):
+        if value is not None:
+            _checks.require_shape(function, name, value, (num_tags,), "(K,)")
+        boundaries.append(zeros if value is None else jnp.asarray(value, unary.dtype))
+    return (unary, transition, *boundaries)
+
+
+def _check_tags(function: str, tags, unary: Array, validate_args: bool) -> Array:
+    """Integer tags of shape ``(T,)``; with ``validate_args``, in ``[0, K)``."""
+    tags = jnp.asarray(tags)
+    _checks.require_integer(function, "tags", tags)
+    _checks.require_shape(function, "tags", tags, unary.shape[:1], "(T,)")
+    if validate_args:
+        _checks.check_in_range(function, "tags", tags, 0, unary.shape[1])
+    return tags
 
 
 def crf_log_partition(unary: Array, transition: Array, start: Array | None = None,
@@ -44,16 +77,20 @@ def crf_log_partition(unary: Array, transition: Array, start: Array | None = Non
     sequences) in ``O(T K^2)`` via ``lax.scan`` (Lafferty et al. 2001).
 
     Args:
-      unary: per-position tag scores, shape ``(T, K)``.
+      unary: per-position tag scores, shape ``(T, K)`` with ``T, K >= 1``.
       transition: ``transition[i, j]`` is the score of tag ``i`` followed by tag
-        ``j``, shape ``(K, K)``.
-      start: optional score of the first tag, shape ``(K,)``.
-      end: optional score of the last tag, shape ``(K,)``.
+        ``j``, shape exactly ``(K, K)``.
+      start: optional score of the first tag, shape exactly ``(K,)``.
+      end: optional score of the last tag, shape exactly ``(K,)``.
 
     Returns:
       A scalar, ``log Z``.
+
+    Raises:
+      ValueError: for shapes other than those above.
     """
-    unary, transition, start, end = _as_arrays(unary, transition, start, end)
+    unary, transition, start, end = _as_arrays("crf_log_partition", unary, transition, start,
+                                               end)
 
     def step(alpha, unary_t):
         alpha = jax.nn.logsumexp(alpha[:, None] + transition, axis=0) + unary_t
@@ -64,47 +101,72 @@ def crf_log_partition(unary: Array, transition: Array, start: Array | None = Non
 
 
 def crf_sequence_score(tags: Array, unary: Array, transition: Array,
-                       start: Array | None = None, end: Array | None = None) -> Array:
+                       start: Array | None = None, end: Array | None = None, *,
+                       validate_args: bool = False) -> Array:
     """Unnormalized score of one tag sequence under a linear-chain CRF.
 
     ``score(y) = start[y_1] + sum_t unary[t, y_t] + sum_{t>1} transition[y_{t-1}, y_t]
     + end[y_T]``. Exact, ``O(T)``.
 
     Args:
-      tags: integer tags, shape ``(T,)``.
-      unary: shape ``(T, K)``.
-      transition: shape ``(K, K)``, ``transition[i, j]`` for ``i`` then ``j``.
-      start: optional, shape ``(K,)``.
-      end: optional, shape ``(K,)``.
+      tags: integer tags in ``[0, K)``, shape ``(T,)``.
+      unary: shape ``(T, K)`` with ``T, K >= 1``.
+      transition: shape exactly ``(K, K)``, ``transition[i, j]`` for ``i`` then
+        ``j``.
+      start: optional, shape exactly ``(K,)``.
+      end: optional, shape exactly ``(K,)``.
+      validate_args: also check that the tags lie in ``[0, K)`` (with
+        ``jax.experimental.checkify``; see the module docstring).
 
     Returns:
       A scalar score.
+
+    Raises:
+      ValueError: for non-integer tags or shapes other than those above; with
+        ``validate_args``, for a tag outside ``[0, K)``.
     """
-    unary, transition, start, end = _as_arrays(unary, transition, start, end)
-    tags = jnp.asarray(tags)
+    return _sequence_score("crf_sequence_score", tags, unary, transition, start, end,
+                           validate_args)
+
+
+def _sequence_score(function: str, tags, unary, transition, start, end,
+                    validate_args: bool) -> Array:
+    """:func:`crf_sequence_score`, its errors naming ``function``."""
+    unary, transition, start, end = _as_arrays(function, unary, transition, start, end)
+    tags = _check_tags(function, tags, unary, validate_args)
     emissions = jnp.sum(jnp.take_along_axis(unary, tags[:, None], axis=1))
     transitions = jnp.sum(transition[tags[:-1], tags[1:]])
     return start[tags[0]] + emissions + transitions + end[tags[-1]]
 
 
 def crf_log_likelihood(tags: Array, unary: Array, transition: Array,
-                       start: Array | None = None, end: Array | None = None) -> Array:
+                       start: Array | None = None, end: Array | None = None, *,
+                       validate_args: bool = False) -> Array:
     """Log-likelihood ``log P(tags) = score(tags) - log Z`` of one tag sequence.
 
     Exact (Lafferty et al. 2001); cost ``O(T K^2)`` for ``log Z`` (forward
     algorithm) plus ``O(T)`` for the score. Differentiable in all scores.
 
     Args:
-      tags: integer tags, shape ``(T,)``.
-      unary: shape ``(T, K)``.
-      transition: shape ``(K, K)``, ``transition[i, j]`` for ``i`` then ``j``.
-      start: optional, shape ``(K,)``.
-      end: optional, shape ``(K,)``.
+      tags: integer tags in ``[0, K)``, shape ``(T,)`` (a tag out of range gives
+        NaN or a wrong number unless ``validate_args``).
+      unary: shape ``(T, K)`` with ``T, K >= 1``.
+      transition: shape exactly ``(K, K)``, ``transition[i, j]`` for ``i`` then
+        ``j``.
+      start: optional, shape exactly ``(K,)``.
+      end: optional, shape exactly ``(K,)``.
+      validate_args: also check that the tags lie in ``[0, K)`` (with
+        ``jax.experimental.checkify``; see the module docstring).
 
     Returns:
       A scalar log-probability (``<= 0``).
+
+    Raises:
+      ValueError: for non-integer tags or shapes other than those above; with
+        ``validate_args``, for a tag outside ``[0, K)``.
     """
-    return (crf_sequence_score(tags, unary, transition, start, end)
+    return (_sequence_score("crf_log_likelihood", tags, unary, transition, start, end,
+                            validate_args)
             - crf_log_partition(unary, transition, start, end))
 
 
@@ -117,17 +179,21 @@ def crf_viterbi(unary: Array, transition: Array, start: Array | None = None,
     ``lax.scan``. Exact; ``O(T K^2)``. Ties go to the lowest tag index.
 
     Args:
-      unary: shape ``(T, K)``.
-      transition: shape ``(K, K)``, ``transition[i, j]`` for ``i`` then ``j``.
-      start: optional, shape ``(K,)``.
-      end: optional, shape ``(K,)``.
+      unary: shape ``(T, K)`` with ``T, K >= 1``.
+      transition: shape exactly ``(K, K)``, ``transition[i, j]`` for ``i`` then
+        ``j``.
+      start: optional, shape exactly ``(K,)``.
+      end: optional, shape exactly ``(K,)``.
 
     Returns:
       ``(tags, score)``: the best sequence, int32 of shape ``(T,)``, and its
       unnormalized score (``max_y score(y)``; subtract ``crf_log_partition`` for
       its log-probability).
+
+    Raises:
+      ValueError: for shapes other than those above.
     """
-    unary, transition, start, end = _as_arrays(unary, transition, start, end)
+    unary, transition, start, end = _as_arrays("crf_viterbi", unary, transition, start, end)
 
     def forward(delta, unary_t):
         candidates = delta[:, None] + transition

@@ -166,6 +166,6 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="num_levels"):
         metrics.truncated_normal_dequantize(jax.random.key(0), jnp.zeros(2), num_levels=0,
                                             alpha=1.0, sigma=0.1)
-    with pytest.raises(ValueError, match="high > low"):
+    with pytest.raises(ValueError, match="high must be > low"):
         metrics.truncated_normal_entropy(2, num_levels=4, alpha=1.0, sigma=0.1, low=1.0,
                                          high=-1.0)

@@ -48,7 +48,7 @@ def test_bad_inputs_are_named(digits_features):
     _, features = digits_features
     with pytest.raises(ValueError, match="NaN"):
         features.features(np.full((3, 64), np.nan))
-    with pytest.raises(ValueError, match="labels must have shape"):
+    with pytest.raises(ValueError, match="ImageFeatures: labels must be of shape"):
         sample_quality.ImageFeatures(np.zeros((4, 64)), np.zeros((3,)))
 
 
