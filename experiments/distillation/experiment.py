@@ -139,7 +139,7 @@ class Distillation(LanguageModelExperiment):
         """
         inputs, targets = self.inputs_and_targets(batch["x"])
         if self.objective == "ce":
-            logits = self.logits(params, inputs)
+            logits = self.logits(params, inputs, train=True, key=key)
             nll = jnp.mean(seq_losses.token_cross_entropy(logits, targets), -1)
             return nll, {"nll": nll}
         teacher_key, noise_key = jax.random.split(key)
@@ -153,7 +153,7 @@ class Distillation(LanguageModelExperiment):
                 noise_key, inputs, self.vocab_size, replace_rate=self.replace_rate,
                 drop_rate=self.drop_rate, drop_id=self.bos if self.synthetic else None,
                 keep=keep)
-        logits = self.logits(params, student_inputs)
+        logits = self.logits(params, student_inputs, train=True, key=key)
         loss = jnp.mean(kd.knowledge_distillation(logits, teacher, targets,
                                                   temperature=self.temperature,
                                                   alpha=self.alpha), -1)

@@ -36,8 +36,8 @@ class EMO(LanguageModelExperiment):
     def loss_fn(self, params, batch, key, step):
         """Mean per-token EMO objective ``[B]``; logs the NLL and the transport bound."""
         inputs, targets = self.inputs_and_targets(batch["x"])
-        logits = self.logits(params, inputs)
-        embeddings = output_embeddings(params)
+        logits = self.logits(params, inputs, train=True, key=key)
+        embeddings = output_embeddings(params, self.vocab_size)
         loss = jnp.mean(seq_losses.emo(logits, targets, embeddings, weight=self.weight), -1)
         nll = jnp.mean(seq_losses.token_cross_entropy(logits, targets), -1)
         bound = jnp.mean(seq_losses.earth_mover_bound(logits, targets, embeddings), -1)

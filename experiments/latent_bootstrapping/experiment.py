@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from likelihood_jax.sequence import masked_lm
-from likelihood_jax.sequence.experiment import MaskedLMBase
+from likelihood_jax.sequence.experiment import MaskedLMBase, apply_lm
 
 
 class BootstrapHead(nn.Module):
@@ -88,13 +88,16 @@ class LatentBootstrapping(MaskedLMBase):
         teacher = masked_lm.ema_update(params["teacher"], params["encoder"], self.teacher_decay)
         return dict(params, teacher=teacher)
 
-    def losses(self, params, x, key):
-        """``(mlm [B], bootstrap [B])`` for one masking of ``x``."""
+    def losses(self, params, x, key, train: bool = False):
+        """``(mlm [B], bootstrap [B])`` for one masking of ``x``; ``train``: student dropout on.
+
+        The teacher reads ``x`` without dropout.
+        """
         p = params["encoder"]
         inputs, target = self.mask(key, x)
-        hidden = self.encoder.apply(
-            {"params": p}, inputs, method=lambda m, t: m.hidden_states(m.token_embeddings(t)))
-        logits = self.encoder.apply({"params": p}, hidden, method=lambda m, h: m.head(h))
+        hidden = apply_lm(self.encoder, p, inputs, train=train, key=key,
+                          method=lambda m, t, **kw: m.hidden_states(m.token_embeddings(t), **kw))
+        logits = self.encoder.apply({"params": p}, hidden, method="output_logits")
         mlm = masked_lm.masked_lm_loss(logits, x, target)
         teacher = self.hidden(jax.lax.stop_gradient(params["teacher"]), x)
         predictions = self.head.apply({"params": params["head"]}, hidden)
@@ -103,7 +106,7 @@ class LatentBootstrapping(MaskedLMBase):
 
     def loss_fn(self, params, batch, key, step):
         """``mlm_weight * MLM + bootstrap_weight * bootstrapping`` per sequence."""
-        mlm, boot = self.losses(params, batch["x"], key)
+        mlm, boot = self.losses(params, batch["x"], key, train=True)
         loss = self.mlm_weight * mlm + self.bootstrap_weight * boot
         return loss, {"mlm_loss": mlm, "bootstrap_loss": boot}
 

@@ -57,8 +57,9 @@ class LossSmoothing(LanguageModelExperiment):
             resample = jax.random.uniform(keep_key, x.shape[:1]) < self.seq_rate
             x = jnp.where(resample[:, None], augmented, x)
         inputs, targets = self.inputs_and_targets(x)
-        logits = self.logits(params, inputs)
-        loss = seq_losses.token_smoothing(logits, targets, output_embeddings(params),
+        logits = self.logits(params, inputs, train=True, key=key)
+        loss = seq_losses.token_smoothing(logits, targets,
+                                          output_embeddings(params, self.vocab_size),
                                           temperature=self.token_temperature,
                                           weight=self.token_weight)
         clean_inputs, clean_targets = self.inputs_and_targets(batch["x"])

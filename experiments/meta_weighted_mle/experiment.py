@@ -53,6 +53,7 @@ from likelihood_jax.models.transformer import TransformerLM
 from likelihood_jax.sequence import decoding
 from likelihood_jax.sequence import meta_weighting as mw
 from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import apply_lm, transformer_options
 from likelihood_jax.train.experiment import Experiment, load_config_dataset
 
 OBJECTIVES = ("mle", "meta")
@@ -173,7 +174,8 @@ class MetaWeightedMLE(Experiment):
         m = config.model
         return TransformerLM(vocab_size=self.letters + self.num_classes + 1,
                              output_size=self.letters, num_layers=m.num_layers,
-                             width=m.width, num_heads=m.num_heads, max_len=32)
+                             width=m.width, num_heads=m.num_heads,
+                             **transformer_options(m, max_len=32))
 
     # -- generator pieces ----------------------------------------------------------------------
 
@@ -212,9 +214,14 @@ class MetaWeightedMLE(Experiment):
             return {**lm_params, "embed": {**lm_params["embed"], "embedding": table}}
         return tuned
 
-    def token_nll(self, lm_params, x, prompt):
-        """Per-token NLL ``[B, T]`` of names ``x`` after the prompt token(s) ``[B]``/scalar."""
-        logits = self.model.apply({"params": self.baked(lm_params)}, self._inputs(x, prompt))
+    def token_nll(self, lm_params, x, prompt, train=False, key=None):
+        """Per-token NLL ``[B, T]`` of names ``x`` after the prompt token(s) ``[B]``/scalar.
+
+        ``train=True`` (with a ``key``): dropout on (the unlabeled pretraining only; the
+        few-shot tuning and its meta-gradient stay deterministic).
+        """
+        logits = apply_lm(self.model, self.baked(lm_params), self._inputs(x, prompt),
+                          train=train, key=key)
         return seq_losses.token_cross_entropy(logits, x)
 
     def discrimination(self, lm_params, x, labels):
@@ -240,10 +247,11 @@ class MetaWeightedMLE(Experiment):
 
     # -- objectives ----------------------------------------------------------------------------
 
-    def _pretrain_loss(self, params, batch):
+    def _pretrain_loss(self, params, batch, key):
         x = batch["x"]
         mask = self._mask(batch["length"], x.shape[1])
-        nll = seq_losses.masked_mean(self.token_nll(params["lm"], x, self.unlabeled_token), mask)
+        nll = seq_losses.masked_mean(
+            self.token_nll(params["lm"], x, self.unlabeled_token, train=True, key=key), mask)
         zero = jnp.zeros_like(nll)
         return nll, {"nll": nll, "fewshot_nll": zero, "disc": zero, "meta_objective": zero,
                      "max_weight": zero}
@@ -303,7 +311,7 @@ class MetaWeightedMLE(Experiment):
         """Unlabeled LM loss before ``pretrain_steps``; (meta-)weighted few-shot MLE after."""
         batch_size = batch["x"].shape[0]
         return jax.lax.cond(step < self.config.generator.pretrain_steps,
-                            lambda p: self._pretrain_loss(p, batch),
+                            lambda p: self._pretrain_loss(p, batch, key),
                             lambda p: self._tune_loss(p, batch_size), params)
 
     def eval_fn(self, params, batch, key):

@@ -76,8 +76,9 @@ class MLMScoring(MaskedLMBase):
     def loss_fn(self, params, batch, key, step):
         """MLM loss of the bidirectional model plus the causal model's NLL per token."""
         x = batch["x"]
-        mlm = self.mlm_loss(params["mlm"], x, key)
-        clm = jnp.mean(self.clm_token_nll(params["clm"], x), -1)
+        mlm = self.mlm_loss(params["mlm"], x, key, train=True)
+        clm_key = jax.random.fold_in(key, 1)  # the causal model's own dropout masks
+        clm = jnp.mean(self.clm_token_nll(params["clm"], x, train=True, key=clm_key), -1)
         return mlm + clm, {"mlm_loss": mlm, "clm_nll": clm}
 
     def scores(self, params, x):

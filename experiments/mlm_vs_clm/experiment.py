@@ -72,10 +72,10 @@ class MLMvsCLM(MaskedLMBase):
         x, p = batch["x"], params["encoder"]
 
         def clm():
-            return jnp.mean(self.clm_token_nll(p, x), -1)
+            return jnp.mean(self.clm_token_nll(p, x, train=True, key=key), -1)
 
         def mlm():
-            return self.mlm_loss(p, x, key)
+            return self.mlm_loss(p, x, key, train=True)
 
         if self.kind == "clm":
             loss, phase = clm(), jnp.zeros(())

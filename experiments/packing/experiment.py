@@ -45,7 +45,7 @@ import numpy as np
 from likelihood_jax import data as data_lib
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.sequence import packing
-from likelihood_jax.sequence.experiment import make_model
+from likelihood_jax.sequence.experiment import apply_lm, make_model
 from likelihood_jax.train import Experiment
 
 ATTENTION = ("segment", "causal")
@@ -168,16 +168,17 @@ class Packing(Experiment):
         x = jnp.asarray(batch["x"][:1])
         return self.model.init(key, x[:, :-1])["params"]
 
-    def _nll(self, params, batch):
+    def _nll(self, params, batch, train=False, key=None):
         x, seg = batch["x"], batch["segment_ids"]
         segment_ids = seg[:, :-1] if self.segment_attention else None
-        logits = self.model.apply({"params": params}, x[:, :-1], segment_ids=segment_ids)
+        logits = apply_lm(self.model, params, x[:, :-1], segment_ids=segment_ids, train=train,
+                          key=key)
         mask = packing.next_token_mask(seg)
         return seq_losses.token_cross_entropy(logits, x[:, 1:], mask), mask
 
     def loss_fn(self, params, batch, key, step):
         """Summed in-document NLL of each row over ``window - 1`` (token-weighted mean)."""
-        nll, mask = self._nll(params, batch)
+        nll, mask = self._nll(params, batch, train=True, key=key)
         loss = jnp.sum(nll, -1) / (self.window - 1)
         return loss, {"tokens_per_row": jnp.sum(mask, -1).astype(jnp.float32)}
 

@@ -62,7 +62,7 @@ class ProbObjectives(LanguageModelExperiment):
         pretraining = step < self.pretrain_steps
         x = jnp.where(pretraining, batch["x"], batch["x_noisy"])
         inputs, targets = self.inputs_and_targets(x)
-        logits = self.logits(params, inputs)
+        logits = self.logits(params, inputs, train=True, key=key)
         nll = seq_losses.token_cross_entropy(logits, targets)
         objective = seq_losses.thresholded_probability_objective(
             logits, targets, alpha=self.alpha, threshold=self.threshold)

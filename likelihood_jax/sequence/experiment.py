@@ -19,11 +19,18 @@ or :class:`~likelihood_jax.models.gru.GRULM`) trained on
   ``fwd_ce_enum``, ``rev_ce_enum``, and the mass ``q_mass_rare`` / ``p_mass_rare``
   on sequences that use a transition of source probability below
   ``config.eval.rare_threshold``;
-* character windows of a token-stream dataset (``"shakespeare_char"``):
-  non-overlapping windows of ``config.model.context + 1`` tokens; evaluation:
-  ``bits_per_char`` (the headline), next-character accuracy, next-token
-  repetition (``rep``/``wrep``) and the repetition of greedy and sampled
-  continuations (:func:`continuation_metrics`).
+* windows of a token-stream dataset (``"shakespeare_char"`` characters,
+  ``"shakespeare_bpe"`` byte-level BPE tokens, :mod:`likelihood_jax.data.tokenizer`):
+  training windows of ``config.model.context + 1`` tokens, non-overlapping (default) or,
+  with ``config.dataset.random_offsets = True``, starting anywhere (each epoch visits
+  every start once; the batch of a step stays a function of (seed, step)); test windows
+  non-overlapping, or with ``config.eval.stride = S > 0`` the sliding windows of
+  :mod:`likelihood_jax.sequence.perplexity` (each test token scored once with at least
+  ``context - S + 1`` tokens of context). Evaluation: ``bits_per_char`` (the headline),
+  next-token accuracy, next-token repetition (``rep``/``wrep``) and the repetition of
+  greedy and sampled continuations (:func:`continuation_metrics`); on sliding windows or
+  multi-character tokens also ``bits_per_token``, each a per-window total normalized so
+  that its mean over the test windows is the corpus value (:func:`text_norms`).
 
 :class:`LanguageModelExperiment` trains by MLE; a paper overrides
 :meth:`LanguageModelExperiment.token_loss` (one objective of
@@ -53,14 +60,15 @@ from likelihood_jax import data as data_lib
 from likelihood_jax.data.synthetic import sources
 from likelihood_jax.models.gru import GRULM
 from likelihood_jax.models.transformer import TransformerLM
-from likelihood_jax.sequence import decoding, masked_lm
+from likelihood_jax.sequence import decoding, masked_lm, perplexity
 from likelihood_jax.sequence import objectives as seq_losses
 from likelihood_jax.train import Experiment
 from likelihood_jax.train.experiment import load_config_dataset
 from likelihood_jax.train.stages import resolve_workdir, stage_params
 
 SYNTHETIC = ("markov", "hmm")
-TEXT = ("shakespeare_char",)
+TEXT = ("shakespeare_char", "shakespeare_bpe")
+_TEXT_FIELDS = ("name", "num_test_windows", "random_offsets")  # not options of the loader
 MODELS = ("transformer", "gru")
 
 
@@ -85,35 +93,126 @@ def token_windows(stream: np.ndarray, length: int) -> np.ndarray:
     return np.asarray(stream[:n * length]).reshape(n, length)
 
 
-def text_dataset(name: str, context: int, num_test_windows: int | None) -> data_lib.Dataset:
+def every_token_window(stream: np.ndarray, length: int) -> np.ndarray:
+    """Every window ``[N - length + 1, length]`` of a stream: row ``i`` is ``stream[i:i+length]``.
+
+    A read-only strided view (no copy). As a training split, ``data.batch_at_step`` draws
+    the windows of a step at starts that are a function of (seed, step) alone, every
+    start once per epoch.
+    """
+    stream = np.asarray(stream)
+    if stream.ndim != 1 or len(stream) < length:
+        raise ValueError(f"a stream of shape {stream.shape} has no window of {length}")
+    return np.lib.stride_tricks.sliding_window_view(stream, length)
+
+
+def text_dataset(name: str, context: int, num_test_windows: int | None, *,
+                 random_offsets: bool = False, stride: int = 0,
+                 options: dict[str, Any] | None = None) -> data_lib.Dataset:
     """Windows of ``context + 1`` tokens of a token-stream dataset (train and test splits).
 
-    ``num_test_windows`` evenly spaced test windows are kept (None: all).
+    Args:
+      name: A registered token-stream dataset (``"shakespeare_char"``, ...).
+      context: ``T``; windows hold ``T + 1`` tokens (inputs and targets shifted by one).
+      num_test_windows: Evenly spaced test windows kept (None: all).
+      random_offsets: Training windows start at every offset (:func:`every_token_window`)
+        instead of the non-overlapping :func:`token_windows`.
+      stride: ``S > 0``: the test split is the sliding windows of
+        :func:`likelihood_jax.sequence.perplexity.sliding_windows` with their ``"scored"``
+        mask ``[K, T]``; 0: non-overlapping test windows.
+      options: Options of ``load_dataset`` (``data_dir``, ``vocab_size``, ...).
     """
-    stream = data_lib.load_dataset(name)
-    train = token_windows(stream.train["x"], context + 1)
-    test = token_windows(stream.test["x"], context + 1)
-    if num_test_windows and num_test_windows < len(test):
-        test = test[np.linspace(0, len(test) - 1, num_test_windows).astype(int)]
-    info = data_lib.DatasetInfo(
-        kind="text", event_shape=(context + 1,), vocab=stream.info.vocab,
-        description=f"{name} cut into non-overlapping windows of {context + 1} tokens")
-    return data_lib.Dataset(name, {"x": train}, {"x": test}, info)
+    stream = data_lib.load_dataset(name, **(options or {}))
+    if random_offsets:
+        train = every_token_window(stream.train["x"], context + 1)
+    else:
+        train = token_windows(stream.train["x"], context + 1)
+    if stride:
+        windows, scored = perplexity.sliding_windows(stream.test["x"], context, stride)
+        test = {"x": windows, "scored": scored}
+    else:
+        test = {"x": token_windows(stream.test["x"], context + 1)}
+    if num_test_windows and num_test_windows < len(test["x"]):
+        keep = np.linspace(0, len(test["x"]) - 1, num_test_windows).astype(int)
+        test = {k: v[keep] for k, v in test.items()}
+    description = f"{name} cut into non-overlapping windows of {context + 1} tokens"
+    if random_offsets or stride:
+        description = (f"{name} in windows of {context + 1} tokens: train "
+                       f"{'at every offset' if random_offsets else 'non-overlapping'}, test "
+                       f"{f'sliding by {stride}' if stride else 'non-overlapping'}")
+    info = data_lib.DatasetInfo(kind="text", event_shape=(context + 1,),
+                                vocab=stream.info.vocab, description=description)
+    return data_lib.Dataset(name, {"x": train}, test, info)
+
+
+def text_norms(test: dict[str, np.ndarray], vocab: tuple[str, ...]) -> tuple[float, float]:
+    """``(tokens, characters)`` scored per test window, on average over the windows.
+
+    A window's scored targets are ``x[:, 1:]`` where ``test["scored"]`` holds (all of
+    them without it); a token's characters are ``len(vocab[id])``. A per-window total
+    (of NLL, of correct predictions) divided by these means has, over all windows, the
+    mean ``total / (all scored tokens or characters)``: the corpus value.
+    """
+    targets = np.asarray(test["x"])[:, 1:]
+    scored = np.asarray(test.get("scored", np.ones(targets.shape, bool)))
+    chars = np.array([len(v) for v in vocab])[targets]
+    num = len(targets)
+    return float(scored.sum() / num), float((chars * scored).sum() / num)
+
+
+# The optional TransformerLM fields a ``config.model`` may set (the model's defaults otherwise).
+TRANSFORMER_OPTIONS = ("mlp_ratio", "max_len", "position", "dropout", "attention_dropout",
+                       "residual_dropout", "embedding_dropout", "tie_embeddings",
+                       "scaled_residual_init", "dtype", "remat", "scan_layers")
+
+
+def transformer_options(options: ml_collections.ConfigDict, **defaults: Any) -> dict[str, Any]:
+    """Keyword arguments of :class:`TransformerLM` from ``options`` (``config.model``).
+
+    The ``TRANSFORMER_OPTIONS`` that ``options`` sets, over ``defaults``.
+    """
+    return {**defaults, **{k: options[k] for k in TRANSFORMER_OPTIONS if k in options}}
 
 
 def make_model(options: ml_collections.ConfigDict, vocab_size: int, output_size: int):
-    """A :class:`TransformerLM` or :class:`GRULM` from ``config.model``."""
+    """A :class:`TransformerLM` or :class:`GRULM` from ``config.model``.
+
+    A transformer takes ``num_layers``, ``width``, ``num_heads`` and the
+    ``TRANSFORMER_OPTIONS`` set; a GRU ``num_layers``, ``width`` and ``dropout`` (the
+    transformer-only fields are ignored, so that a ``runlocal`` mode can swap the kind).
+    """
     kind = options.get("kind", "transformer")
     if kind == "transformer":
         return TransformerLM(vocab_size=vocab_size, output_size=output_size,
                              num_layers=options.num_layers, width=options.width,
-                             num_heads=options.num_heads, mlp_ratio=options.get("mlp_ratio", 4),
-                             max_len=options.get("max_len", 1024),
-                             position=options.get("position", "rotary"))
+                             num_heads=options.num_heads, **transformer_options(options))
     if kind == "gru":
         return GRULM(vocab_size=vocab_size, output_size=output_size, width=options.width,
-                     num_layers=options.num_layers)
+                     num_layers=options.num_layers, dropout=options.get("dropout", 0.0))
     raise ValueError(f"unknown model kind {kind!r}; choose one of {MODELS}")
+
+
+_DROPOUT_STREAM = 0x64726F70  # folded into a loss's key to make the dropout key
+
+
+def apply_lm(model: Any, params: Any, *args: Any, train: bool = False,
+             key: jax.Array | None = None, **kwargs: Any) -> Any:
+    """``model.apply({"params": params}, *args, **kwargs)``, as a training call if ``train``.
+
+    A training call passes ``train=True`` (dropout on) and the ``"dropout"`` rng
+    ``fold_in(key, const)``: folding leaves the key's other uses in a loss (masking,
+    resampling) unchanged and independent of the dropout masks. With every dropout
+    rate 0 a training call computes exactly what an evaluation call does.
+
+    Raises:
+      ValueError: ``train`` without a ``key``.
+    """
+    if not train:
+        return model.apply({"params": params}, *args, **kwargs)
+    if key is None:
+        raise ValueError("a training call (train=True) needs a key for its dropout rng")
+    rngs = {"dropout": jax.random.fold_in(key, _DROPOUT_STREAM)}
+    return model.apply({"params": params}, *args, train=True, rngs=rngs, **kwargs)
 
 
 # -- Teacher-student runs (distillation from another run of this chain) -----------------------
@@ -180,7 +279,9 @@ class LanguageModelExperiment(Experiment):
     (synthetic only), ``vocab_size`` (``V``, the output size), ``bos`` (synthetic:
     the input id ``V``), ``enum_length``, ``enum_log_p``, ``enum_rare`` (the exact
     source tables); ``synthetic``, ``eval_config`` and ``headline_metric`` are set
-    by the constructor, which does no other work.
+    by the constructor, which does no other work. Training losses call the model with
+    ``train=True`` (dropout on, its rng from the loss's key: :func:`apply_lm`);
+    evaluation and decoding with ``train=False``.
     """
 
     def __init__(self, config, dataset=None):
@@ -218,8 +319,11 @@ class LanguageModelExperiment(Experiment):
         """The registered source dataset, or the text windows of ``config.model.context + 1``."""
         if self.synthetic:
             return load_config_dataset(config)
+        options = {k: v for k, v in config.dataset.items() if k not in _TEXT_FIELDS}
         return text_dataset(config.dataset.name, config.model.context,
-                            config.dataset.get("num_test_windows", None))
+                            config.dataset.get("num_test_windows", None),
+                            random_offsets=config.dataset.get("random_offsets", False),
+                            stride=self.eval_config.get("stride", 0), options=options)
 
     def make_model(self, config, info):
         """The LM of ``config.model`` (synthetic inputs have one more id: BOS)."""
@@ -236,9 +340,10 @@ class LanguageModelExperiment(Experiment):
             return jnp.concatenate([bos, x[:, :-1]], 1), x
         return x[:, :-1], x[:, 1:]
 
-    def logits(self, params, inputs: jax.Array) -> jax.Array:
-        """Next-token logits ``[B, T, V]``."""
-        return self.model.apply({"params": params}, inputs)
+    def logits(self, params, inputs: jax.Array, *, train: bool = False,
+               key: jax.Array | None = None) -> jax.Array:
+        """Next-token logits ``[B, T, V]``; ``train=True`` (with the loss's ``key``): dropout on."""
+        return apply_lm(self.model, params, inputs, train=train, key=key)
 
     def init_params(self, key, batch):
         """Fresh model parameters."""
@@ -254,7 +359,7 @@ class LanguageModelExperiment(Experiment):
     def loss_fn(self, params, batch, key, step):
         """Mean per-token objective ``[B]``; logs the per-token NLL (nats)."""
         inputs, targets = self.inputs_and_targets(batch["x"])
-        logits = self.logits(params, inputs)
+        logits = self.logits(params, inputs, train=True, key=key)
         loss = jnp.mean(self.token_loss(logits, targets), -1)
         nll = jnp.mean(seq_losses.token_cross_entropy(logits, targets), -1)
         return loss, {"nll": nll}
@@ -269,7 +374,7 @@ class LanguageModelExperiment(Experiment):
         """Per-example test metrics (see the module docstring)."""
         if self.synthetic:
             return self.synthetic_metrics(params, batch["x"], key)
-        return self.text_metrics(params, batch["x"], key)
+        return self.text_metrics(params, batch["x"], key, batch.get("scored", None))
 
     @functools.cached_property
     def _exact_source_tables(self) -> tuple[int, np.ndarray, np.ndarray]:
@@ -347,15 +452,40 @@ class LanguageModelExperiment(Experiment):
         out.update({k: jnp.full((batch,), v) for k, v in constants.items()})
         return out
 
-    def text_metrics(self, params, windows, key) -> dict[str, jax.Array]:
-        """Bits/char, accuracy, next-token repetition, and repetition of continuations."""
+    @functools.cached_property
+    def _weighted_text_eval(self) -> tuple[float, float] | None:
+        """:func:`text_norms` of the test split; None for plain per-window means.
+
+        None where every window scores all its targets and every token is one character.
+        """
+        test, vocab = self.dataset.test, self.dataset.info.vocab
+        if "scored" not in test and all(len(v) == 1 for v in vocab):
+            return None
+        return text_norms(test, vocab)
+
+    def text_metrics(self, params, windows, key, scored=None) -> dict[str, jax.Array]:
+        """Bits/char, accuracy, next-token repetition, and repetition of continuations.
+
+        ``scored [B, T]`` (sliding test windows) marks the targets that count. On such
+        windows or with multi-character tokens, ``bits_per_char``, ``bits_per_token`` and
+        ``accuracy`` are per-window totals over the test split's mean counts
+        (:func:`text_norms`), so that their means over the split are the corpus values.
+        """
         cfg = self.eval_config
         inputs, targets = self.inputs_and_targets(windows)
         logits = self.logits(params, inputs)
         nll = seq_losses.token_cross_entropy(logits, targets)
         predictions = jnp.argmax(logits, -1)
-        out = {"bits_per_char": jnp.mean(nll, -1) / math.log(2),
-               "accuracy": jnp.mean((predictions == targets).astype(jnp.float32), -1)}
+        correct = (predictions == targets).astype(jnp.float32)
+        if self._weighted_text_eval is None:
+            out = {"bits_per_char": jnp.mean(nll, -1) / math.log(2),
+                   "accuracy": jnp.mean(correct, -1)}
+        else:
+            tokens, chars = self._weighted_text_eval
+            weight = jnp.ones_like(nll) if scored is None else scored.astype(nll.dtype)
+            bits = jnp.sum(nll * weight, -1) / math.log(2)
+            out = {"bits_per_char": bits / chars, "bits_per_token": bits / tokens,
+                   "accuracy": jnp.sum(correct * weight, -1) / tokens}
         for window in cfg.get("rep_windows", (16,)):
             reps = jax.vmap(lambda p, t, c: decoding.repeat_at_1(p, t, c, window=window))(
                 predictions, targets, inputs)
@@ -447,9 +577,8 @@ class MaskedLMBase(Experiment):
         opts = self.config.model
         return TransformerLM(vocab_size=self.vocab_size + 2, output_size=self.vocab_size,
                              num_layers=opts.num_layers, width=opts.width,
-                             num_heads=opts.num_heads, mlp_ratio=opts.get("mlp_ratio", 4),
-                             max_len=opts.get("max_len", 64),
-                             position=opts.get("position", "rotary"), causal=causal)
+                             num_heads=opts.num_heads, causal=causal,
+                             **transformer_options(opts, max_len=64))
 
     @functools.cached_property
     def encoder(self) -> TransformerLM:
@@ -486,10 +615,10 @@ class MaskedLMBase(Experiment):
                                      rate=m.get("rate", 0.15), mask_prob=m.get("mask_prob", 0.8),
                                      random_prob=m.get("random_prob", 0.1))
 
-    def mlm_loss(self, params, x, key):
-        """``[B]`` MLM loss (mean NLL over the masked positions)."""
+    def mlm_loss(self, params, x, key, train: bool = False):
+        """``[B]`` MLM loss (mean NLL over the masked positions); ``train``: dropout on."""
         inputs, target = self.mask(key, x)
-        logits = self.encoder.apply({"params": params}, inputs)
+        logits = apply_lm(self.encoder, params, inputs, train=train, key=key)
         return masked_lm.masked_lm_loss(logits, x, target)
 
     def clm_inputs(self, x):
@@ -497,9 +626,12 @@ class MaskedLMBase(Experiment):
         bos = jnp.full(x.shape[:1] + (1,), self.bos, x.dtype)
         return jnp.concatenate([bos, x[:, :-1]], 1)
 
-    def clm_token_nll(self, params, x):
-        """``[B, L]`` ``-log Q(x_t | x_<t)`` under the causal attention mask."""
-        logits = self.decoder.apply({"params": params}, self.clm_inputs(x))
+    def clm_token_nll(self, params, x, train: bool = False, key: jax.Array | None = None):
+        """``[B, L]`` ``-log Q(x_t | x_<t)`` under the causal attention mask.
+
+        ``train=True`` (with a ``key``): dropout on.
+        """
+        logits = apply_lm(self.decoder, params, self.clm_inputs(x), train=train, key=key)
         return seq_losses.token_cross_entropy(logits, x)
 
     def pll_terms(self, params, x):
@@ -511,10 +643,11 @@ class MaskedLMBase(Experiment):
             logits_fn, s, self.mask_id))(x)
 
     def hidden(self, params, x, causal=False):
-        """``[B, L, W]`` contextual embeddings of the unmasked input."""
+        """``[B, L, W]`` float32 contextual embeddings of the unmasked input."""
         model = self.decoder if causal else self.encoder
         return model.apply({"params": params}, x,
-                           method=lambda m, t: m.hidden_states(m.token_embeddings(t)))
+                           method=lambda m, t: m.hidden_states(m.token_embeddings(t))
+                           ).astype(jnp.float32)
 
     # -- set-level evaluation helpers ------------------------------------------------------
 
@@ -551,6 +684,12 @@ class MaskedLMBase(Experiment):
         return None
 
 
-def output_embeddings(params) -> jnp.ndarray:
-    """``[V, W]`` output embeddings of an LM: the transposed kernel of its ``head`` layer."""
+def output_embeddings(params, num_outputs: int | None = None) -> jnp.ndarray:
+    """``[V, W]`` output embeddings of an LM: the transposed kernel of its ``head`` layer.
+
+    A transformer with ``tie_embeddings`` has no head: its output embeddings are the
+    first ``num_outputs`` rows (default: all) of the token embeddings.
+    """
+    if "head" not in params:
+        return params["embed"]["embedding"][:num_outputs]
     return params["head"]["kernel"].T

@@ -67,11 +67,23 @@ def markov_mixture(**overrides: Any) -> ml_collections.ConfigDict:
     return group
 
 
+def lm_training_options() -> dict[str, Any]:
+    """The transformer's training options, all off (``TransformerLM``'s defaults).
+
+    ``dropout`` (every site), ``tie_embeddings``, ``scaled_residual_init``, ``dtype``
+    (``"float32"`` or ``"bfloat16"`` compute), ``remat`` and ``scan_layers``: present in
+    every transformer group so that a config or the command line can switch them
+    (``--config.model.dropout=0.1``); a GRU reads ``dropout`` only.
+    """
+    return {"dropout": 0.0, "tie_embeddings": False, "scaled_residual_init": False,
+            "dtype": "float32", "remat": False, "scan_layers": False}
+
+
 def transformer(**overrides: Any) -> ml_collections.ConfigDict:
-    """``config.model``: a causal transformer LM with rotary positions."""
+    """``config.model``: a causal transformer LM with rotary positions, options off."""
     group = ml_collections.ConfigDict({
         "kind": "transformer", "num_layers": 1, "width": 48, "num_heads": 4,
-        "position": "rotary", "max_len": 64,
+        "position": "rotary", "max_len": 64, **lm_training_options(),
     })
     group.update(overrides)
     return group
@@ -162,7 +174,7 @@ def masked_lm() -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict({
         "dataset": markov_mixture(),
         "model": {"num_layers": 2, "width": 64, "num_heads": 4, "position": "rotary",
-                  "max_len": 64},
+                  "max_len": 64, **lm_training_options()},
         "masking": {"rate": 0.15, "mask_prob": 0.8, "random_prob": 0.1},
         "optim": {"lr": 1e-3, "schedule": "warmup_cosine", "warmup_steps": 100,
                   "grad_clip_norm": 1.0},

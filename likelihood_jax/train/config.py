@@ -47,7 +47,8 @@ def base_config(experiment: str, dataset: str) -> ml_collections.ConfigDict:
     config.model = ml_collections.ConfigDict()
     config.optim = ml_collections.ConfigDict({
         "name": "adam", "lr": 1e-3, "schedule": "constant", "warmup_steps": 0,
-        "weight_decay": 0.0, "grad_clip_norm": 0.0, "b1": 0.9, "b2": 0.999,
+        "weight_decay": 0.0, "weight_decay_mask": "all", "grad_clip_norm": 0.0,
+        "b1": 0.9, "b2": 0.999, "microbatches": 1,
     })
     return config
 

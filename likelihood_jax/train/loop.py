@@ -51,7 +51,7 @@ from likelihood_jax import data as data_lib
 from likelihood_jax.train import parallel, plots
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.experiment import Experiment
-from likelihood_jax.train.optimizers import group_names, make_optimizer
+from likelihood_jax.train.optimizers import group_names, make_optimizer, microbatch_count
 from likelihood_jax.train.state import TrainState, ema_update
 from likelihood_jax.train.writers import MetricWriter, Progress, read_metrics
 
@@ -219,11 +219,66 @@ def _group_update(experiment: Experiment, optimizers: dict[str, optax.GradientTr
     return params, opt_state, {"loss": sum(losses), **logged}
 
 
+def split_microbatches(batch: dict[str, jax.Array], count: int) -> dict[str, jax.Array]:
+    """Each array ``[B, ...]`` of ``batch`` as ``[count, B / count, ...]``, strided.
+
+    Micro-batch ``j`` holds rows ``j, j + count, j + 2 count, ...``: a batch sharded
+    by rows over the devices keeps each micro-batch spread over all of them (no data
+    moves when ``B / count`` is a multiple of the device count).
+    """
+    def split(x):
+        x = jnp.asarray(x)
+        if x.ndim == 0 or x.shape[0] % count:
+            raise ValueError(f"a batch array of shape {x.shape} cannot be cut into {count} "
+                             f"micro-batches of its rows (optim.microbatches)")
+        return jnp.swapaxes(x.reshape((x.shape[0] // count, count) + x.shape[1:]), 0, 1)
+
+    return jax.tree.map(split, batch)
+
+
+def mean_gradient(objective, params, batch: dict[str, jax.Array], key: jax.Array,
+                  microbatches: int = 1):
+    """``(loss, metrics), grads`` of ``objective(params, batch, key) -> (loss, metrics)``.
+
+    ``objective`` returns the mean loss over its batch. With one micro-batch this is
+    ``jax.value_and_grad(objective, has_aux=True)(params, batch, key)``. With ``k > 1``
+    the data of ``batch`` is cut into ``k`` equal micro-batches
+    (:func:`split_microbatches`) that a ``lax.scan`` visits in turn, holding the
+    activations of one micro-batch at a time: micro-batch ``j`` is evaluated with the key
+    ``fold_in(key, j)`` (so its randomness differs from a run with one micro-batch) and
+    sees ``batch["extra"]`` whole. The returned gradient, loss and metrics are the means
+    over the micro-batches of theirs (each metric first averaged within its micro-batch):
+    for a loss that is a mean over examples, the gradient and loss of the whole batch.
+    """
+    if microbatches == 1:
+        return jax.value_and_grad(objective, has_aux=True)(params, batch, key)
+    data = {k: v for k, v in batch.items() if k != EXTRA_KEY}
+    shared = {k: v for k, v in batch.items() if k == EXTRA_KEY}
+
+    def accumulate(total, inputs):
+        micro, j = inputs
+        (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(
+            params, {**micro, **shared}, jax.random.fold_in(key, j))
+        metrics = {name: jnp.mean(value) for name, value in metrics.items()}
+        return jax.tree.map(jnp.add, total, grads), (loss, metrics)
+
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    total, (losses, metrics) = jax.lax.scan(
+        accumulate, zeros, (split_microbatches(data, microbatches), jnp.arange(microbatches)))
+    grads = jax.tree.map(lambda g: g / microbatches, total)
+    return (jnp.mean(losses), jax.tree.map(jnp.mean, metrics)), grads
+
+
 def make_train_step(run: _Run):
-    """The jitted ``train_step(state, batch) -> (state, metrics)`` (state donated)."""
+    """The jitted ``train_step(state, batch) -> (state, metrics)`` (state donated).
+
+    With ``config.optim.microbatches = k > 1`` the gradient is accumulated over ``k``
+    micro-batches of the global batch (:func:`mean_gradient`) before the one update.
+    """
     experiment, optimizer = run.experiment, run.optimizer
     ema_decay = float(experiment.config.get("ema_decay", 0.0))
     groups = group_names(experiment.config.optim)
+    microbatches = microbatch_count(experiment.config.optim, experiment.config.batch_size)
     alternating = experiment.config.optim.get("group_update", "simultaneous") == "alternating"
 
     def train_step(state: TrainState, batch):
@@ -236,11 +291,12 @@ def make_train_step(run: _Run):
             params, opt_state, logged = _group_update(experiment, optimizer, groups,
                                                       alternating, state, batch, key)
         else:
-            def objective(params):
+            def objective(params, batch, key):
                 per_example, metrics = experiment.loss_fn(params, batch, key, state.step)
                 return jnp.mean(per_example), metrics
 
-            (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+            (loss, metrics), grads = mean_gradient(objective, state.params, batch, key,
+                                                   microbatches)
             updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
             params = optax.apply_updates(state.params, updates)
             logged = {"loss": loss, "grad_norm": optax.global_norm(grads)}

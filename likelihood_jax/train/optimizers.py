@@ -7,8 +7,18 @@ Fields (all optional but ``lr``)::
     optim.schedule        "constant" | "cosine" | "warmup_cosine" (default "constant")
     optim.warmup_steps    linear warm-up length for "warmup_cosine" (default 0)
     optim.weight_decay    for "adamw" (default 0.)
+    optim.weight_decay_mask  which parameters "adamw" decays: "all" (default, optax's
+                          own choice and what every existing config ran with) or
+                          "matrices" (only leaves named ``kernel`` with ndim >= 2: the
+                          weights of Dense / DenseGeneral / Conv layers; never biases,
+                          LayerNorm scales and biases, or embeddings); see
+                          :func:`weight_decay_mask`
     optim.grad_clip_norm  global-norm clipping, 0 disables (default 0.)
     optim.b1, optim.b2    Adam moments (defaults 0.9, 0.999)
+    optim.microbatches    gradient accumulation (default 1): the training step splits the
+                          global batch into this many micro-batches, averages their
+                          gradients and applies one update (:func:`microbatch_count`;
+                          the loop's ``make_train_step``)
 
 Optimizer groups (several players, e.g. a GAN's generator and discriminator)::
 
@@ -27,12 +37,17 @@ parameters are a dict with the same keys (see ``Experiment.group_loss_fn``).
 
 from __future__ import annotations
 
+import numbers
+from typing import Any, Callable
+
+import jax
 import ml_collections
 import optax
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
 GROUP_UPDATES = ("simultaneous", "alternating")
+WEIGHT_DECAY_MASKS = ("all", "matrices")
 _GROUP_FIELDS = ("groups", "group_update", "group_order")
 
 
@@ -49,6 +64,68 @@ def make_schedule(optim: ml_collections.ConfigDict, total_steps: int) -> optax.S
         return optax.warmup_cosine_decay_schedule(
             0.0, lr, warmup_steps=warmup, decay_steps=max(total_steps, warmup + 1))
     raise ValueError(f"unknown optim.schedule {name!r}; choose one of {SCHEDULES}")
+
+
+def _leaf_name(path: tuple[Any, ...]) -> str:
+    """The name of a params-tree leaf: its last path key (``"kernel"``, ``"bias"``, ...)."""
+    last = path[-1] if path else None
+    for attr in ("key", "name", "idx"):
+        if hasattr(last, attr):
+            return str(getattr(last, attr))
+    return str(last)
+
+
+def decays_matrix(path: tuple[Any, ...], leaf: Any) -> bool:
+    """Whether the "matrices" mask decays this leaf: named ``kernel`` and at least 2-D.
+
+    Flax names the weights of ``Dense``, ``DenseGeneral`` and ``Conv`` ``kernel``; biases
+    (``bias``), LayerNorm / RMSNorm parameters (``scale``, ``bias``) and embedding tables
+    (``nn.Embed``'s ``embedding``) are left alone, as are 1-D leaves of any name.
+    """
+    return _leaf_name(path) == "kernel" and getattr(leaf, "ndim", 0) >= 2
+
+
+def weight_decay_mask(name: str) -> Callable[[Any], Any] | None:
+    """The ``mask`` argument of ``optax.adamw`` named by ``optim.weight_decay_mask``.
+
+    AdamW's decoupled decay moves each masked parameter ``p`` by ``-lr * wd * p`` per step
+    in addition to the Adam update (Loshchilov & Hutter 2019); unmasked parameters get the
+    Adam update only.
+
+    Args:
+      name: ``"all"`` (every leaf; returns None, optax's default) or ``"matrices"`` (a
+        function of the params pytree giving a same-structured tree of bools,
+        :func:`decays_matrix` per leaf).
+
+    Raises:
+      ValueError: an unknown name.
+    """
+    if name == "all":
+        return None
+    if name == "matrices":
+        return lambda params: jax.tree_util.tree_map_with_path(decays_matrix, params)
+    raise ValueError(f"unknown optim.weight_decay_mask {name!r}; choose one of "
+                     f"{WEIGHT_DECAY_MASKS}")
+
+
+def microbatch_count(optim: ml_collections.ConfigDict, batch_size: int) -> int:
+    """``optim.microbatches`` (default 1), checked against the global batch size.
+
+    Raises:
+      ValueError: not an integer >= 1, not a divisor of ``batch_size``, or above 1
+        together with optimizer groups (``optim.groups``), which micro-batching does not
+        support.
+    """
+    count = optim.get("microbatches", 1)
+    if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 1:
+        raise ValueError(f"optim.microbatches must be an integer >= 1, got {count!r}")
+    if batch_size % count:
+        raise ValueError(f"batch_size {batch_size} is not divisible by optim.microbatches "
+                         f"{count}; every micro-batch must have the same size")
+    if count > 1 and optim.get("groups", None):
+        raise ValueError("optim.microbatches > 1 is not supported with optimizer groups "
+                         "(optim.groups); set optim.microbatches = 1 or lower batch_size")
+    return count
 
 
 def group_names(optim: ml_collections.ConfigDict) -> tuple[str, ...]:
@@ -88,10 +165,16 @@ def make_optimizer(optim: ml_collections.ConfigDict, total_steps: int
     name = optim.get("name", "adam")
     schedule = make_schedule(optim, total_steps)
     b1, b2 = optim.get("b1", 0.9), optim.get("b2", 0.999)
+    mask = optim.get("weight_decay_mask", "all")
+    decay_mask = weight_decay_mask(mask)
+    if mask != "all" and name != "adamw":
+        raise ValueError(f"optim.weight_decay_mask={mask!r} applies to optim.name='adamw' "
+                         f"only (got {name!r})")
     if name == "adam":
         opt = optax.adam(schedule, b1=b1, b2=b2)
     elif name == "adamw":
-        opt = optax.adamw(schedule, b1=b1, b2=b2, weight_decay=optim.get("weight_decay", 0.0))
+        opt = optax.adamw(schedule, b1=b1, b2=b2, weight_decay=optim.get("weight_decay", 0.0),
+                          mask=decay_mask)
     elif name == "sgd":
         opt = optax.sgd(schedule, momentum=optim.get("momentum", None))
     else:

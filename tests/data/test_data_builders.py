@@ -12,6 +12,7 @@ EXPECTED = {
     "likelihood_jax_digits": "1.0.0",
     "likelihood_jax_mnist5k": "1.0.0",
     "likelihood_jax_shakespeare_char": "1.0.0",
+    "likelihood_jax_shakespeare_bpe": "1.0.0",
     "likelihood_jax_names": "1.0.0",
     "likelihood_jax_speech": "1.1.0",
 }
@@ -24,12 +25,20 @@ def test_builder_names_and_versions_are_unchanged():
 
 
 def test_the_package_reexports_each_dataset_module():
-    from likelihood_jax.data.builders import digits, mnist5k, names, shakespeare_char, toy2d
+    from likelihood_jax.data.builders import (
+        digits,
+        mnist5k,
+        names,
+        shakespeare_bpe,
+        shakespeare_char,
+        toy2d,
+    )
 
     assert builders.BUILDERS == {
         "digits": digits.LikelihoodJaxDigits,
         "mnist5k": mnist5k.LikelihoodJaxMnist5k,
         "shakespeare_char": shakespeare_char.LikelihoodJaxShakespeareChar,
+        "shakespeare_bpe": shakespeare_bpe.LikelihoodJaxShakespeareBpe,
         "names": names.LikelihoodJaxNames,
     }
     assert builders.LikelihoodJaxToy2d is toy2d.LikelihoodJaxToy2d

