@@ -25,6 +25,17 @@ Modules (method modules name their paper's id):
 * ``base``, ``chain``, ``flow``: the contract, composition (with EBFlow's split of the log-det
   into x-dependent and constant parts), :class:`Flow` and :func:`realnvp` (Dinh et al. 2017);
 * ``coupling``, ``elementwise``, ``linear``, ``nonlinear``, ``reshape``: the layers;
+* ``splines``: monotone rational-quadratic splines with linear tails, the spline coupling
+  and :func:`spline_coupling_flow` (Durkan et al. 2019, neural spline flows);
+* ``autoregressive``: MADE masks (Germain et al. 2015), masked autoregressive layers with
+  affine or spline transforms (MAF, Papamakarios et al. 2017) and the inverse direction (IAF,
+  Kingma et al. 2016), :func:`masked_autoregressive_flow`;
+* ``glow``: Glow's invertible 1x1 convolution (LU and unconstrained), channel coupling,
+  squeeze and the multi-scale image flow :func:`multiscale_glow` (Kingma & Dhariwal 2018);
+* ``planar_radial``: planar and radial flows for variational inference (Rezende & Mohamed
+  2015), with numerical inverses;
+* ``residual``: invertible residual blocks, power-series and Russian-roulette log-dets with
+  Hutchinson probes (Behrmann et al. 2019, Chen et al. 2019);
 * ``conditional``: :func:`conditional_realnvp`, the label flow's conditional RealNVP [P134];
 * ``ebflow``: EBFlow's score-matching objectives on a flow's energy [P001];
 * ``path_gradients``: fast path-gradient estimators for reverse and forward KL [P004];
@@ -54,6 +65,11 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "InverseAutoregressive": "autoregressive",
+    "MADE": "autoregressive",
+    "MaskedAutoregressive": "autoregressive",
+    "made_masks": "autoregressive",
+    "masked_autoregressive_flow": "autoregressive",
     "Bijector": "base",
     "Chain": "chain",
     "batched_forward": "chain",
@@ -67,13 +83,26 @@ _EXPORTS = {
     "Flow": "flow",
     "realnvp": "flow",
     "standard_normal_log_prob": "flow",
+    "ChannelCoupling": "glow",
+    "InvertibleConv1x1": "glow",
+    "MultiScale": "glow",
+    "Squeeze": "glow",
+    "multiscale_glow": "glow",
     "Dense": "linear",
     "Permute": "linear",
     "Reverse": "linear",
     "SmoothLeakyReLU": "nonlinear",
     "SmoothTanh": "nonlinear",
+    "Planar": "planar_radial",
+    "Radial": "planar_radial",
     "Flatten": "reshape",
     "Reshape": "reshape",
+    "ResidualBlock": "residual",
+    "residual_flow": "residual",
+    "SplineCoupling": "splines",
+    "rational_quadratic_spline": "splines",
+    "inverse_rational_quadratic_spline": "splines",
+    "spline_coupling_flow": "splines",
     "AutoregressiveWaveNet": "wavenet",
     "FloWaveNet": "wavenet",
     "MelUpsampler": "wavenet",
@@ -81,9 +110,10 @@ _EXPORTS = {
 }
 
 _SUBMODULES = frozenset({
-    "base", "chain", "conditional", "coupling", "ebflow", "elementwise", "experiment", "flow",
-    "linear", "mollification", "nonlinear", "path_gradients", "presets", "reshape",
-    "unlearning", "wavenet", "weak_supervision",
+    "autoregressive", "base", "chain", "conditional", "coupling", "ebflow", "elementwise",
+    "experiment", "flow", "glow", "linear", "mollification", "nonlinear", "path_gradients",
+    "planar_radial", "presets", "reshape", "residual", "splines", "unlearning", "wavenet",
+    "weak_supervision",
 })
 
 __all__ = sorted(_EXPORTS)

@@ -2,6 +2,9 @@
 
 * :func:`realnvp_model`: the ``model`` group of :class:`likelihood_jax.flows.experiment.MLEFlow`
   (RealNVP, Dinh et al. 2017).
+* :func:`spline_model`: the ``model`` group of a neural spline flow (Durkan et al. 2019) or a
+  masked autoregressive flow (Papamakarios et al. 2017), ``model.kind`` naming which
+  (``experiments/mle_flow``).
 * :func:`realnvp_toy2d_fields` / :func:`realnvp_toy2d_modes` and
   :func:`realnvp_digits_fields` / :func:`realnvp_digits_modes`: the training settings and the
   per-mode overrides (``train.config.apply_mode``) of the maximum-likelihood RealNVP on the
@@ -36,6 +39,29 @@ def realnvp_model(event_shape: tuple[int, ...], *, num_layers: int = 8,
     if logit_alpha is not None:
         fields["logit_alpha"] = logit_alpha
     return ml_collections.ConfigDict(fields)
+
+
+def spline_model(event_shape: tuple[int, ...], *, kind: str = "spline_coupling",
+                 num_layers: int = 6, hidden_dims: tuple[int, ...] = (64, 64),
+                 num_bins: int = 16, bound: float = 3.0,
+                 transform: str = "spline") -> ml_collections.ConfigDict:
+    """The ``model`` group of a spline coupling flow or a MAF: ActNorm before every layer.
+
+    Args:
+      event_shape: shape of one data example (checked against the dataset).
+      kind: ``"spline_coupling"`` (``flows.spline_coupling_flow``) or ``"maf"``
+        (``flows.masked_autoregressive_flow``).
+      num_layers: coupling or autoregressive layers.
+      hidden_dims: hidden widths of each conditioner (residual MLP or MADE).
+      num_bins: bins ``K`` of every spline.
+      bound: ``B``: the splines act on ``[-B, B]`` (in standard deviations after ActNorm).
+      transform: for a MAF, ``"spline"`` or ``"affine"``.
+    """
+    return ml_collections.ConfigDict({
+        "kind": kind, "event_shape": tuple(event_shape), "num_layers": num_layers,
+        "hidden_dims": tuple(hidden_dims), "num_bins": num_bins, "bound": bound,
+        "transform": transform, "actnorm": True,
+    })
 
 
 def realnvp_toy2d_fields() -> dict[str, Any]:

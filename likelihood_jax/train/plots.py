@@ -77,15 +77,19 @@ def plot_samples(path: str, samples: np.ndarray, reference: np.ndarray | None = 
             ax.hist(reference.reshape(-1), bins=50, density=True, alpha=0.6, label="data")
         ax.legend()
     elif kind == "vectors":
-        ncols = 2 if reference is not None else 1
-        fig, axes = plt.subplots(1, ncols, figsize=(4 * ncols, 4), squeeze=False)
-        panels = [(samples[:, :2], title)]
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        points = samples[:, :2]
+        lim = _limits(points if reference is None else np.concatenate([points,
+                                                                       reference[:, :2]]))
+        # The samples are drawn over the data (grey, underneath).
+        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6, color="C1", zorder=2,
+                   label=title)
         if reference is not None:
-            panels.append((reference[:, :2], "data"))
-        lim = _limits(np.concatenate([p for p, _ in panels]))
-        for ax, (points, name) in zip(axes[0], panels):
-            ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5)
-            ax.set(xlim=lim[0], ylim=lim[1], title=name, aspect="equal")
+            ax.scatter(reference[:, 0], reference[:, 1], s=3, alpha=0.4, color="0.6",
+                       zorder=1, label="data")
+            ax.legend(loc="upper right", markerscale=3, fontsize="small")
+            title = f"{title} over the data"
+        ax.set(xlim=lim[0], ylim=lim[1], title=title, aspect="equal")
     else:
         if samples.ndim == 4 and samples.shape[-1] not in (1, 3, 4):
             title = f"{title} (channel 0 of {samples.shape[-1]})"
@@ -155,29 +159,51 @@ def _limits(points: np.ndarray, margin: float = 0.1) -> tuple[tuple[float, float
 
 def plot_density_2d(path: str, log_prob: Callable[[np.ndarray], np.ndarray],
                     data: np.ndarray, resolution: int = 128) -> str:
-    """Heatmap of ``exp(log_prob)`` on a grid covering ``data``.
+    """The data's histogram and the model density ``exp(log_prob)`` side by side.
+
+    Both panels cover the same window (fixed by ``data``) with the same colour scale, so
+    the model can be compared with the data square by square.
 
     Args:
       path: output PNG path.
       log_prob: maps ``(M, 2)`` points to ``(M,)`` log-densities.
-      data: ``(N, 2)`` points that fix the plotted window.
-      resolution: grid points per axis.
+      data: ``(N, 2)`` points: the left panel's normalized histogram, and the window.
+      resolution: grid points per axis of the model panel (the histogram has a quarter as
+        many bins per axis, so that each holds enough points).
 
     Returns:
       ``path``.
     """
     plt = _pyplot()
-    (x0, x1), (y0, y1) = _limits(np.asarray(data))
+    data = np.asarray(data)
+    (x0, x1), (y0, y1) = _limits(data)
     xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2).astype(np.float32)
     density = np.exp(np.asarray(log_prob(grid))).reshape(resolution, resolution)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.imshow(density, origin="lower", extent=(x0, x1, y0, y1), cmap="viridis")
-    ax.set(title="model density", aspect="equal")
+    bins = max(resolution // 4, 1)
+    counts, _, _ = np.histogram2d(data[:, 0], data[:, 1], bins=bins,
+                                  range=((x0, x1), (y0, y1)))
+    # Normalized by all N points (also those outside the window): a density estimate.
+    histogram = counts.T / (len(data) * (x1 - x0) * (y1 - y0) / bins ** 2)
+    finite = density[np.isfinite(density)]
+    vmax = max(np.percentile(histogram, 99.5),
+               np.percentile(finite, 99.5) if finite.size else 0.0) or 1.0
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    for ax, image, name in zip(axes, (histogram, density), ("data", "model density")):
+        ax.imshow(image, origin="lower", extent=(x0, x1, y0, y1), cmap="viridis",
+                  vmin=0.0, vmax=vmax)
+        ax.set(title=name, aspect="equal")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def _series(lines: Sequence[dict], key: str, split: str | None):
+    """``(steps, values)`` of ``key`` on the lines of ``split`` (None: training lines)."""
+    pts = [(m["step"], m[key]) for m in lines
+           if m.get("split") == split and isinstance(m.get(key), float)]
+    return tuple(zip(*pts)) if pts else ((), ())
 
 
 def plot_loss_curve(path: str, lines: Sequence[dict], keys: Sequence[str] = ("loss",)) -> str:
@@ -186,13 +212,59 @@ def plot_loss_curve(path: str, lines: Sequence[dict], keys: Sequence[str] = ("lo
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for key in keys:
         for split in (None, "test"):
-            pts = [(m["step"], m[key]) for m in lines
-                   if m.get("split") == split and isinstance(m.get(key), float)]
-            if pts:
-                steps, values = zip(*pts)
+            steps, values = _series(lines, key, split)
+            if steps:
                 ax.plot(steps, values, label=f"{split or 'train'} {key}",
                         marker="o" if split else None)
     ax.set(xlabel="step", title=os.path.basename(os.path.dirname(os.path.abspath(path))))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def plot_train_and_test(path: str, lines: Sequence[dict], train_key: str, test_key: str,
+                        reference: float | None = None, reference_label: str = "reference",
+                        ylabel: str = "") -> str:
+    """One quantity by step on the training and the test lines, with a reference line.
+
+    E.g. a density model's training loss (its train NLL) and test ``nll`` with the data's
+    entropy as the horizontal line both approach from above. The y-axis starts at the
+    lowest value drawn and stops at the highest test value (or, without test lines, the
+    training values' 90th percentile), so the early steps' large losses do not flatten the
+    end of the curve.
+
+    Args:
+      path: output PNG path.
+      lines: the run's ``metrics.jsonl`` lines (:func:`~likelihood_jax.train.read_metrics`).
+      train_key: the key on the training lines (e.g. ``"loss"``).
+      test_key: the key on the ``"split": "test"`` lines (e.g. ``"nll"``).
+      reference: a value drawn as a dashed horizontal line (None: no line).
+      reference_label: its legend entry.
+      ylabel: the y-axis label.
+
+    Returns:
+      ``path``.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    train, test = _series(lines, train_key, None), _series(lines, test_key, "test")
+    if train[0]:
+        ax.plot(*train, color="C0", lw=1, label="train")
+    if test[0]:
+        ax.plot(*test, color="C3", marker="o", label="test")
+    drawn = list(train[1]) + list(test[1])
+    if reference is not None:
+        ax.axhline(reference, color="k", ls="--", lw=1,
+                   label=f"{reference_label} {reference:.3f}")
+        drawn.append(reference)
+    if drawn:
+        top = max(test[1]) if test[0] else float(np.percentile(train[1] or drawn, 90))
+        bottom = min(drawn)
+        pad = 0.05 * max(top - bottom, 1e-6)
+        ax.set_ylim(bottom - pad, top + pad)
+    ax.set(xlabel="step", ylabel=ylabel)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=80)

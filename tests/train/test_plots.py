@@ -102,3 +102,48 @@ def test_images_are_one_grid(tmp_path, monkeypatch, shape):
     grid = drawn.calls[0][1]
     # 3x3 tiles of 8x8 with a 1-pixel border; one channel unless the images are RGB.
     assert grid.shape == ((28, 28, 3) if shape[-1] == 3 else (28, 28))
+
+
+def test_density_plot_shows_the_data_histogram_and_the_model_on_one_scale(tmp_path,
+                                                                          monkeypatch):
+    import matplotlib.axes
+    shown = []
+    original = matplotlib.axes.Axes.imshow
+
+    def record(ax, image, *args, **kwargs):
+        shown.append((np.asarray(image), kwargs))
+        return original(ax, image, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "imshow", record)
+    data = np.random.default_rng(0).uniform(size=(4000, 2))
+    plots.plot_density_2d(str(tmp_path / "d.png"), lambda g: np.zeros(len(g)), data,
+                          resolution=32)
+    (histogram, hist_kw), (model, model_kw) = shown
+    assert hist_kw["extent"] == model_kw["extent"] and hist_kw["vmax"] == model_kw["vmax"]
+    x0, x1, y0, y1 = hist_kw["extent"]
+    cell = (x1 - x0) * (y1 - y0) / histogram.size
+    assert np.sum(histogram) * cell == pytest.approx(1.0)  # a density: all points inside
+    np.testing.assert_array_equal(model, 1.0)  # exp(log_prob) on the grid
+
+
+def test_train_and_test_curves_show_the_reference_and_crop_the_first_steps(tmp_path,
+                                                                          monkeypatch):
+    import matplotlib.axes
+    lines_drawn, limits = [], []
+    axhline, set_ylim = matplotlib.axes.Axes.axhline, matplotlib.axes.Axes.set_ylim
+    monkeypatch.setattr(matplotlib.axes.Axes, "axhline",
+                        lambda ax, y, *a, **k: lines_drawn.append(y) or axhline(ax, y, *a, **k))
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_ylim",
+                        lambda ax, *a, **k: limits.append(a) or set_ylim(ax, *a, **k))
+    lines = ([{"step": s, "loss": 10.0 / s} for s in range(1, 101)]
+             + [{"step": 50, "split": "test", "nll": 0.4},
+                {"step": 100, "split": "test", "nll": 0.3}])
+    path = plots.plot_train_and_test(str(tmp_path / "n.png"), lines, "loss", "nll",
+                                     reference=0.05, ylabel="NLL")
+    assert lines_drawn == [0.05]
+    lo, hi = limits[-1]
+    # From the reference (below every loss) to the highest test value, with 5% margins;
+    # the first steps' losses (up to 10) are cut off.
+    assert lo == pytest.approx(0.05 - 0.05 * 0.35) and hi == pytest.approx(0.4 + 0.05 * 0.35)
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
