@@ -8,8 +8,15 @@ Usage::
 ``--config FILE[:ARG]`` loads ``get_config(ARG)`` from FILE (ARG is a mode such
 as ``runlocal`` or ``full``); any field can be overridden with
 ``--config.<field>=<value>``. ``--mode eval`` restores the newest good
-checkpoint in the workdir and evaluates it on the test split. A workdir that
-holds a run of a different config is refused unless ``--overwrite``.
+checkpoint in the workdir and evaluates it on the test split; it refuses a config
+that differs from the run's ``config.json`` (except in the fields that change only
+what is logged or how it is evaluated). A workdir that holds a run of a different config
+is refused unless ``--overwrite``, which deletes only a folder marked as a run of this
+project (:mod:`likelihood_jax.train.workdir`). A second run in a workdir that a live
+process is training in is refused (a lock file).
+
+Every problem with the command line, the config or the workdir is one line
+``error: ...`` on stderr naming the flag, field or file, and exit status 2.
 
 ``config.experiment`` names ``experiments/<name>/experiment.py``, whose ``EXPERIMENT``
 is trained by the shared loop when it is an :class:`~likelihood_jax.train.Experiment`
@@ -38,17 +45,24 @@ import ast
 import contextlib
 import importlib
 import importlib.util
-import json
-import shutil
 import sys
 
 import ml_collections
 
-CONFIG_RECORD = "config.json"
-# Fields that may differ when a run is resumed: they change what is logged, not
-# what is computed.
-RESUMABLE_FIELDS = ("log_every", "eval_every", "checkpoint_every", "num_plot_samples",
-                    "stage_root")
+from likelihood_jax.train import workdir as workdir_lib
+from likelihood_jax.train.workdir import CONFIG_RECORD, EVAL_FIELDS, RESUMABLE_FIELDS
+
+USAGE = """\
+usage: python -m likelihood_jax.main --config FILE[:MODE] --workdir DIR
+           [--mode train|eval] [--config.FIELD=VALUE ...] [--overwrite]
+
+  --config FILE[:MODE]  a config file; MODE (runlocal, full, ...) is passed to its get_config
+  --workdir DIR         checkpoints, metrics.jsonl and plots; the same command resumes a run
+  --mode train|eval     train (the default), or evaluate the newest good checkpoint in DIR
+                        with the config the run was trained with
+  --config.FIELD=VALUE  overrides a config field, e.g. --config.optim.lr=3e-4
+  --overwrite           deletes the run in DIR first (only a folder marked as a run)
+  -h, --help            prints this message"""
 
 
 class UsageError(Exception):
@@ -104,51 +118,90 @@ def experiment_class(name: str, config_path: str | None = None):
     return getattr(module, attr)
 
 
-def _flatten(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in config.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+def _check_checkpoints_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+    """Refuses checkpoints in ``workdir`` written by another config (no ``config.json``)."""
+    from likelihood_jax.train.checkpoints import Checkpoints
+    from likelihood_jax.train.loop import CHECKPOINT_DIR
+
+    folder = os.path.join(workdir, CHECKPOINT_DIR)
+    if not os.path.isdir(folder):
+        return
+    checkpoints = Checkpoints(folder)
+    try:
+        written = [h for _, h in sorted(checkpoints.config_hashes().items()) if h]
+    finally:
+        checkpoints.close()
+    expected = workdir_lib.config_hash(config)
+    if written and written[-1] != expected:
+        raise UsageError(
+            f"workdir {workdir} has no {CONFIG_RECORD}, and its checkpoints were written by "
+            f"another config (config hash {written[-1]}; this config's is {expected}); run "
+            f"with that config or choose another --workdir")
 
 
 def guard_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: bool) -> None:
-    """Refuses a workdir that holds another config's run (or wipes it with ``overwrite``).
+    """Checks that ``workdir`` may hold ``config``'s run, then records the config there.
 
-    In a multi-process run only process 0 wipes and writes the record; every process
-    then waits at a barrier, so no process writes into the workdir before it is wiped.
+    Refused: a workdir that is a file or cannot be written; one whose ``config.json``
+    (or, without one, whose checkpoints) belong to another config, unless ``overwrite``;
+    with ``overwrite``, one that holds a ``config.json`` but not the marker of a run of
+    this project (``overwrite`` never deletes a folder this project did not make).
+
+    Process 0 wipes a marked run (``overwrite``: everything but the lock) and writes the
+    marker and ``config.json``; every process then waits at a barrier, so no process
+    writes into the workdir before it is wiped.
     """
     import jax  # after the distributed set-up of ``run``; not at import time (see the top)
 
-    record = os.path.join(workdir, CONFIG_RECORD)
-    current = json.loads(config.to_json_best_effort())
-    if os.path.exists(record):
-        if overwrite:
-            if jax.process_index() == 0:
-                shutil.rmtree(workdir)
-        else:
-            with open(record) as f:
-                saved = json.load(f)
-            old, new = _flatten(saved), _flatten(current)
-            differ = sorted(k for k in set(old) | set(new)
-                            if old.get(k) != new.get(k) and k not in RESUMABLE_FIELDS)
-            if differ:
-                raise UsageError(
-                    f"workdir {workdir} holds a run of a different config (differs in: "
-                    f"{', '.join(differ[:6])}{' ...' if len(differ) > 6 else ''}); "
-                    f"pass --overwrite to replace it or choose another --workdir")
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise UsageError(f"workdir {workdir} is a file, not a folder; choose another "
+                         f"--workdir")
+    record = workdir_lib.read_record(workdir)
+    marked = workdir_lib.is_marked_run(workdir)
+    if overwrite and record is not None and not marked:
+        raise UsageError(
+            f"workdir {workdir} holds a {CONFIG_RECORD} but no {workdir_lib.MARKER_FILE} "
+            f"marker: it is not a run that likelihood_jax started, and it is never deleted; "
+            f"choose another --workdir")
+    wipe = overwrite and marked
+    if record is not None and not wipe:
+        differ = workdir_lib.differing_fields(record, config)
+        if differ:
+            remedy = ("pass --overwrite to replace it or choose another --workdir" if marked
+                      else "choose another --workdir")
+            raise UsageError(f"workdir {workdir} holds a run of a different config (differs "
+                             f"in: {workdir_lib.describe_fields(differ)}); {remedy}")
+    if record is None and not wipe:
+        _check_checkpoints_config(config, workdir)
     if jax.process_index() == 0:  # one writer; the other processes only check
-        os.makedirs(workdir, exist_ok=True)
-        # Written to a temporary name and renamed (atomic): a concurrent reader (another
-        # process of the same run checking the workdir) never sees a half-written record.
-        partial = f"{record}.tmp{os.getpid()}"
-        with open(partial, "w") as f:
-            json.dump(current, f, indent=1)
-        os.replace(partial, record)
+        try:
+            if wipe:
+                workdir_lib.wipe(workdir)
+            workdir_lib.make_writable(workdir)
+            workdir_lib.mark_run(workdir)
+            # Written to a temporary name and renamed (atomic): a concurrent reader (another
+            # process of the same run checking the workdir) never sees a half-written record.
+            workdir_lib.write_json_atomically(os.path.join(workdir, CONFIG_RECORD),
+                                              workdir_lib.as_dict(config))
+        except OSError as err:
+            raise UsageError(f"cannot write in workdir {workdir}: {err}") from None
     _barrier(f"guard_workdir {os.path.abspath(workdir)}")
     os.makedirs(workdir, exist_ok=True)
+
+
+def _check_eval_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
+    """Refuses ``--mode eval`` of a missing workdir, or with a config other than the run's."""
+    if not os.path.isdir(workdir):
+        raise UsageError(f"no run to evaluate: workdir {workdir} does not exist")
+    record = workdir_lib.read_record(workdir)
+    if record is None:
+        return  # the checkpoints' config hash is checked when they are restored
+    differ = workdir_lib.differing_fields(record, config, RESUMABLE_FIELDS + EVAL_FIELDS)
+    if differ:
+        raise UsageError(
+            f"workdir {workdir} holds a run of a different config (differs in: "
+            f"{workdir_lib.describe_fields(differ)}); evaluate it with the config (file, mode "
+            f"and overrides) it was trained with")
 
 
 def _barrier(name: str) -> None:
@@ -161,14 +214,89 @@ def _barrier(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
+def _network_error(host: str = "storage.googleapis.com", port: int = 443) -> str | None:
+    """Why ``host`` cannot be reached (None: it can), within a few seconds."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+    except OSError as err:
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def _check_dataset(config: ml_collections.ConfigDict) -> None:
+    """Fails fast on ``config.dataset.name`` when it cannot be loaded offline.
+
+    An unknown name fails in ``data.load_dataset`` (naming the known ones). A
+    tensorflow-datasets catalog name that is not prepared in the data directory needs
+    the network; without one it is refused here, instead of after minutes of retries.
+    """
+    group = config.get("dataset", None)
+    name = group.get("name", None) if isinstance(group, ml_collections.ConfigDict) else None
+    from likelihood_jax import data
+
+    if not isinstance(name, str) or name in data.list_datasets():
+        return
+    import tensorflow_datasets as tfds
+
+    if name.split(":", 1)[0].split("/", 1)[0] not in tfds.list_builders(
+            with_community_datasets=False):
+        return
+    data_dir = data.resolve_data_dir()
+    if tfds.builder(name, data_dir=data_dir).is_prepared():
+        return
+    reason = _network_error()
+    if reason is not None:
+        raise UsageError(
+            f"dataset {name!r} (config.dataset.name) is a tensorflow-datasets catalog "
+            f"dataset not prepared in {data_dir}, and the network is unreachable ({reason}); "
+            f"the offline datasets are: {', '.join(data.list_datasets())}")
+
+
+def _check_config(config: ml_collections.ConfigDict, config_path: str | None) -> None:
+    """Checks what can be checked before the workdir is touched (each stage's, in a chain)."""
+    from likelihood_jax.train import loop, stages
+    from likelihood_jax.train.experiment import Experiment
+
+    names = stages.stage_names(config)
+    try:
+        configs = [stages.stage_config(config, n, "/") for n in names] if names else [config]
+    except KeyError as err:  # an override naming no field
+        raise UsageError(f"config.stages: {err.args[0]}") from None
+    for one in configs:
+        cls = experiment_class(one.experiment, config_path)
+        if isinstance(cls, type) and issubclass(cls, Experiment):
+            loop.check_config(one)
+        _check_dataset(one)
+
+
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
         overwrite: bool = False, config_path: str | None = None) -> dict[str, float]:
-    """Trains or evaluates the experiment named by ``config.experiment`` (or its stages)."""
-    from likelihood_jax.train import parallel, stages
+    """Trains or evaluates the experiment named by ``config.experiment`` (or its stages).
+
+    Training holds the workdir's lock (:func:`likelihood_jax.train.workdir.locked`,
+    process 0) for the whole run.
+    """
+    import jax
+
+    from likelihood_jax.train import parallel
 
     parallel.maybe_initialize_distributed()
     if mode not in ("train", "eval"):
         raise UsageError(f"unknown --mode {mode!r}; choose train or eval")
+    _check_config(config, config_path)
+    if mode == "train" and jax.process_index() == 0:
+        with workdir_lib.locked(workdir):
+            return _run(config, workdir, mode, overwrite, config_path)
+    return _run(config, workdir, mode, overwrite, config_path)
+
+
+def _run(config: ml_collections.ConfigDict, workdir: str, mode: str, overwrite: bool,
+         config_path: str | None) -> dict[str, float]:
+    """:func:`run` after its checks: one run, or a chain's stages, or its last for eval."""
+    from likelihood_jax.train import stages
+
     names = stages.stage_names(config)
     if not names:
         metrics, headline = _run_one(config, workdir, mode, overwrite, config_path)
@@ -211,10 +339,13 @@ def _run_one(config: ml_collections.ConfigDict, workdir: str, mode: str, overwri
     elif mode == "train":
         guard_workdir(config, workdir, overwrite)
         runner = cls(config)
-        metrics = loop.train_and_evaluate(runner, workdir)
+        metrics = loop.train_and_evaluate(runner, workdir,
+                                          config_hash=workdir_lib.config_hash(config))
     else:
+        _check_eval_workdir(config, workdir)
         runner = cls(config)
-        metrics = loop.evaluate_checkpoint(runner, workdir)
+        metrics = loop.evaluate_checkpoint(runner, workdir,
+                                           config_hash=workdir_lib.config_hash(config))
     return metrics, runner.headline_metric
 
 
@@ -287,9 +418,9 @@ def parse_args(argv: list[str]) -> dict:
             opts[name] = value
         else:
             raise UsageError(f"unknown flag --{name}; flags: --config, --workdir, --mode, "
-                             f"--overwrite, --config.<field>=<value>")
+                             f"--overwrite, --config.<field>=<value> (see --help)")
     if opts["config"] is None or opts["workdir"] is None:
-        raise UsageError("--config and --workdir are required")
+        raise UsageError("--config and --workdir are required (see --help)")
     if opts["mode"] not in ("train", "eval"):
         raise UsageError(f"unknown --mode {opts['mode']!r}; choose train or eval")
     config = load_config(opts["config"])
@@ -302,6 +433,9 @@ def parse_args(argv: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(USAGE, flush=True)
+        return 0
     try:
         opts = parse_args(argv)
         from likelihood_jax.train.loop import Interrupted, NonFiniteLossError
@@ -311,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         except (NonFiniteLossError, Interrupted) as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             return 128 + err.signum if isinstance(err, Interrupted) else 1
-    except (UsageError, ValueError, FileNotFoundError) as err:
+    except (UsageError, ValueError, OSError) as err:  # OSError: a path that cannot be used
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2
     return 0

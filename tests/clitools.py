@@ -51,3 +51,19 @@ def checkpoint_steps(workdir) -> list[int]:
     if not os.path.isdir(folder):
         return []
     return sorted(int(n) for n in os.listdir(folder) if n.isdigit())
+
+
+def corrupt_checkpoint(folder) -> None:
+    """Flips the second half of the bytes of every file of the saved state under ``folder``.
+
+    ``folder`` is one step's checkpoint (``.../checkpoints/<step>``) or the folder of all.
+    """
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            if os.sep + "state" + os.sep in path and os.path.getsize(path) > 0:
+                with open(path, "r+b") as f:
+                    data = bytearray(f.read())
+                    data[len(data) // 2:] = bytes(b ^ 0xFF for b in data[len(data) // 2:])
+                    f.seek(0)
+                    f.write(data)

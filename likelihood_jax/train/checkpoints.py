@@ -4,10 +4,16 @@
 steps, at the end, and on SIGTERM/SIGINT, and restores the newest checkpoint
 that restores *cleanly*: a checkpoint that fails to read, or whose restored
 values do not match the fingerprint written beside them, is reported and the
-next older one is tried. Orbax writes each checkpoint into a temporary folder
-and renames it when complete, so a run killed mid-save leaves no half
-checkpoint behind; saves are asynchronous (the loop continues while the
-files are written) and :meth:`Checkpoints.close` waits for them.
+next older one is tried. A step that did not restore is replaced by the next save
+(of any step; the bad ones are deleted first), so a rerun heals a corrupt workdir.
+Orbax writes each checkpoint into a temporary folder and renames it when complete, so
+a run killed mid-save leaves no half checkpoint behind; saves are asynchronous (the loop
+continues while the files are written) and :meth:`Checkpoints.close` waits for them.
+
+Each checkpoint records the hash of the config that wrote it
+(:func:`likelihood_jax.train.workdir.config_hash`); given the hash of the current
+config, restoring refuses a checkpoint of another config (:class:`ConfigMismatchError`)
+instead of resuming it.
 
 On disk the state is packed into one flat array per dtype (``pack``): orbax's
 cost is per array, and a flow's optimizer state has hundreds of small leaves,
@@ -24,7 +30,6 @@ run's ``extra``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from typing import Any
@@ -34,7 +39,13 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from likelihood_jax.train.workdir import read_record
+
 log = logging.getLogger(__name__)
+
+
+class ConfigMismatchError(ValueError):
+    """A checkpoint was written by another config (its config hash differs)."""
 
 
 def _dtype_groups(leaves: list[Any]) -> dict[str, list[int]]:
@@ -99,10 +110,15 @@ class Checkpoints:
     Args:
       directory: where checkpoints live (one sub-folder per step).
       max_to_keep: how many of the newest checkpoints to keep on disk.
+      config_hash: the hash of the run's config
+        (:func:`likelihood_jax.train.workdir.config_hash`): written with every save, and
+        compared on restore. None: not written, not compared.
     """
 
-    def __init__(self, directory: str, max_to_keep: int = 3):
+    def __init__(self, directory: str, max_to_keep: int = 3, config_hash: str | None = None):
         self.directory = os.path.abspath(directory)
+        self.config_hash = config_hash
+        self._bad_steps: set[int] = set()  # on disk, but did not restore
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
@@ -115,12 +131,23 @@ class Checkpoints:
         return sorted(self._manager.all_steps())
 
     def save(self, state: Any) -> None:
-        """Starts writing ``state`` under its own step (no-op if that step is saved)."""
+        """Starts writing ``state`` under its own step.
+
+        A no-op if that step is on disk and restored (or was not tried); the steps that
+        :meth:`restore_latest` found corrupt are deleted first, so they are replaced.
+        """
         step = int(jax.device_get(state.step))
+        for bad in sorted(self._bad_steps & set(self._manager.all_steps())):
+            log.warning("deleting the checkpoint at step %d in %s (it does not restore)",
+                        bad, self.directory)
+            self._manager.delete(bad)
+        self._bad_steps.clear()
         if step in self._manager.all_steps():
             return
         core, extra = _split_extra(state)
         meta = {"step": step, "fingerprint": fingerprint(core)}
+        if self.config_hash is not None:
+            meta["config_hash"] = self.config_hash
         items = {"state": ocp.args.StandardSave(pack(core))}
         if extra is not None:
             meta["extra_fingerprint"] = fingerprint(extra)
@@ -128,18 +155,44 @@ class Checkpoints:
         self._manager.save(step, args=ocp.args.Composite(meta=ocp.args.JsonSave(meta), **items),
                            force=True)
 
+    def config_hashes(self) -> dict[int, str | None]:
+        """``{step: hash of the config that wrote it}`` (None: unreadable or not recorded)."""
+        return {step: self.metadata(step).get("config_hash") for step in self.steps()}
+
+    def metadata(self, step: int) -> dict:
+        """The JSON saved with ``step``: ``step``, ``fingerprint``, ``config_hash`` ({}: unread)."""
+        try:
+            return self._manager.restore(
+                step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"] or {}
+        except Exception:  # noqa: BLE001 (an unreadable checkpoint has no meta)
+            return {}
+
+    def _check_config(self, step: int) -> None:
+        """Raises ConfigMismatchError if ``step`` was written by another config."""
+        written = self.metadata(step).get("config_hash")
+        if self.config_hash is not None and written not in (None, self.config_hash):
+            raise ConfigMismatchError(
+                f"the checkpoint at step {step} in {self.directory} was written by another "
+                f"config (config hash {written}; this config's is {self.config_hash}); "
+                f"run with that run's config, or choose another --workdir")
+
     def restore_latest(self, template: Any) -> Any | None:
         """The newest checkpoint that restores cleanly, or None if there is none.
 
         Args:
           template: a state with the right structure, shapes, dtypes and
             shardings (e.g. the freshly initialized state).
+
+        Raises:
+          ConfigMismatchError: the newest readable checkpoint was written by another
+            config (with ``config_hash`` given).
         """
         core_template, extra_template = _split_extra(template)
         items = {"state": ocp.args.StandardRestore(_abstract(core_template))}
         if extra_template is not None:
             items["extra"] = ocp.args.StandardRestore(_abstract(extra_template))
         for step in reversed(self.steps()):
+            self._check_config(step)
             try:
                 restored = self._manager.restore(
                     step, args=ocp.args.Composite(meta=ocp.args.JsonRestore(), **items))
@@ -155,6 +208,7 @@ class Checkpoints:
                 log.warning("checkpoint at step %d in %s does not restore cleanly (%s: %s); "
                             "falling back to the previous checkpoint",
                             step, self.directory, type(err).__name__, str(err)[:200])
+                self._bad_steps.add(step)
                 continue
             return jax.tree.map(lambda a, t: jax.device_put(a, t.sharding), state, template)
         return None
@@ -189,11 +243,10 @@ def load_final_params(workdir: str, template_params, optim_config, total_steps: 
     from likelihood_jax.train.optimizers import make_optimizer
     from likelihood_jax.train.state import TrainState
 
-    record = os.path.join(workdir, "config.json")
-    if os.path.exists(record):
+    record = read_record(workdir)  # a bad config.json raises naming the file
+    if record is not None:
         import ml_collections
-        with open(record) as f:
-            saved = ml_collections.ConfigDict(json.load(f))
+        saved = ml_collections.ConfigDict(record)
         optim_config, total_steps = saved.optim, saved.total_steps
     template = TrainState.create(template_params, make_optimizer(optim_config, total_steps),
                                  jax.random.key(0))

@@ -49,6 +49,7 @@ import optax
 
 from likelihood_jax import data as data_lib
 from likelihood_jax.train import parallel, plots
+from likelihood_jax.train import workdir as workdir_lib
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.experiment import Experiment
 from likelihood_jax.train.optimizers import group_names, make_optimizer, microbatch_count
@@ -384,11 +385,14 @@ def evaluate(run: _Run, params: Any, eval_step=None, extra: Any = None) -> dict[
 
 
 def write_plots(run: _Run, params: Any, workdir: str) -> None:
-    """Samples (and the density for 2D data) as PNG files, and the experiment's artifacts."""
+    """Samples (and the density for 2D data) as PNG files, and the experiment's artifacts.
+
+    ``config.num_plot_samples`` (default 1000) samples are drawn; 0 draws none.
+    """
     experiment = run.experiment
     num = int(experiment.config.get("num_plot_samples", 1000))
     key = jax.random.fold_in(run.base_key, np.iinfo(np.int32).max - 1)
-    samples = jax.jit(experiment.sample_fn, static_argnums=2)(params, key, num)
+    samples = jax.jit(experiment.sample_fn, static_argnums=2)(params, key, num) if num else None
     if jax.process_index() != 0:
         return
     train_x = experiment.dataset.train.get("x")
@@ -444,9 +448,34 @@ def _stop_requests() -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
+#: The loop's cadence fields and the least value each may take.
+_LEAST = {"total_steps": 0, "batch_size": 1, "log_every": 1, "checkpoint_every": 1,
+          "eval_every": 0, "num_plot_samples": 0, "checkpoints_to_keep": 1, "eval_batches": 0}
+
+
+def check_config(config) -> None:
+    """Checks the fields the loop counts with: integers, and none below its least value.
+
+    ``total_steps`` >= 0; ``batch_size``, ``log_every``, ``checkpoint_every``,
+    ``checkpoints_to_keep`` >= 1; ``eval_every`` (0: only at the end),
+    ``num_plot_samples`` and ``eval_batches`` (0: the whole test split) >= 0. Optional
+    fields are checked when present.
+
+    Raises:
+      ValueError: naming the field, its value and what it must be.
+    """
+    for name, least in _LEAST.items():
+        if name not in config:
+            continue
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+            raise ValueError(f"config.{name} must be an integer >= {least}; got {value!r}")
+
+
 def make_run(experiment: Experiment) -> _Run:
-    """Mesh, optimizer and keys of a run."""
+    """Mesh, optimizer and keys of a run (after :func:`check_config`)."""
     config = experiment.config
+    check_config(config)
     mesh = parallel.make_mesh()
     parallel.check_batch_size(config.batch_size, mesh)
     _, base_key = _keys(config.seed)
@@ -462,32 +491,60 @@ def _eval_params(state: TrainState, config) -> Any:
 # -- The loop -------------------------------------------------------------------
 
 
-def train_and_evaluate(experiment: Experiment, workdir: str) -> dict[str, float]:
+def _recorded_evaluation(workdir: str, step: int) -> dict[str, float] | None:
+    """The test metrics a training run logged at ``step`` (not ``--mode eval``'s), or None."""
+    for line in reversed(read_metrics(workdir)):
+        if line.get("split") == "test" and line.get("step") == step and "mode" not in line:
+            metrics = {}
+            for name, value in line.items():
+                with contextlib.suppress(TypeError, ValueError):  # "nan" is a float too
+                    metrics[name] = float(value)
+            return {k: v for k, v in metrics.items() if k != "step"}
+    return None
+
+
+def train_and_evaluate(experiment: Experiment, workdir: str, *,
+                       config_hash: str | None = None) -> dict[str, float]:
     """Trains ``experiment`` to ``config.total_steps``, resuming if possible.
+
+    A resumed run first runs the evaluation due at its step that the stopped run did
+    not log (a kill between a checkpoint and its evaluation); a finished run (its final
+    evaluation logged) is not evaluated again: its logged metrics are returned.
 
     Args:
       experiment: the experiment to train.
       workdir: where checkpoints, metrics, TensorBoard files and plots go.
+      config_hash: the hash of the run's config written with every checkpoint and
+        checked on resume (default: :func:`~likelihood_jax.train.workdir.config_hash` of
+        ``experiment.config``).
 
     Returns:
       The final test metrics.
 
     Raises:
+      ValueError: a config field the loop counts with is out of range
+        (:func:`check_config`).
+      ConfigMismatchError: the checkpoints were written by another config.
       NonFiniteLossError: a training metric became NaN or infinite.
       Interrupted: SIGTERM/SIGINT arrived (a checkpoint was saved first).
     """
     config = experiment.config
+    run = make_run(experiment)  # checks the config first (check_config)
     os.makedirs(workdir, exist_ok=True)
-    run = make_run(experiment)
     checkpoints = Checkpoints(os.path.join(workdir, CHECKPOINT_DIR),
-                              max_to_keep=config.get("checkpoints_to_keep", 3))
-    state = init_state(run)
-    restored = checkpoints.restore_latest(state)
+                              max_to_keep=config.get("checkpoints_to_keep", 3),
+                              config_hash=config_hash or workdir_lib.config_hash(config))
+    try:
+        state = init_state(run)
+        restored = checkpoints.restore_latest(state)
+    except BaseException:
+        checkpoints.close()
+        raise
     if restored is not None:
         state = restored
     step = int(jax.device_get(state.step))
-    writer = MetricWriter(workdir, resume_step=step)
     progress = Progress(config.total_steps, step)
+    writer = MetricWriter(workdir, resume_step=step, log=progress.message)
     if restored is not None:
         progress.message(f"resuming from the checkpoint at step {step}")
     train_step, eval_step = make_train_step(run), make_eval_step(run)
@@ -521,6 +578,13 @@ def train_and_evaluate(experiment: Experiment, workdir: str) -> dict[str, float]
     last_eval_step = -1
     first_step_seconds = None
     try:
+        recorded = _recorded_evaluation(workdir, step) if restored is not None else None
+        if recorded is not None:
+            test_metrics, last_eval_step = recorded, step
+        elif restored is not None and eval_every and step % eval_every == 0 \
+                and step < config.total_steps:
+            progress.message(f"step {step}: running the evaluation the stopped run did not log")
+            test_metrics, last_eval_step = run_eval(step), step
         with _stop_requests() as stop, \
                 contextlib.closing(prefetched_batches(run, step)) as batches:
             while step < config.total_steps:
@@ -559,22 +623,40 @@ def train_and_evaluate(experiment: Experiment, workdir: str) -> dict[str, float]
     return test_metrics
 
 
-def evaluate_checkpoint(experiment: Experiment, workdir: str) -> dict[str, float]:
+def evaluate_checkpoint(experiment: Experiment, workdir: str, *,
+                        config_hash: str | None = None) -> dict[str, float]:
     """Restores the newest good checkpoint in ``workdir`` and evaluates it on the test split.
 
-    The metrics are logged to ``metrics.jsonl`` (``"split": "test"``) and returned.
+    The metrics are logged to ``metrics.jsonl`` as a test line marked
+    ``"mode": "eval"`` with the ``config_hash`` they were computed under, and returned.
+    Nothing is created when ``workdir`` holds no checkpoints.
+
+    Args:
+      experiment: the experiment whose run is evaluated.
+      workdir: the run's workdir.
+      config_hash: the hash the checkpoint must carry (default:
+        :func:`~likelihood_jax.train.workdir.config_hash` of ``experiment.config``);
+        it ignores the fields that change only the evaluation (``eval_batches``, ...).
+
+    Raises:
+      FileNotFoundError: no checkpoint in ``workdir`` restores.
+      ConfigMismatchError: the checkpoint was written by another config.
     """
+    folder = os.path.join(workdir, CHECKPOINT_DIR)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"no checkpoint to evaluate: {folder} does not exist")
+    config_hash = config_hash or workdir_lib.config_hash(experiment.config)
     run = make_run(experiment)
-    checkpoints = Checkpoints(os.path.join(workdir, CHECKPOINT_DIR))
+    checkpoints = Checkpoints(folder, config_hash=config_hash)
     try:
         state = checkpoints.restore_latest(init_state(run))
     finally:
         checkpoints.close()
     if state is None:
-        raise FileNotFoundError(f"no checkpoint to evaluate in {workdir}/{CHECKPOINT_DIR}")
+        raise FileNotFoundError(f"no checkpoint to evaluate in {folder} restores cleanly")
     step = int(jax.device_get(state.step))
     metrics = evaluate(run, _eval_params(state, experiment.config), extra=state.extra)
     writer = MetricWriter(workdir)
-    writer.write(step, metrics, split="test")
+    writer.write(step, {"mode": "eval", "config_hash": config_hash, **metrics}, split="test")
     writer.close()
     return metrics

@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 import ml_collections
 
 from likelihood_jax.train.config import set_fields
+from likelihood_jax.train.workdir import write_json_atomically
 
 ORDER = "order"
 DONE_FILE = "stage_done.json"
@@ -186,12 +187,17 @@ def stage_params(workdir: str, template: Any, *, optim: Any = None,
 
 
 def finished_metrics(workdir: str) -> dict | None:
-    """The final test metrics of a finished stage (its :data:`DONE_FILE`), else None."""
+    """The final test metrics of a finished stage (its :data:`DONE_FILE`), else None.
+
+    An unreadable file counts as not finished: the stage runs again, which resumes its
+    final checkpoint and returns its logged metrics without training.
+    """
     path = os.path.join(workdir, DONE_FILE)
-    if not os.path.exists(path):
+    try:
+        with open(path) as f:
+            return dict(json.load(f)["metrics"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):  # absent, or damaged
         return None
-    with open(path) as f:
-        return json.load(f)["metrics"]
 
 
 def _mark_done(workdir: str, metrics: Any) -> None:
@@ -199,10 +205,8 @@ def _mark_done(workdir: str, metrics: Any) -> None:
 
     if jax.process_index() != 0:
         return
-    partial = os.path.join(workdir, f"{DONE_FILE}.tmp{os.getpid()}")
-    with open(partial, "w") as f:
-        json.dump({"metrics": {k: float(v) for k, v in dict(metrics).items()}}, f, indent=1)
-    os.replace(partial, os.path.join(workdir, DONE_FILE))
+    write_json_atomically(os.path.join(workdir, DONE_FILE),
+                          {"metrics": {k: float(v) for k, v in dict(metrics).items()}})
 
 
 def run_chain(config: ml_collections.ConfigDict, workdir: str,

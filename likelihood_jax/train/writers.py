@@ -4,6 +4,10 @@
 and ``loss`` (and the experiment's other training metrics), evaluation lines
 with ``step``, ``"split": "test"`` and the experiment's headline metric.
 Only process 0 writes.
+
+A kill while a line is written can leave a partial last line (no newline at its
+end): readers skip it, and the next :class:`MetricWriter` drops it and says so. A
+line that is not JSON anywhere else is an error naming the file and the line.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -21,16 +26,57 @@ import jax
 METRICS_FILE = "metrics.jsonl"
 
 
-def read_metrics(workdir: str) -> list[dict[str, Any]]:
-    """All lines of ``workdir/metrics.jsonl`` (empty list if absent)."""
-    path = os.path.join(workdir, METRICS_FILE)
+def _parse_metrics(path: str) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """``(lines, partial last line or None, whether the file needs a rewrite)``.
+
+    The partial last line is text after the last newline that is not a JSON object
+    (a write cut short by a kill).
+
+    Raises:
+      ValueError: a line before the last is not a JSON object (names file and line).
+    """
     if not os.path.exists(path):
-        return []
+        return [], None, False
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        text = f.read()
+    *complete, tail = text.split("\n")
+    lines = []
+    for number, line in enumerate(complete, 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as err:
+            value = err
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}, line {number}, is not a JSON object: the file was "
+                             f"damaged or edited; fix or delete that line") from None
+        lines.append(value)
+    if not tail.strip():
+        return lines, None, False
+    try:
+        value = json.loads(tail)
+    except json.JSONDecodeError:
+        value = None
+    if isinstance(value, dict):  # complete, only its newline is missing
+        return lines + [value], None, True
+    return lines, tail, True
+
+
+def read_metrics(workdir: str) -> list[dict[str, Any]]:
+    """All lines of ``workdir/metrics.jsonl`` (empty list if absent).
+
+    A partial last line (a write cut short) is skipped.
+
+    Raises:
+      ValueError: another line is not a JSON object (the message names file and line).
+    """
+    return _parse_metrics(os.path.join(workdir, METRICS_FILE))[0]
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, str):  # kept as written (e.g. a hash that happens to be all digits)
+        return value
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -46,18 +92,27 @@ class MetricWriter:
       resume_step: when training starts or resumes at this step, lines logged
         after it (by the run that was interrupted) are dropped so the file has
         no duplicates; None appends without dropping anything.
+      log: where the note about a dropped partial last line goes.
     """
 
-    def __init__(self, workdir: str, resume_step: int | None = None):
+    def __init__(self, workdir: str, resume_step: int | None = None,
+                 log: Callable[[str], None] = print):
         self.enabled = jax.process_index() == 0
         self.path = os.path.join(workdir, METRICS_FILE)
         self._tb = None
         if not self.enabled:
             return
-        if resume_step is not None:
-            kept = [m for m in read_metrics(workdir) if m.get("step", 0) <= resume_step]
-            with open(self.path, "w") as f:
+        lines, partial, rewrite = _parse_metrics(self.path)
+        if partial is not None:
+            log(f"{self.path}: dropped a partial last line (a run was stopped while writing "
+                f"it): {partial[:60]!r}")
+        kept = [m for m in lines if resume_step is None or m.get("step", 0) <= resume_step]
+        if rewrite or len(kept) < len(lines):
+            # Written aside and renamed: a kill now leaves the old file or the new one.
+            partial_path = f"{self.path}.tmp{os.getpid()}"
+            with open(partial_path, "w") as f:
                 f.writelines(json.dumps(m) + "\n" for m in kept)
+            os.replace(partial_path, self.path)
         from tensorboardX import SummaryWriter  # local: keeps import of the package light
         self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"), flush_secs=30)
 

@@ -7,6 +7,7 @@ import jax
 import pytest
 
 from likelihood_jax import main
+from likelihood_jax.train import workdir as workdir_lib
 from likelihood_jax.train.config import base_config
 
 
@@ -16,6 +17,7 @@ def old_run(tmp_path):
     os.makedirs(workdir / "checkpoints")
     with open(workdir / main.CONFIG_RECORD, "w") as f:
         json.dump({"experiment": "old"}, f)
+    workdir_lib.mark_run(str(workdir))  # a run this project started: --overwrite may wipe it
     return workdir
 
 

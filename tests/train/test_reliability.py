@@ -13,6 +13,7 @@ from tests.clitools import (
     REPO,
     TOY2D,
     checkpoint_steps,
+    corrupt_checkpoint,
     env,
     eval_lines,
     main_command,
@@ -58,18 +59,6 @@ def test_kill_9_then_rerun_resumes_and_matches_uninterrupted(reference_run, tmp_
     assert steps == sorted(set(steps)), "metrics.jsonl has duplicated steps after resuming"
 
 
-def _corrupt(checkpoint_dir):
-    for root, _, files in os.walk(checkpoint_dir):
-        for name in files:
-            path = os.path.join(root, name)
-            if os.sep + "state" + os.sep in path and os.path.getsize(path) > 0:
-                with open(path, "r+b") as f:
-                    data = bytearray(f.read())
-                    data[len(data) // 2:] = bytes(b ^ 0xFF for b in data[len(data) // 2:])
-                    f.seek(0)
-                    f.write(data)
-
-
 def test_corrupted_newest_checkpoint_falls_back_to_previous(tmp_path):
     workdir = tmp_path / "w"
     args = ("--config.total_steps=300", "--config.checkpoint_every=100",
@@ -77,7 +66,7 @@ def test_corrupted_newest_checkpoint_falls_back_to_previous(tmp_path):
     assert run_main(TOY2D + ":runlocal", workdir, *args).returncode == 0
     final_loss = train_lines(workdir)[-1]["loss"]
     assert checkpoint_steps(workdir) == [100, 200, 300]
-    _corrupt(os.path.join(workdir, "checkpoints", "300"))
+    corrupt_checkpoint(os.path.join(workdir, "checkpoints", "300"))
     proc = run_main(TOY2D + ":runlocal", workdir, *args)
     assert proc.returncode == 0, proc.stderr
     output = proc.stdout + proc.stderr
@@ -148,6 +137,7 @@ def test_two_processes_with_gloo_train_like_one(one_device_run, tmp_path):
     # The workdir holds another config's run: --overwrite wipes it once (process 0), and the
     # barrier after the wipe keeps process 1 from writing into it before.
     (tmp_path / "config.json").write_text('{"experiment": "another"}')
+    (tmp_path / ".likelihood_jax_run").write_text("a run id\n")  # the marker of a run
     (tmp_path / "stale.txt").write_text("from the run that --overwrite replaces")
     port = _free_port()
     procs = [subprocess.Popen(
