@@ -37,6 +37,7 @@ import jax.numpy as jnp
 from likelihood_jax.data.synthetic.captions import BOS, EOS, FIRST_ATTRIBUTE, PAD
 from likelihood_jax.models.seq2seq import Seq2Seq, greedy_decode
 from likelihood_jax.sequence import objectives as seq_losses
+from likelihood_jax.sequence.experiment import apply_lm
 from likelihood_jax.train.experiment import Experiment
 
 OBJECTIVES = ("mle", "smile")
@@ -92,7 +93,7 @@ class Smile(Experiment):
                        target_vocab_size=self.num_attributes + FIRST_ATTRIBUTE,
                        num_encoder_layers=m.num_encoder_layers,
                        num_decoder_layers=m.num_decoder_layers, width=m.width,
-                       num_heads=m.num_heads)
+                       num_heads=m.num_heads, dropout=m.get("dropout", 0.0))
 
     def _inputs(self, captions):
         return jnp.concatenate([jnp.full_like(captions[:, :1], BOS), captions[:, :-1]], axis=1)
@@ -101,16 +102,18 @@ class Smile(Experiment):
         return self.model.init(key, jnp.asarray(batch["source"]),
                                self._inputs(jnp.asarray(batch["x"])))["params"]
 
-    def _logits_and_mask(self, params, batch):
+    def _logits_and_mask(self, params, batch, key=None):
+        """Logits, captions and loss mask; a training call (dropout on) when given ``key``."""
         captions = batch["x"]
-        logits = self.model.apply({"params": params}, batch["source"], self._inputs(captions))
+        logits = apply_lm(self.model, params, batch["source"], self._inputs(captions),
+                          train=key is not None, key=key)
         # Train up to and including <eos>: positions whose previous target was not <eos>.
         after_eos = jnp.cumsum(captions == EOS, axis=-1) - (captions == EOS)
         return logits, captions, (after_eos == 0).astype(jnp.float32)
 
     def loss_fn(self, params, batch, key, step):
         """Per-caption mean token loss ``[B]``: MLE, or SMILE after ``mle_steps`` MLE steps."""
-        logits, captions, mask = self._logits_and_mask(params, batch)
+        logits, captions, mask = self._logits_and_mask(params, batch, key)
         nll = seq_losses.masked_mean(seq_losses.token_cross_entropy(logits, captions, mask), mask)
         objective = self.config.objective
         if objective.name == "mle":

@@ -59,7 +59,12 @@ from likelihood_jax import data as data_lib
 from likelihood_jax.data.synthetic.instructions import TASKS, split_names
 from likelihood_jax.sequence import distillation as kd
 from likelihood_jax.sequence import objectives as seq_losses
-from likelihood_jax.sequence.experiment import make_model, run_params, teacher_student_fields
+from likelihood_jax.sequence.experiment import (
+    apply_lm,
+    make_model,
+    run_params,
+    teacher_student_fields,
+)
 from likelihood_jax.train import Experiment
 
 ROLES = ("teacher", "expert", "student")
@@ -74,9 +79,13 @@ def true_response_log_probs(clean: jax.Array, vocab_size: int, noise: float) -> 
     return jnp.log((1.0 - noise) * one_hot + noise / vocab_size)
 
 
-def response_logits(model, params, x: jax.Array, prompt_len: int) -> jax.Array:
-    """Logits ``[B, m, V]`` of the ``m = prompt_len`` response tokens of ``x [B, 2m+2]``."""
-    logits = model.apply({"params": params}, x[:, :-1])
+def response_logits(model, params, x: jax.Array, prompt_len: int, *, train: bool = False,
+                    key: jax.Array | None = None) -> jax.Array:
+    """Logits ``[B, m, V]`` of the ``m = prompt_len`` response tokens of ``x [B, 2m+2]``.
+
+    ``train=True`` is a training call (dropout on, its rng from ``key``: ``apply_lm``).
+    """
+    logits = apply_lm(model, params, x[:, :-1], train=train, key=key)
     return logits[:, prompt_len + 1:2 * prompt_len + 1]
 
 
@@ -261,7 +270,7 @@ class InstructionDistillation(Experiment):
             x = x.at[:count].set(domain_x[idx])
             is_domain = is_domain.at[:count].set(True)
         targets = x[:, self.prompt_len + 2:]
-        logits = self.response_logits(self.model, params, x)
+        logits = response_logits(self.model, params, x, self.prompt_len, train=True, key=key)
         nll = jnp.mean(seq_losses.token_cross_entropy(logits, targets), -1)
         if self.objective == "ce":
             return nll, {"nll": nll}

@@ -50,9 +50,10 @@ class CrossAttention(nn.Module):
 
     num_heads: int
     head_dim: int
+    dropout: float = 0.0
 
     @nn.compact
-    def __call__(self, x, memory, mask):
+    def __call__(self, x, memory, mask, deterministic=True):
         """Attention output ``[B, L, W]``.
 
         Args:
@@ -60,6 +61,7 @@ class CrossAttention(nn.Module):
           memory: ``[B, S, W_enc]`` encoder outputs (keys and values).
           mask: ``[B, 1, 1, S]`` (or broadcastable to ``[B, H, L, S]``) True where a
             source position may be attended to.
+          deterministic: no dropout on the attention weights.
         """
         width = x.shape[-1]
         dense = lambda name: nn.DenseGeneral((self.num_heads, self.head_dim), name=name)  # noqa: E731
@@ -67,30 +69,39 @@ class CrossAttention(nn.Module):
         scores = jnp.einsum("blhd,bshd->bhls", q, k) / jnp.sqrt(self.head_dim).astype(q.dtype)
         scores = jnp.where(mask, scores, _MASKED)
         weights = jax.nn.softmax(scores, axis=-1)
+        weights = nn.Dropout(self.dropout)(weights, deterministic=deterministic)
         out = jnp.einsum("bhls,bshd->blhd", weights, v)
         return nn.DenseGeneral(width, axis=(-2, -1), name="out")(out)
 
 
 class DecoderBlock(nn.Module):
-    """Pre-norm decoder block: causal self-attention, cross-attention, MLP (each residual)."""
+    """Pre-norm decoder block: causal self-attention, cross-attention, MLP (each residual).
+
+    ``dropout`` acts on the attention weights and on each residual branch when not
+    ``deterministic``.
+    """
 
     num_heads: int
     mlp_ratio: int
+    dropout: float = 0.0
 
     @nn.compact
-    def __call__(self, x, positions, self_mask, memory, cross_mask):
+    def __call__(self, x, positions, self_mask, memory, cross_mask, deterministic=True):
         """Block output ``[B, L, W]``."""
         width = x.shape[-1]
         head_dim = width // self.num_heads
-        attn, _ = CausalSelfAttention(self.num_heads, head_dim, True, name="self_attention")(
-            nn.LayerNorm(name="norm_self")(x), positions, self_mask)
-        x = x + attn
-        x = x + CrossAttention(self.num_heads, head_dim, name="cross_attention")(
-            nn.LayerNorm(name="norm_cross")(x), memory, cross_mask)
+        drop = nn.Dropout(self.dropout)
+        attn, _ = CausalSelfAttention(self.num_heads, head_dim, True, dropout=self.dropout,
+                                      name="self_attention")(
+            nn.LayerNorm(name="norm_self")(x), positions, self_mask, deterministic=deterministic)
+        x = x + drop(attn, deterministic=deterministic)
+        cross = CrossAttention(self.num_heads, head_dim, self.dropout, name="cross_attention")(
+            nn.LayerNorm(name="norm_cross")(x), memory, cross_mask, deterministic)
+        x = x + drop(cross, deterministic=deterministic)
         h = nn.LayerNorm(name="norm_mlp")(x)
         h = nn.Dense(self.mlp_ratio * width, name="mlp_in")(h)
         h = nn.Dense(width, name="mlp_out")(nn.gelu(h))
-        return x + h
+        return x + drop(h, deterministic=deterministic)
 
 
 class Seq2Seq(nn.Module):
@@ -106,6 +117,10 @@ class Seq2Seq(nn.Module):
         the head size must be even (rotary positions).
       num_heads: attention heads.
       mlp_ratio: MLP hidden width over ``width``.
+      dropout: rate of every dropout site (encoder as in
+        :class:`~likelihood_jax.models.transformer.TransformerLM`; decoder embedding,
+        attention weights and residual branches); active only with ``train=True``,
+        which draws from the ``"dropout"`` rng stream. Default 0: none.
     """
 
     source_vocab_size: int
@@ -116,6 +131,7 @@ class Seq2Seq(nn.Module):
     width: int = 64
     num_heads: int = 4
     mlp_ratio: int = 4
+    dropout: float = 0.0
 
     def setup(self):  # noqa: D102
         if self.width % self.num_heads or (self.width // self.num_heads) % 2:
@@ -124,25 +140,28 @@ class Seq2Seq(nn.Module):
         self.encoder = TransformerLM(vocab_size=self.source_vocab_size,
                                      num_layers=self.num_encoder_layers, width=self.width,
                                      num_heads=self.num_heads, mlp_ratio=self.mlp_ratio,
-                                     causal=False)
+                                     causal=False, dropout=self.dropout)
         self.embed = nn.Embed(self.target_vocab_size, self.width,
                               embedding_init=nn.initializers.normal(0.02))
-        self.blocks = [DecoderBlock(self.num_heads, self.mlp_ratio, name=f"decoder_block_{i}")
+        self.embedding_drop = nn.Dropout(self.dropout)
+        self.blocks = [DecoderBlock(self.num_heads, self.mlp_ratio, self.dropout,
+                                    name=f"decoder_block_{i}")
                        for i in range(self.num_decoder_layers)]
         self.norm = nn.LayerNorm()
         self.head = nn.Dense(self.output_size or self.target_vocab_size)
 
-    def encode(self, source: jax.Array, source_mask: jax.Array | None = None) -> jax.Array:
+    def encode(self, source: jax.Array, source_mask: jax.Array | None = None,
+               train: bool = False) -> jax.Array:
         """Encoder outputs ``[B, S, W]`` of ``source [B, S]`` (padding: ``source_mask == 0``)."""
         if source.ndim != 2:
             raise ValueError(f"source must have shape [batch, length], got {source.shape}")
         segments = None if source_mask is None else source_mask.astype(jnp.int32)
         positions = jnp.broadcast_to(jnp.arange(source.shape[1]), source.shape)
         return self.encoder.hidden_states(self.encoder.token_embeddings(source), positions,
-                                          segments)
+                                          segments, train)
 
     def decode(self, memory: jax.Array, decoder_inputs: jax.Array,
-               source_mask: jax.Array | None = None) -> jax.Array:
+               source_mask: jax.Array | None = None, train: bool = False) -> jax.Array:
         """Next-token logits ``[B, T, V_out]`` of ``decoder_inputs [B, T]`` given ``memory``."""
         if decoder_inputs.ndim != 2:
             raise ValueError(f"decoder_inputs must have shape [batch, length], got "
@@ -154,24 +173,26 @@ class Seq2Seq(nn.Module):
             cross_mask = jnp.ones((batch, 1, 1, memory.shape[1]), bool)
         else:
             cross_mask = source_mask.astype(bool)[:, None, None, :]
-        h = self.embed(decoder_inputs)
+        h = self.embedding_drop(self.embed(decoder_inputs), deterministic=not train)
         for block in self.blocks:
-            h = block(h, positions, self_mask, memory, cross_mask)
+            h = block(h, positions, self_mask, memory, cross_mask, not train)
         return self.head(self.norm(h))
 
     def __call__(self, source: jax.Array, decoder_inputs: jax.Array,
-                 source_mask: jax.Array | None = None) -> jax.Array:
+                 source_mask: jax.Array | None = None, train: bool = False) -> jax.Array:
         """Logits ``[B, T, V_out]``: ``decode(encode(source), decoder_inputs)``.
 
         Args:
           source: ``[B, S]`` source token ids.
           decoder_inputs: ``[B, T]`` decoder input ids (BOS then the target shifted).
           source_mask: optional ``[B, S]``, 1 for real source tokens, 0 for padding.
+          train: dropout on (needs ``rngs={"dropout": key}``).
         """
         if source_mask is not None and source_mask.shape != source.shape:
             raise ValueError(f"source_mask shape {source_mask.shape} differs from source shape "
                              f"{source.shape}")
-        return self.decode(self.encode(source, source_mask), decoder_inputs, source_mask)
+        return self.decode(self.encode(source, source_mask, train), decoder_inputs, source_mask,
+                           train)
 
 
 def _decode_loop(model, params, source, source_mask, bos_id, max_len, eos_id, pad_id, choose,

@@ -132,12 +132,15 @@ def shakespeare_lm() -> ml_collections.ConfigDict:
     """A two-layer transformer (width 128) on 65-token windows of ``shakespeare_char``.
 
     Evaluation: 256 test windows; repetition of greedy and sampled continuations of
-    16-character prefixes (48 characters, 4-grams).
+    16-character prefixes (48 characters, 4-grams). Off by default:
+    ``dataset.random_offsets`` (training windows at every offset, drawn per step) and
+    ``eval.stride`` (sliding-window perplexity, ``likelihood_jax.sequence.perplexity``).
     """
     return ml_collections.ConfigDict({
-        "dataset": {"name": "shakespeare_char", "num_test_windows": 256},
+        "dataset": {"name": "shakespeare_char", "num_test_windows": 256, "random_offsets": False},
         "model": transformer(context=64, num_layers=2, width=128, max_len=256),
-        "eval": {"prefix_len": 16, "continuation_len": 48, "ngram": 4, "rep_windows": (16,)},
+        "eval": {"prefix_len": 16, "continuation_len": 48, "ngram": 4, "rep_windows": (16,),
+                 "stride": 0},
         "optim": {"lr": 2e-3, "schedule": "warmup_cosine", "warmup_steps": 100,
                   "grad_clip_norm": 1.0},
         "batch_size": 32,

@@ -104,3 +104,27 @@ def test_sampling_at_low_temperature_is_greedy_and_samples_vary():
     b = sample_decode(model, params, jax.random.key(2), source, bos_id=1, max_len=T,
                       temperature=3.0)
     assert np.any(np.asarray(a) != np.asarray(b))
+
+
+def test_dropout_only_in_training_calls():
+    """train=False equals the dropout-free model; train=True with a rate drops (per rng, the
+    same for the same rng) in encoder and decoder; rate 0 with train=True changes nothing."""
+    model, params, source, inputs = _setup()
+    plain = jax.jit(lambda p: model.apply({"params": p}, source, inputs))(params)
+    dropped_model = model.clone(dropout=0.5)
+
+    def run(m, key, train=True):
+        return jax.jit(lambda p: m.apply({"params": p}, source, inputs, train=train,
+                                         rngs={"dropout": key}))(params)
+
+    np.testing.assert_array_equal(run(dropped_model, jax.random.key(0), train=False), plain)
+    np.testing.assert_allclose(run(model, jax.random.key(0)), plain, rtol=1e-6, atol=1e-6)
+    a, b = run(dropped_model, jax.random.key(0)), run(dropped_model, jax.random.key(1))
+    np.testing.assert_array_equal(a, run(dropped_model, jax.random.key(0)))
+    assert float(jnp.max(jnp.abs(a - plain))) > 1e-3 and float(jnp.max(jnp.abs(a - b))) > 1e-3
+    memory = jax.jit(lambda p: dropped_model.apply({"params": p}, source, None, True,
+                                                   rngs={"dropout": jax.random.key(0)},
+                                                   method=dropped_model.encode))(params)
+    clean_memory = jax.jit(lambda p: model.apply({"params": p}, source,
+                                                 method=model.encode))(params)
+    assert float(jnp.max(jnp.abs(memory - clean_memory))) > 1e-3

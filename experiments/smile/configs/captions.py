@@ -27,6 +27,7 @@ def get_config(arg=None):
     })
     config.model = ml_collections.ConfigDict({
         "num_encoder_layers": 2, "num_decoder_layers": 2, "width": 64, "num_heads": 4,
+        "dropout": 0.0,
     })
     config.objective = ml_collections.ConfigDict({
         "name": "smile", "first_token_mle": True, "mle_steps": 600, "mle_weight": 0.0,
