@@ -211,6 +211,9 @@ STATIC = [
                                                 mask=jnp.ones(3))),
     ("frechet_distance", "mean1",
      lambda: metrics.frechet_distance(jnp.zeros(2), EYE2, jnp.zeros(3), EYE2)),
+    ("mmd_squared", "x", lambda: metrics.mmd_squared(jnp.zeros(4), EYE2, bandwidth=1.0)),
+    ("mmd_squared", "y", lambda: metrics.mmd_squared(EYE2, jnp.zeros((2, 3)), bandwidth=1.0)),
+    ("mmd_squared", "bandwidth", lambda: metrics.mmd_squared(EYE2, EYE2, bandwidth=-1.0)),
     # structured: linear-chain CRFs
     ("crf_log_partition", "transition",
      lambda: structured.crf_log_partition(UNARY, jnp.zeros((2,)))),

@@ -6,8 +6,10 @@ call them:
 
 * :mod:`~likelihood_jax.metrics.dequantization`: bits/dim, uniform and truncated-normal
   dequantization (the conventions of likelihood numbers, spelled out once);
-* :mod:`~likelihood_jax.metrics.distances`: the Fréchet distance between Gaussians;
-* :mod:`~likelihood_jax.metrics.calibration`: expected calibration error.
+* :mod:`~likelihood_jax.metrics.distances`: the Fréchet distance between Gaussians and the
+  squared maximum mean discrepancy between samples;
+* :mod:`~likelihood_jax.metrics.calibration`: expected calibration error;
+* :mod:`~likelihood_jax.metrics.ranking`: the area under the ROC curve (Mann-Whitney).
 
 Heavier, model-based measures are submodules imported on their own:
 :mod:`likelihood_jax.metrics.sample_quality` (an FID-like distance on a small fitted
@@ -24,14 +26,17 @@ from likelihood_jax.metrics.dequantization import (
     truncated_normal_entropy,
     uniform_dequantize,
 )
-from likelihood_jax.metrics.distances import frechet_distance
+from likelihood_jax.metrics.distances import frechet_distance, mmd_squared
+from likelihood_jax.metrics.ranking import auroc
 
 __all__ = [
+    "auroc",
     "bits_per_dim",
     "cell_centers",
     "dequantized_bits_per_dim",
     "expected_calibration_error",
     "frechet_distance",
+    "mmd_squared",
     "truncated_normal_bits_per_dim",
     "truncated_normal_dequantize",
     "truncated_normal_entropy",
