@@ -10,9 +10,13 @@ from nbclient import NotebookClient
 from tests.clitools import REPO
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "colabs", "*.ipynb")))
+# The quickstart runs in the default tier; the per-family notebooks (10-20 s each) nightly.
+DEFAULT_TIER = ("quickstart.ipynb",)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+@pytest.mark.parametrize("path", [
+    p if os.path.basename(p) in DEFAULT_TIER else pytest.param(p, marks=pytest.mark.nightly)
+    for p in NOTEBOOKS], ids=os.path.basename)
 def test_notebook_executes(path, monkeypatch, tmp_path):
     monkeypatch.setenv("LIKELIHOOD_JAX_TINY", "1")
     monkeypatch.setenv("JAX_PLATFORMS", "cpu")

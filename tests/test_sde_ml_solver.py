@@ -165,6 +165,7 @@ def test_ml_solver_beats_euler_maruyama_in_monte_carlo():
     np.testing.assert_allclose(kls["ml"], exact_kl(ml_steps(VP, 4)), rtol=0.05)
 
 
+@pytest.mark.nightly  # a convergence check (1000-step solves of 50,000 samples)
 def test_both_solvers_converge_to_the_data():
     kl_ml = [exact_kl(ml_steps(VP, n)) for n in [8, 64, 1000]]
     kl_em = [exact_kl(em_steps(VP, n)) for n in [8, 64, 1000]]

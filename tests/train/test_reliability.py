@@ -155,7 +155,8 @@ def test_two_processes_with_gloo_train_like_one(one_device_run, tmp_path):
     _assert_same_training(one_device_run, tmp_path)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM,
+                                 pytest.param(signal.SIGINT, marks=pytest.mark.nightly)])
 def test_signal_saves_a_checkpoint_then_rerun_finishes(reference_run, tmp_path, sig):
     workdir = tmp_path / "signalled"
     proc = subprocess.Popen(main_command(TOY2D + ":runlocal", workdir, *LONG), cwd=REPO,
