@@ -51,6 +51,7 @@ EXPERIMENTS = "experiments"
 #: Core modules and packages (directly under likelihood_jax).
 CORE = frozenset({
     "_checks",
+    "_lazy",
     "distributions",
     "estimators",
     "gaussian_process",

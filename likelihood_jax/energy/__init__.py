@@ -26,7 +26,7 @@ Example::
 
 from __future__ import annotations
 
-import importlib
+from likelihood_jax._lazy import lazy_attributes
 
 _EXPORTS = {
     "MCMCResult": "mcmc",
@@ -44,14 +44,4 @@ _SUBMODULES = frozenset({"mcmc"})
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _EXPORTS, _SUBMODULES)

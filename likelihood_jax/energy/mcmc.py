@@ -259,10 +259,11 @@ def mala(log_prob_fn: Callable, x0, key, *, step_size, num_steps: int,
         x, log_p, grad = carry
         accept_key, noise_key = jax.random.split(step_key)
         noise = jax.random.normal(noise_key, x.shape, x.dtype)
-        proposal = _langevin_mean(grad, x, step_size) + jnp.sqrt(step_size) * noise
+        mean = _langevin_mean(grad, x, step_size)
+        proposal = mean + jnp.sqrt(step_size) * noise
         log_p_new, grad_new = value_and_grad(proposal)
         log_ratio = (log_p_new - log_p + log_q(x, _langevin_mean(grad_new, proposal, step_size))
-                     - log_q(proposal, _langevin_mean(grad, x, step_size)))
+                     - log_q(proposal, mean))
         return _metropolis_accept(accept_key, log_ratio, (proposal, log_p_new, grad_new), carry)
 
     init = (flat0, *value_and_grad(flat0))

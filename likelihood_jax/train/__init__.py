@@ -11,30 +11,22 @@ every config file) does not import jax, optax or the loop.
 
 from __future__ import annotations
 
-import importlib
+from likelihood_jax._lazy import lazy_attributes
 
 _EXPORTS = {
-    "Experiment": "likelihood_jax.train.experiment",
-    "load_config_dataset": "likelihood_jax.train.experiment",
-    "Interrupted": "likelihood_jax.train.loop",
-    "NonFiniteLossError": "likelihood_jax.train.loop",
-    "evaluate_checkpoint": "likelihood_jax.train.loop",
-    "train_and_evaluate": "likelihood_jax.train.loop",
-    "TrainState": "likelihood_jax.train.state",
-    "Procedure": "likelihood_jax.train.procedure",
-    "run_procedure": "likelihood_jax.train.procedure",
-    "stage_params": "likelihood_jax.train.stages",
-    "workdir_of": "likelihood_jax.train.stages",
+    "Experiment": "experiment",
+    "load_config_dataset": "experiment",
+    "Interrupted": "loop",
+    "NonFiniteLossError": "loop",
+    "evaluate_checkpoint": "loop",
+    "train_and_evaluate": "loop",
+    "TrainState": "state",
+    "Procedure": "procedure",
+    "run_procedure": "procedure",
+    "stage_params": "stages",
+    "workdir_of": "stages",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'likelihood_jax.train' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _EXPORTS)
