@@ -9,7 +9,8 @@ call them:
 * :mod:`~likelihood_jax.metrics.distances`: the Fréchet distance between Gaussians and the
   squared maximum mean discrepancy between samples;
 * :mod:`~likelihood_jax.metrics.calibration`: expected calibration error;
-* :mod:`~likelihood_jax.metrics.ranking`: the area under the ROC curve (Mann-Whitney).
+* :mod:`~likelihood_jax.metrics.ranking`: the area under the ROC curve (Mann-Whitney);
+* :mod:`~likelihood_jax.metrics.seeds`: a mean over seeds with its Student-t interval.
 
 Heavier, model-based measures are submodules imported on their own:
 :mod:`likelihood_jax.metrics.sample_quality` (an FID-like distance on a small fitted
@@ -28,6 +29,7 @@ from likelihood_jax.metrics.dequantization import (
 )
 from likelihood_jax.metrics.distances import frechet_distance, mmd_squared
 from likelihood_jax.metrics.ranking import auroc
+from likelihood_jax.metrics.seeds import format_interval, mean_confidence_interval
 
 __all__ = [
     "auroc",
@@ -35,7 +37,9 @@ __all__ = [
     "cell_centers",
     "dequantized_bits_per_dim",
     "expected_calibration_error",
+    "format_interval",
     "frechet_distance",
+    "mean_confidence_interval",
     "mmd_squared",
     "truncated_normal_bits_per_dim",
     "truncated_normal_dequantize",
