@@ -3,7 +3,8 @@ r"""Command line: train or evaluate an experiment from its config.
 Usage::
 
     python -m likelihood_jax.main --config experiments/mle_flow/configs/toy2d.py:runlocal \\
-        --workdir runs/toy [--mode train|eval] [--config.total_steps=400 ...] [--overwrite]
+        --workdir runs/toy [--mode train|eval] [--config.total_steps=400 ...] [--overwrite] \\
+        [--seeds 3]
 
 ``--config FILE[:ARG]`` loads ``get_config(ARG)`` from FILE (ARG is a mode such
 as ``runlocal`` or ``full``); any field can be overridden with
@@ -13,7 +14,10 @@ that differs from the run's ``config.json`` (except in the fields that change on
 what is logged or how it is evaluated). A workdir that holds a run of a different config
 is refused unless ``--overwrite``, which deletes only a folder marked as a run of this
 project (:mod:`likelihood_jax.train.workdir`). A second run in a workdir that a live
-process is training in is refused (a lock file).
+process is training in is refused (a lock file). ``--seeds 3`` (or ``--seeds 0,4,7``) runs
+the config once per seed in ``WORKDIR/seed<s>/`` and writes ``WORKDIR/seeds.json`` and
+``WORKDIR/seeds.md``: mean, standard deviation and 95% interval of every test metric
+(:mod:`likelihood_jax.train.seeds`).
 
 Every problem with the command line, the config or the workdir is one line
 ``error: ...`` on stderr naming the flag, field or file, and exit status 2.
@@ -54,7 +58,7 @@ from likelihood_jax.train.workdir import CONFIG_RECORD, EVAL_FIELDS, RESUMABLE_F
 
 USAGE = """\
 usage: python -m likelihood_jax.main --config FILE[:MODE] --workdir DIR
-           [--mode train|eval] [--config.FIELD=VALUE ...] [--overwrite]
+           [--mode train|eval] [--config.FIELD=VALUE ...] [--overwrite] [--seeds N|S,S,...]
 
   --config FILE[:MODE]  a config file; MODE (runlocal, full, ...) is passed to its get_config
   --workdir DIR         checkpoints, metrics.jsonl and plots; the same command resumes a run
@@ -62,6 +66,8 @@ usage: python -m likelihood_jax.main --config FILE[:MODE] --workdir DIR
                         with the config the run was trained with
   --config.FIELD=VALUE  overrides a config field, e.g. --config.optim.lr=3e-4
   --overwrite           deletes the run in DIR first (only a folder marked as a run)
+  --seeds N|S,S,...     runs seeds 0..N-1 (or the listed ones), each in DIR/seed<s>, and writes
+                        DIR/seeds.json and DIR/seeds.md (mean, std, 95% interval per metric)
   -h, --help            prints this message"""
 
 
@@ -278,6 +284,12 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     Training holds the workdir's lock (:func:`likelihood_jax.train.workdir.locked`,
     process 0) for the whole run.
     """
+    return _checked_run(config, workdir, mode, overwrite, config_path)[0]
+
+
+def _checked_run(config: ml_collections.ConfigDict, workdir: str, mode: str, overwrite: bool,
+                 config_path: str | None) -> tuple[dict[str, float], str]:
+    """:func:`run`: checks, the lock, the run and its ``test`` line; (metrics, headline)."""
     import jax
 
     from likelihood_jax.train import parallel
@@ -288,13 +300,45 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     _check_config(config, config_path)
     if mode == "train" and jax.process_index() == 0:
         with workdir_lib.locked(workdir):
-            return _run(config, workdir, mode, overwrite, config_path)
-    return _run(config, workdir, mode, overwrite, config_path)
+            metrics, headline = _run(config, workdir, mode, overwrite, config_path)
+    else:
+        metrics, headline = _run(config, workdir, mode, overwrite, config_path)
+    print(f"test {headline}: {metrics.get(headline, float('nan')):.6g}", flush=True)
+    return metrics, headline
+
+
+def run_seeds(config: ml_collections.ConfigDict, workdir: str, seeds, mode: str = "train",
+              overwrite: bool = False, config_path: str | None = None
+              ) -> dict[str, dict[str, float]]:
+    """:func:`run` once per seed in ``workdir/seed<s>/``; writes and returns the summary.
+
+    Each seed's run is a complete run of its own (lock, resume, ``--overwrite``); a
+    killed sweep resumes seed by seed with the same command. The summary
+    (:func:`likelihood_jax.train.seeds.write_summary`) holds mean, standard deviation and
+    95% interval of every test metric over the seeds.
+    """
+    import jax
+
+    from likelihood_jax.train import seeds as seeds_lib
+
+    per_seed, headline = {}, None
+    for seed, one in seeds_lib.per_seed_configs(config, seeds):
+        print(f"seed {seed}: {seeds_lib.seed_workdir(workdir, seed)}", flush=True)
+        per_seed[seed], headline = _checked_run(one, seeds_lib.seed_workdir(workdir, seed),
+                                                mode, overwrite, config_path)
+    if jax.process_index() != 0:
+        return seeds_lib.summarize(per_seed)
+    summary = seeds_lib.write_summary(workdir, per_seed, headline)
+    print(seeds_lib.headline_line(summary, headline), flush=True)
+    return summary
 
 
 def _run(config: ml_collections.ConfigDict, workdir: str, mode: str, overwrite: bool,
-         config_path: str | None) -> dict[str, float]:
-    """:func:`run` after its checks: one run, or a chain's stages, or its last for eval."""
+         config_path: str | None) -> tuple[dict[str, float], str]:
+    """:func:`run` after its checks: one run, or a chain's stages, or its last for eval.
+
+    Returns the test metrics and the name of the headline metric.
+    """
     from likelihood_jax.train import stages
 
     names = stages.stage_names(config)
@@ -318,8 +362,7 @@ def _run(config: ml_collections.ConfigDict, workdir: str, mode: str, overwrite: 
         metrics = results[names[-1]]
         last = stages.stage_config(config, names[-1], workdir).experiment
         headline = headlines.get(last) or experiment_class(last, config_path).headline_metric
-    print(f"test {headline}: {metrics.get(headline, float('nan')):.6g}", flush=True)
-    return metrics
+    return metrics, headline
 
 
 def _run_one(config: ml_collections.ConfigDict, workdir: str, mode: str, overwrite: bool,
@@ -396,8 +439,9 @@ def apply_override(config: ml_collections.ConfigDict, field: str, text: str) -> 
 
 
 def parse_args(argv: list[str]) -> dict:
-    """Parses the command line into config, workdir, mode and overwrite."""
-    opts = {"config": None, "workdir": None, "mode": "train", "overwrite": False}
+    """Parses the command line into config, workdir, mode, overwrite and seeds."""
+    opts = {"config": None, "workdir": None, "mode": "train", "overwrite": False,
+            "seeds": None}
     overrides: list[tuple[str, str]] = []
     args = list(argv)
     while args:
@@ -418,11 +462,18 @@ def parse_args(argv: list[str]) -> dict:
             opts[name] = value
         else:
             raise UsageError(f"unknown flag --{name}; flags: --config, --workdir, --mode, "
-                             f"--overwrite, --config.<field>=<value> (see --help)")
+                             f"--overwrite, --seeds, --config.<field>=<value> (see --help)")
     if opts["config"] is None or opts["workdir"] is None:
         raise UsageError("--config and --workdir are required (see --help)")
     if opts["mode"] not in ("train", "eval"):
         raise UsageError(f"unknown --mode {opts['mode']!r}; choose train or eval")
+    if opts["seeds"] is not None:
+        from likelihood_jax.train import seeds as seeds_lib
+
+        try:
+            opts["seeds"] = seeds_lib.parse_seeds(opts["seeds"])
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     config = load_config(opts["config"])
     for field, value in overrides:
         apply_override(config, field, value)
@@ -440,8 +491,12 @@ def main(argv: list[str] | None = None) -> int:
         opts = parse_args(argv)
         from likelihood_jax.train.loop import Interrupted, NonFiniteLossError
         try:
-            run(opts["config"], opts["workdir"], opts["mode"], opts["overwrite"],
-                config_path=opts["config_path"])
+            if opts["seeds"] is None:
+                run(opts["config"], opts["workdir"], opts["mode"], opts["overwrite"],
+                    config_path=opts["config_path"])
+            else:
+                run_seeds(opts["config"], opts["workdir"], opts["seeds"], opts["mode"],
+                          opts["overwrite"], config_path=opts["config_path"])
         except (NonFiniteLossError, Interrupted) as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             return 128 + err.signum if isinstance(err, Interrupted) else 1
