@@ -124,6 +124,15 @@ features keep their names. Options ``train_split`` and ``test_split``. With
 tensorflow-datasets 4.9.10 and a recent ``etils``, tfds's own builders also need
 the ``importlib_resources`` package (the error says so).
 
+Validation
+----------
+Model selection looks at a validation split, never at test. ``hold_out_validation(dataset,
+fraction)`` moves a fixed share of the train rows (a permutation seeded independently of
+the run, so every seed of a sweep sees the same splits) into ``Dataset.validation``; a
+config asks for it with ``config.dataset.validation_fraction`` and the loop then evaluates
+the validation split during training and both splits at the end
+(:mod:`likelihood_jax.train.loop`).
+
 Batching
 --------
 :func:`batch_at_step` gives the batch of a training step as a pure function of
@@ -147,6 +156,7 @@ from likelihood_jax.data.loader import (
     register_dataset,
     resolve_data_dir,
 )
+from likelihood_jax.data.splits import hold_out_validation
 from likelihood_jax.data.toys import TEST_SEED, TOY_NAMES, TRAIN_SEED, sample_toy
 
 __all__ = [
@@ -163,6 +173,7 @@ __all__ = [
     "batch_at_step",
     "clear_cache",
     "epoch_permutation",
+    "hold_out_validation",
     "list_datasets",
     "load_dataset",
     "register_dataset",

@@ -73,20 +73,25 @@ class Dataset:
         and are read-only (they are cached and shared within the process).
       test: Arrays of the test split, same keys.
       info: :class:`DatasetInfo`.
+      validation: Arrays of a validation split held out of ``train`` (same keys), or
+        ``None``; see :func:`likelihood_jax.data.hold_out_validation`.
     """
 
     name: str
     train: dict[str, np.ndarray]
     test: dict[str, np.ndarray]
     info: DatasetInfo
+    validation: dict[str, np.ndarray] | None = None
 
     def __repr__(self) -> str:
         def shapes(split):
             return ", ".join(f"{k}: {v.dtype}{list(v.shape)}" for k, v in split.items())
 
+        validation = ("" if self.validation is None
+                      else f", validation={{{shapes(self.validation)}}}")
         return (
             f"Dataset(name={self.name!r}, kind={self.info.kind!r}, "
-            f"train={{{shapes(self.train)}}}, test={{{shapes(self.test)}}})"
+            f"train={{{shapes(self.train)}}}{validation}, test={{{shapes(self.test)}}})"
         )
 
 

@@ -336,7 +336,18 @@ class Experiment:
 
 
 def load_config_dataset(config: ml_collections.ConfigDict) -> data_lib.Dataset:
-    """Loads ``config.dataset.name`` with the group's other fields as options."""
-    options = {k: v for k, v in config.dataset.items() if k not in ("name", "data_dir")}
-    return data_lib.load_dataset(config.dataset.name,
-                                 data_dir=config.dataset.get("data_dir", None), **options)
+    """Loads ``config.dataset.name`` with the group's other fields as options.
+
+    ``config.dataset.validation_fraction`` (when present and positive) is not a loader
+    option: that share of the train rows becomes the validation split
+    (:func:`likelihood_jax.data.hold_out_validation`), which the loop evaluates during
+    training instead of the test split.
+    """
+    skip = ("name", "data_dir", "validation_fraction")
+    options = {k: v for k, v in config.dataset.items() if k not in skip}
+    dataset = data_lib.load_dataset(config.dataset.name,
+                                    data_dir=config.dataset.get("data_dir", None), **options)
+    fraction = config.dataset.get("validation_fraction", 0.0) or 0.0
+    if fraction:
+        dataset = data_lib.hold_out_validation(dataset, fraction)
+    return dataset

@@ -348,24 +348,29 @@ def _eval_batches(arrays: dict[str, np.ndarray], batch_size: int
         yield batch
 
 
-def evaluate(run: _Run, params: Any, eval_step=None, extra: Any = None) -> dict[str, float]:
-    """Mean of every ``eval_fn`` metric over the test split, and ``model_metrics``.
+def evaluate(run: _Run, params: Any, eval_step=None, extra: Any = None,
+             split: str = "test") -> dict[str, float]:
+    """Mean of every ``eval_fn`` metric over a split, and ``model_metrics``.
 
-    The whole split, or its first ``config.eval_batches`` batches of ``eval_batch_size``
-    when that is positive (the ``runlocal`` preset evaluates one batch). ``extra`` (the
-    run's ``TrainState.extra``) reaches ``eval_fn`` as ``batch["extra"]`` when it has
-    leaves.
+    The whole split (``"test"``, or ``"validation"`` when the dataset holds one out), or
+    its first ``config.eval_batches`` batches of ``eval_batch_size`` when that is
+    positive (the ``runlocal`` preset evaluates one batch). ``extra`` (the run's
+    ``TrainState.extra``) reaches ``eval_fn`` as ``batch["extra"]`` when it has leaves.
     """
     config = run.experiment.config
     eval_step = eval_step or make_eval_step(run)
-    num_test = len(next(iter(run.experiment.dataset.test.values())))
+    arrays = getattr(run.experiment.dataset, split)
+    if arrays is None:
+        raise ValueError(f"dataset {run.experiment.dataset.name!r} has no {split} split "
+                         f"(set config.dataset.validation_fraction)")
+    num_test = len(next(iter(arrays.values())))
     batch_size = min(config.get("eval_batch_size", None) or config.batch_size, num_test)
     batch_size = math.ceil(batch_size / run.mesh.size) * run.mesh.size
     share = batch_size // jax.process_count()
     lo = jax.process_index() * share
     key = jax.random.fold_in(run.base_key, np.iinfo(np.int32).max)
     totals, count = {}, 0.0
-    batches = _eval_batches(run.experiment.dataset.test, batch_size)
+    batches = _eval_batches(arrays, batch_size)
     max_batches = int(config.get("eval_batches", 0) or 0)
     if max_batches > 0:
         batches = itertools.islice(batches, max_batches)
@@ -491,10 +496,11 @@ def _eval_params(state: TrainState, config) -> Any:
 # -- The loop -------------------------------------------------------------------
 
 
-def _recorded_evaluation(workdir: str, step: int) -> dict[str, float] | None:
-    """The test metrics a training run logged at ``step`` (not ``--mode eval``'s), or None."""
+def _recorded_evaluation(workdir: str, step: int, split: str = "test"
+                         ) -> dict[str, float] | None:
+    """The metrics of ``split`` a training run logged at ``step`` (not ``--mode eval``'s)."""
     for line in reversed(read_metrics(workdir)):
-        if line.get("split") == "test" and line.get("step") == step and "mode" not in line:
+        if line.get("split") == split and line.get("step") == step and "mode" not in line:
             metrics = {}
             for name, value in line.items():
                 with contextlib.suppress(TypeError, ValueError):  # "nan" is a float too
@@ -518,8 +524,13 @@ def train_and_evaluate(experiment: Experiment, workdir: str, *,
         checked on resume (default: :func:`~likelihood_jax.train.workdir.config_hash` of
         ``experiment.config``).
 
+    With a validation split (``config.dataset.validation_fraction``) the evaluations every
+    ``eval_every`` steps run on it (``"split": "validation"`` lines) and the final step
+    evaluates both; the test split is then seen once, at the end.
+
     Returns:
-      The final test metrics.
+      The final test metrics, and with a validation split its final metrics as
+      ``validation_<name>``.
 
     Raises:
       ValueError: a config field the loop counts with is out of range
@@ -564,27 +575,44 @@ def train_and_evaluate(experiment: Experiment, workdir: str, *,
         writer.write(last_step, mean)
         progress.update(last_step, mean)
 
-    def run_eval(step: int) -> dict[str, float]:
+    periodic = "validation" if experiment.dataset.validation is not None else "test"
+
+    def run_eval(step: int, split: str, plots: bool = True) -> dict[str, float]:
         params = _eval_params(state, config)
-        metrics = evaluate(run, params, eval_step, state.extra)
-        writer.write(step, metrics, split="test")
+        metrics = evaluate(run, params, eval_step, state.extra, split=split)
+        writer.write(step, metrics, split=split)
         headline = experiment.headline_metric
         value = metrics.get(headline, float("nan"))
-        progress.message(f"step {step}: test {headline} = {value:.4f}")
-        write_plots(run, params, workdir)
+        progress.message(f"step {step}: {split} {headline} = {value:.4f}")
+        if plots:
+            write_plots(run, params, workdir)
         return metrics
+
+    def final_eval(step: int) -> dict[str, float]:
+        if periodic == "test":
+            return run_eval(step, "test")
+        validation = run_eval(step, "validation", plots=False)
+        return {**run_eval(step, "test"), **{f"validation_{k}": v for k, v in validation.items()}}
+
+    def recorded_final(step: int) -> dict[str, float] | None:
+        test = _recorded_evaluation(workdir, step)
+        if test is None or periodic == "test":
+            return test
+        validation = _recorded_evaluation(workdir, step, "validation") or {}
+        return {**test, **{f"validation_{k}": v for k, v in validation.items()}}
 
     test_metrics: dict[str, float] = {}
     last_eval_step = -1
     first_step_seconds = None
     try:
-        recorded = _recorded_evaluation(workdir, step) if restored is not None else None
+        recorded = recorded_final(step) if restored is not None else None
         if recorded is not None:
             test_metrics, last_eval_step = recorded, step
         elif restored is not None and eval_every and step % eval_every == 0 \
-                and step < config.total_steps:
+                and step < config.total_steps \
+                and _recorded_evaluation(workdir, step, periodic) is None:
             progress.message(f"step {step}: running the evaluation the stopped run did not log")
-            test_metrics, last_eval_step = run_eval(step), step
+            test_metrics, last_eval_step = run_eval(step, periodic), step
         with _stop_requests() as stop, \
                 contextlib.closing(prefetched_batches(run, step)) as batches:
             while step < config.total_steps:
@@ -603,7 +631,7 @@ def train_and_evaluate(experiment: Experiment, workdir: str, *,
                     checkpoints.save(state)
                 if eval_every and step % eval_every == 0 and step < config.total_steps:
                     flush()
-                    test_metrics, last_eval_step = run_eval(step), step
+                    test_metrics, last_eval_step = run_eval(step, periodic), step
                 if stop:
                     flush()
                     checkpoints.save(state)
@@ -612,8 +640,8 @@ def train_and_evaluate(experiment: Experiment, workdir: str, *,
                         f"checkpoint saved. Run the same command again to resume.", stop[0])
             flush()
             checkpoints.save(state)
-            if last_eval_step != step:
-                test_metrics = run_eval(step)
+            if last_eval_step != step:  # periodic evaluations stop before the last step
+                test_metrics = final_eval(step)
             if jax.process_index() == 0:
                 plots.plot_loss_curve(os.path.join(workdir, "loss.png"), read_metrics(workdir))
     finally:

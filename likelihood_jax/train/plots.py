@@ -207,11 +207,11 @@ def _series(lines: Sequence[dict], key: str, split: str | None):
 
 
 def plot_loss_curve(path: str, lines: Sequence[dict], keys: Sequence[str] = ("loss",)) -> str:
-    """Training loss (and test headline metrics, if given in ``keys``) by step."""
+    """Training loss (and validation/test metrics, if given in ``keys``) by step."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for key in keys:
-        for split in (None, "test"):
+        for split in (None, "validation", "test"):
             steps, values = _series(lines, key, split)
             if steps:
                 ax.plot(steps, values, label=f"{split or 'train'} {key}",
