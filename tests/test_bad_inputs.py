@@ -40,6 +40,13 @@ from likelihood_jax import (
     transport,
 )
 from likelihood_jax.metrics import graphs, sample_quality
+from likelihood_jax.mixtures import (
+    annotators,
+    federated,
+    incremental,
+    naive_bayes,
+    sdp_clustering,
+)
 
 KEY = jax.random.key(0)
 V3 = jnp.ones(3)
@@ -60,6 +67,10 @@ def _message(function: str, argument: str) -> str:
 
 
 UNARY, TRANSITION = jnp.zeros((3, 2)), jnp.zeros((2, 2))
+#: A 2-state HMM in 2 dimensions: initial, transition, means, covariances.
+HMM2 = (jnp.array([0.5, 0.5]), jnp.array([[0.9, 0.1], [0.2, 0.8]]), jnp.zeros((2, 2)),
+        jnp.stack([jnp.eye(2)] * 2))
+DFA_NEXT, DFA_ACCEPT = np.array([[0, 1], [1, -1]], np.int32), np.array([False, True])
 EYE2 = jnp.eye(2)
 
 #: (function name, argument named in the message, the bad call).
@@ -167,6 +178,29 @@ STATIC = [
                                                            epsilon=0.1)),
     ("sinkhorn_plan", "x0", lambda: transport.sinkhorn_plan(jnp.ones((0, 3)), BATCH,
                                                            epsilon=0.1)),
+    # mixtures: naive Bayes vs logistic regression, annotators, SDP clustering
+    ("gaussian_naive_bayes_fit", "x",
+     lambda: naive_bayes.gaussian_naive_bayes_fit(jnp.ones(3), jnp.zeros(3, int), 2)),
+    ("gaussian_naive_bayes_fit", "y",
+     lambda: naive_bayes.gaussian_naive_bayes_fit(BATCH, jnp.zeros(3), 2)),
+    ("gaussian_naive_bayes_fit", "num_classes",
+     lambda: naive_bayes.gaussian_naive_bayes_fit(BATCH, jnp.zeros(BATCH.shape[0], int), 0)),
+    ("logistic_regression_fit", "l2", lambda: naive_bayes.logistic_regression_fit(
+        BATCH, jnp.zeros(BATCH.shape[0], int), 2, l2=0.0)),
+    ("gaussian_naive_bayes_log_joint", "variances",
+     lambda: naive_bayes.gaussian_naive_bayes_log_joint(BATCH, jnp.zeros(2), jnp.zeros((2, 3)),
+                                                        jnp.ones((2, 2)))),
+    ("annotation_log_probs", "confusion_log_probs",
+     lambda: annotators.annotation_log_probs(jnp.zeros(3), jnp.zeros((2, 3, 2)))),
+    ("multi_annotator_nll", "mask", lambda: annotators.multi_annotator_nll(
+        jnp.zeros(3), jnp.zeros((2, 3, 3)), jnp.zeros(2, int), jnp.ones(3))),
+    ("annotator_weights", "bandwidth",
+     lambda: annotators.annotator_weights(jnp.zeros((2, 3)), -1.0)),
+    ("solve_membership_sdp", "costs",
+     lambda: sdp_clustering.solve_membership_sdp(jnp.zeros((1, 3, 4)), jnp.ones(1))),
+    ("solve_membership_sdp", "num_steps",
+     lambda: sdp_clustering.solve_membership_sdp(jnp.zeros((1, 3, 3)), jnp.ones(1),
+                                                 num_steps=0)),
     # metrics: bits/dim and dequantization
     ("bits_per_dim", "num_dims", lambda: metrics.bits_per_dim(1.0, 0)),
     ("bits_per_dim", "num_dims", lambda: metrics.bits_per_dim(1.0, -3)),
@@ -236,11 +270,78 @@ STATIC = [
      lambda: structured.crf_log_likelihood(jnp.zeros(4, int), UNARY, TRANSITION)),
     ("crf_sequence_score", "tags",
      lambda: structured.crf_sequence_score(jnp.zeros(2, int), UNARY, TRANSITION)),
+    # structured: Gaussian HMMs, belief propagation
+    ("hmm_log_likelihood", "transition", lambda: structured.hmm_log_likelihood(
+        BATCH[:, :2], *HMM2[:1], jnp.ones((2, 3)) / 3, *HMM2[2:])),
+    ("hmm_log_likelihood", "covariances", lambda: structured.hmm_log_likelihood(
+        BATCH[:, :2], *HMM2[:3], jnp.stack([EYE2] * 3))),
+    ("hmm_log_likelihood", "x", lambda: structured.hmm_log_likelihood(BATCH, *HMM2)),
+    ("hmm_posteriors", "mask", lambda: structured.hmm_posteriors(
+        BATCH[:, :2], *HMM2, jnp.ones(3, bool))),
+    ("hmm_em_step", "covariance_type", lambda: structured.hmm_em_step(
+        BATCH[None, :, :2], *HMM2, covariance_type="spherical")),
+    ("belief_propagation_marginals", "pairwise", lambda: structured.belief_propagation_marginals(
+        jnp.zeros((3, 2)), jnp.array([[0, 1]]), jnp.zeros((1, 2)))),
+    ("belief_propagation_marginals", "edges", lambda: structured.belief_propagation_marginals(
+        jnp.zeros((3, 2)), jnp.array([[0.0, 1.0]]), jnp.zeros((1, 2, 2)))),
+    ("crf_marginals", "transition", lambda: structured.crf_marginals(UNARY, jnp.zeros((3, 3)))),
+    # mixtures (family LAT-A): the incremental GMM [P138] and federated EM [P065]
+    ("incremental_gmm_init", "method",
+     lambda: incremental.incremental_gmm_init(2, 3, method="cholesky")),
+    ("incremental_gmm_update", "x", lambda: incremental.incremental_gmm_update(
+        incremental.incremental_gmm_init(2, 3), jnp.ones(2), V3, threshold=1.0, min_count=1.0,
+        min_age=1.0)),
+    ("incremental_gmm_update", "variance", lambda: incremental.incremental_gmm_update(
+        incremental.incremental_gmm_init(2, 3), V3, jnp.ones(2), threshold=1.0, min_count=1.0,
+        min_age=1.0)),
+    ("federated_em_step", "covariances", lambda: federated.federated_em_step(
+        jnp.ones((2, 4, 3)), jnp.ones((2, 4), bool), jnp.full((2, 2), 0.5),
+        federated.MixtureParams(jnp.zeros((2, 3)), jnp.ones((2, 3))))),
+    ("federated_em_step", "client_weights", lambda: federated.federated_em_step(
+        jnp.ones((2, 4, 3)), jnp.ones((2, 4), bool), jnp.full((3, 2), 0.5),
+        federated.MixtureParams(jnp.zeros((2, 3)), jnp.stack([jnp.eye(3)] * 2)))),
+    ("crf_marginals", "unary", lambda: structured.crf_marginals(jnp.zeros((2, 3, 2)),
+                                                                TRANSITION)),
+    ("crf_count_gradients", "tags",
+     lambda: structured.crf_count_gradients(jnp.zeros(3), UNARY, TRANSITION)),
+    # structured: regular-constrained CRFs
+    ("regular_crf_log_partition", "dfa_next", lambda: structured.regular_crf_log_partition(
+        UNARY, TRANSITION, DFA_NEXT[:, :1], DFA_ACCEPT)),
+    ("regular_crf_log_partition", "dfa_next", lambda: structured.regular_crf_log_partition(
+        UNARY, TRANSITION, DFA_NEXT.astype(float), DFA_ACCEPT)),
+    ("regular_crf_log_partition", "dfa_accept", lambda: structured.regular_crf_log_partition(
+        UNARY, TRANSITION, DFA_NEXT, DFA_ACCEPT[:1])),
+    ("regular_crf_log_partition", "dfa_accept", lambda: structured.regular_crf_log_partition(
+        UNARY, TRANSITION, DFA_NEXT, DFA_ACCEPT.astype(int))),
+    ("regular_crf_log_partition", "transition", lambda: structured.regular_crf_log_partition(
+        UNARY, jnp.zeros((3, 3)), DFA_NEXT, DFA_ACCEPT)),
+    ("regular_crf_viterbi", "unary", lambda: structured.regular_crf_viterbi(
+        jnp.zeros((2, 3, 2)), TRANSITION, DFA_NEXT, DFA_ACCEPT)),
+    ("regular_crf_viterbi", "dfa_start", lambda: structured.regular_crf_viterbi(
+        UNARY, TRANSITION, DFA_NEXT, DFA_ACCEPT, dfa_start=0.0)),
+    ("regular_crf_log_likelihood", "tags", lambda: structured.regular_crf_log_likelihood(
+        jnp.zeros(4, int), UNARY, TRANSITION, DFA_NEXT, DFA_ACCEPT)),
+    ("dfa_accepts", "tags", lambda: structured.dfa_accepts(jnp.zeros((2, 3), int), DFA_NEXT,
+                                                           DFA_ACCEPT)),
 ]
 
 
 #: Checks of values made eagerly (host-side metrics, the OT assignment on concrete arrays).
 HOST = [
+    # regular-constrained CRFs: the entries of a concrete DFA, checked even under jit
+    ("regular_crf_log_partition", "dfa_next", lambda: structured.regular_crf_log_partition(
+        UNARY, TRANSITION, np.array([[0, 2], [1, -1]], np.int32), DFA_ACCEPT)),
+    ("regular_crf_viterbi", "dfa_next", lambda: jax.jit(
+        lambda u: structured.regular_crf_viterbi(u, TRANSITION, np.array([[0, -2], [1, 1]]),
+                                                 DFA_ACCEPT))(UNARY)),
+    ("regular_crf_viterbi", "dfa_start", lambda: structured.regular_crf_viterbi(
+        UNARY, TRANSITION, DFA_NEXT, DFA_ACCEPT, dfa_start=2)),
+    ("dfa_accepts", "dfa_start", lambda: structured.dfa_accepts(
+        jnp.zeros(3, int), DFA_NEXT, DFA_ACCEPT, dfa_start=-1)),
+    ("bio_span_count_dfa", "counted_type",
+     lambda: structured.regular_crf.bio_span_count_dfa(2, 2, 1)),
+    ("bio_span_count_dfa", "count", lambda: structured.regular_crf.bio_span_count_dfa(2, 0, -1)),
+    ("bio_span_count_dfa", "num_types", lambda: structured.regular_crf.bio_span_count_dfa(0, 0, 1)),
     # transport, calibration, distances
     ("exact_ot_pairing", "x0", lambda: transport.exact_ot_pairing(
         BATCH.at[0, 0].set(jnp.nan), BATCH)),
@@ -334,6 +435,13 @@ def _mixture(weights, covariances=jnp.stack([SPD] * 3)):
 #: (function name, argument named in the message, validate_args -> the call with bad values).
 VALUES = [
     ("gaussian_mixture_log_prob", "weights", _mixture(jnp.array([0.5, 0.3, 0.3]))),
+    ("federated_em_step", "covariances", lambda v: federated.federated_em_step(
+        jnp.ones((2, 4, 2)), jnp.ones((2, 4), bool), jnp.full((2, 2), 0.5),
+        federated.MixtureParams(jnp.zeros((2, 2)), jnp.stack([SPD, NOT_PD])),
+        validate_args=v)),
+    ("federated_em_step", "client_weights", lambda v: federated.federated_em_step(
+        jnp.ones((2, 4, 2)), jnp.ones((2, 4), bool), jnp.array([[0.5, 0.5], [0.5, 0.3]]),
+        federated.MixtureParams(jnp.zeros((2, 2)), jnp.stack([SPD, SPD])), validate_args=v)),
     ("gaussian_mixture_log_prob", "weights", _mixture(jnp.array([1.2, -0.1, -0.1]))),
     ("gaussian_mixture_log_prob", "covariances",
      _mixture(jnp.ones(3) / 3, jnp.stack([SPD, NOT_PD, SPD]))),
@@ -358,6 +466,18 @@ VALUES = [
     ("crf_sequence_score", "tags",
      lambda v: structured.crf_sequence_score(jnp.array([0, 1, 5]), UNARY, TRANSITION,
                                              validate_args=v)),
+    ("regular_crf_log_likelihood", "tags",
+     lambda v: structured.regular_crf_log_likelihood(jnp.array([0, 2, 1]), UNARY, TRANSITION,
+                                                     DFA_NEXT, DFA_ACCEPT, validate_args=v)),
+    ("dfa_accepts", "tags", lambda v: structured.dfa_accepts(jnp.array([0, 1, 3]), DFA_NEXT,
+                                                             DFA_ACCEPT, validate_args=v)),
+    ("hmm_log_likelihood", "transition", lambda v: structured.hmm_log_likelihood(
+        BATCH[:, :2], HMM2[0], jnp.array([[0.9, 0.2], [0.2, 0.8]]), *HMM2[2:],
+        validate_args=v)),
+    ("hmm_log_likelihood", "initial", lambda v: structured.hmm_log_likelihood(
+        BATCH[:, :2], jnp.array([1.5, -0.5]), *HMM2[1:], validate_args=v)),
+    ("hmm_log_likelihood", "covariances", lambda v: structured.hmm_log_likelihood(
+        BATCH[:, :2], *HMM2[:3], jnp.stack([SPD, NOT_PD]), validate_args=v)),
     ("uniform_dequantize", "x",
      lambda v: metrics.uniform_dequantize(KEY, jnp.array([0, 4]), num_levels=4,
                                           validate_args=v)),
@@ -383,6 +503,7 @@ GOOD = [
                                                          validate_args=v),
     lambda v: structured.crf_log_likelihood(jnp.array([0, 1, 1]), UNARY, TRANSITION,
                                             validate_args=v),
+    lambda v: structured.hmm_log_likelihood(BATCH[:, :2], *HMM2, validate_args=v),
     lambda v: metrics.uniform_dequantize(KEY, jnp.array([0, 3]), num_levels=4, validate_args=v),
 ]
 
@@ -491,6 +612,7 @@ def test_exact_ot_pairing_refuses_mismatched_batches(size0, size1, event0, event
 
 #: The modules of the API document (their functions document every argument's domain).
 DOCUMENTED = (estimators, score_matching, distributions, transport, structured.crf,
+              structured.regular_crf,
               metrics.dequantization, metrics.calibration, metrics.distances)
 #: ... and the host-side metrics, whose arguments the module docstrings describe.
 MODULES = DOCUMENTED + (graphs, sample_quality)

@@ -26,6 +26,8 @@ import pytest
 
 import likelihood_jax
 
+_REGULAR_CRF = "unary, transition, dfa_next, dfa_accept, *, dfa_start=0, start=None, end=None"
+
 #: (module under likelihood_jax, name, parameter list as written in the API document).
 API: tuple[tuple[str, str, str], ...] = (
     ("estimators", "exact_divergence", "f, x"),
@@ -48,6 +50,8 @@ API: tuple[tuple[str, str, str], ...] = (
     ("structured", "crf_log_partition", "unary, transition, start=None, end=None"),
     ("structured", "crf_log_likelihood", "tags, unary, transition, start=None, end=None"),
     ("structured", "crf_viterbi", "unary, transition, start=None, end=None"),
+    ("structured", "regular_crf_log_partition", _REGULAR_CRF),
+    ("structured", "regular_crf_viterbi", _REGULAR_CRF),
     ("mixtures", "gmm_em_step", "x, weights, means, covariances, *, reg_covar=0.0"),
     ("transport", "exact_ot_pairing", "x0, x1"),
     ("transport", "sinkhorn_plan", "x0, x1, *, epsilon"),
@@ -57,15 +61,11 @@ API: tuple[tuple[str, str, str], ...] = (
     ("gaussian_process", "laplace_log_marginal_likelihood", "kernel_matrix, y"),
 )
 
-_REGULAR_CRF = "unary, transition, dfa_next, dfa_accept, *, dfa_start=0, start=None, end=None"
-
 #: Wave 2: promised, not implemented yet (same format as :data:`API`).
 PENDING: tuple[tuple[str, str, str], ...] = (
     ("metrics", "logme", "features, labels"),
     ("scoring", "min_k_percent", "token_log_probs, *, k=0.2"),
     ("scoring", "min_k_plus_plus", "token_log_probs, log_probs, *, k=0.2"),
-    ("structured", "regular_crf_log_partition", _REGULAR_CRF),
-    ("structured", "regular_crf_viterbi", _REGULAR_CRF),
 )
 
 #: Today's known gaps (test id -> why): their tests xfail while the gap is there and fail once

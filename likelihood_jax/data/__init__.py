@@ -81,9 +81,18 @@ Synthetic datasets
 Drawn from a seed by the generators of :mod:`likelihood_jax.data.synthetic` (nothing is
 written to disk): ``markov``, ``hmm``, ``markov_mixture`` (token sources with exact
 probabilities), ``community_small``, ``grid``, ``sbm`` (graphs), ``ising``, ``gmm_circle``,
+``federated_gmm`` (clients of a mixture, ``synthetic/federated_mixture.py``),
+``gaussian_classes``, ``digits_annotators``, ``heterogeneous_gmm``,
 ``grid_gaussian_mixture``, ``gaussian_linear`` (an SBI simulator), ``conditional_ar1``,
-``speech_mel``, ``digits_weak_signals``, ``attribute_captions``, ``shortcut_digits``,
-``finite_domain``, ``instructions``; each module's docstring gives the options.
+``speech_mel``, ``digits_weak_signals``, ``digits_label_proportions``,
+``attribute_captions``, ``shortcut_digits``,
+``finite_domain``, ``instructions``, ``ppca``, ``circle_manifold``, ``sphere_manifold``,
+``swissroll_surface`` (``synthetic/manifolds.py``), ``text_tables``, ``hmm_tagging``,
+``word_tags``, ``one_span`` (``synthetic/tagging.py``); each module's docstring
+gives the options.
+Small tabular sets from scikit-learn (``wine``, ``breast_cancer``, ``diabetes``,
+``digits_pca``) and ``correlated_gaussian`` (known entropy) live in ``tabular.py``
+(train/validation/test splits, standardized with train statistics).
 
 Registering a dataset
 ---------------------

@@ -7,7 +7,9 @@ Pereira 2001) scores a sequence as
 
 and ``log P(y) = score(y) - log Z`` with ``log Z = logsumexp_y score(y)``. The
 forward algorithm (log-semiring) gives ``log Z`` and Viterbi (max-semiring) the
-best sequence, each in ``O(T K^2)`` time. One sequence per call: ``unary`` is
+best sequence, each in ``O(T K^2)`` time; forward-backward gives the node and edge
+marginals (Sutton and McCallum 2012, "An Introduction to Conditional Random Fields"
+[P068], sections 4.1-4.3). One sequence per call: ``unary`` is
 ``(T, K)``; callers ``jax.vmap`` over a batch. ``start`` and ``end`` default to
 zeros.
 
@@ -210,3 +212,98 @@ def crf_viterbi(unary: Array, transition: Array, start: Array | None = None,
     _, earlier = lax.scan(backward, last_tag, backpointers, reverse=True)
     tags = jnp.concatenate([earlier, last_tag[None]])
     return tags, jnp.max(final)
+
+
+def crf_marginals(unary: Array, transition: Array, start: Array | None = None,
+                  end: Array | None = None) -> tuple[Array, Array]:
+    """Node and edge marginals of a linear-chain CRF by forward-backward [P068].
+
+    Forward ``alpha_1 = start + unary[0]``, ``alpha_t[j] = logsumexp_i(alpha_{t-1}[i] +
+    transition[i, j]) + unary[t, j]``; backward ``beta_T = end``, ``beta_t[i] =
+    logsumexp_j(transition[i, j] + unary[t+1, j] + beta_{t+1}[j])``, both by ``lax.scan``
+    in the log semiring; with ``log Z = logsumexp(alpha_T + end)``,
+
+        P(y_t = k) = exp(alpha_t[k] + beta_t[k] - log Z),
+        P(y_t = i, y_{t+1} = j) = exp(alpha_t[i] + transition[i, j] + unary[t+1, j]
+                                      + beta_{t+1}[j] - log Z).
+
+    Exact, ``O(T K^2)`` (Sutton and McCallum 2012, section 4.1). These are the expected
+    feature counts of the log-likelihood gradient: ``d log P(y) / d unary[t, k] =
+    1[y_t = k] - P(y_t = k)`` and ``d log P(y) / d transition[i, j] = sum_t 1[y_t = i,
+    y_{t+1} = j] - sum_t P(y_t = i, y_{t+1} = j)``.
+
+    Args:
+      unary: per-position tag scores, shape ``(T, K)`` with ``T, K >= 1``.
+      transition: ``transition[i, j]`` for tag ``i`` followed by tag ``j``, shape
+        exactly ``(K, K)``.
+      start: optional score of the first tag, shape exactly ``(K,)``.
+      end: optional score of the last tag, shape exactly ``(K,)``.
+
+    Returns:
+      ``(node, edge)``: ``node (T, K)``, each row summing to one, and ``edge (T-1, K,
+      K)``, ``edge[t, i, j] = P(y_t = i, y_{t+1} = j)`` (``(0, K, K)`` when ``T = 1``).
+
+    Raises:
+      ValueError: for shapes other than those above.
+    """
+    unary, transition, start, end = _as_arrays("crf_marginals", unary, transition, start, end)
+
+    def forward(alpha, unary_t):
+        alpha = jax.nn.logsumexp(alpha[:, None] + transition, axis=0) + unary_t
+        return alpha, alpha
+
+    first = start + unary[0]
+    last, alphas = lax.scan(forward, first, unary[1:])
+    alphas = jnp.concatenate([first[None], alphas])
+    log_z = jax.nn.logsumexp(last + end)
+
+    def backward(beta, unary_next):
+        beta = jax.nn.logsumexp(transition + unary_next + beta, axis=1)
+        return beta, beta
+
+    _, betas = lax.scan(backward, end, unary[1:], reverse=True)
+    betas = jnp.concatenate([betas, end[None]])
+    node = jnp.exp(alphas + betas - log_z)
+    edge = jnp.exp(alphas[:-1, :, None] + transition + (unary[1:] + betas[1:])[:, None, :]
+                   - log_z)
+    return node, edge
+
+
+def crf_count_gradients(tags: Array, unary: Array, transition: Array,
+                        start: Array | None = None, end: Array | None = None
+                        ) -> tuple[Array, Array, Array, Array]:
+    """The gradient of ``log P(tags)`` as empirical minus expected counts [P068].
+
+    For the linear-chain CRF the log-likelihood is linear in its scores up to ``log Z``,
+    and ``d log Z`` is the vector of marginals (Sutton and McCallum 2012, eq. 5.6):
+
+        d/d unary[t, k]        = 1[y_t = k] - P(y_t = k)
+        d/d transition[i, j]   = sum_t 1[y_t = i, y_{t+1} = j] - sum_t P(y_t = i, y_{t+1} = j)
+        d/d start[k], d/d end[k] = 1[y_1 = k] - P(y_1 = k),  1[y_T = k] - P(y_T = k)
+
+    with the marginals of :func:`crf_marginals` (forward-backward, no autodiff). Features
+    ``phi`` that map to the scores linearly get ``sum_t phi_t (1[y_t] - P(y_t))`` by the
+    chain rule. Equal to ``jax.grad(crf_log_likelihood, argnums=(1, 2, 3, 4))``.
+
+    Args:
+      tags: integer tags in ``[0, K)``, shape ``(T,)``.
+      unary: per-position tag scores, shape ``(T, K)`` with ``T, K >= 1``.
+      transition: ``transition[i, j]`` for tag ``i`` followed by tag ``j``, shape
+        exactly ``(K, K)``.
+      start: optional score of the first tag, shape exactly ``(K,)``.
+      end: optional score of the last tag, shape exactly ``(K,)``.
+
+    Returns:
+      ``(d_unary (T, K), d_transition (K, K), d_start (K,), d_end (K,))``.
+
+    Raises:
+      ValueError: for non-integer tags or shapes other than those above.
+    """
+    unary, transition, start, end = _as_arrays("crf_count_gradients", unary, transition,
+                                               start, end)
+    tags = _check_tags("crf_count_gradients", tags, unary, False)
+    node, edge = crf_marginals(unary, transition, start, end)
+    observed = jax.nn.one_hot(tags, unary.shape[1], dtype=unary.dtype)
+    pairs = jnp.einsum("ti,tj->ij", observed[:-1], observed[1:])
+    return (observed - node, pairs - edge.sum(axis=0), observed[0] - node[0],
+            observed[-1] - node[-1])

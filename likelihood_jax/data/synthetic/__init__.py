@@ -11,6 +11,14 @@ the generators are pure functions of a seed, so the same options give the same a
 * :mod:`.ising`: Ising models on small periodic lattices, exact by enumeration (``ising``);
 * :mod:`.graphs`: small graph datasets (``community_small``, ``grid``, ``sbm``);
 * :mod:`.class_mixture`: a class-conditional 2D Gaussian mixture on a circle (``gmm_circle``);
+* :mod:`.federated_mixture`: clients of one Gaussian mixture with private mixing weights
+  and per-component regressions (``federated_gmm``);
+* :mod:`.gaussian_classes`: class-conditional Gaussians with a shared covariance, naive
+  Bayes assumption held or broken (``gaussian_classes``);
+* :mod:`.annotators`: digits labeled by simulated annotators of known confusion matrices,
+  spammers and correlated annotators included (``digits_annotators``);
+* :mod:`.heterogeneous_gmm`: three well-separated 2D clusters of unequal covariances
+  (``heterogeneous_gmm``);
 * :mod:`.simulators`: the Gaussian-linear SBI simulator with exact posteriors
   (``gaussian_linear``);
 * :mod:`.source_pairs`: held-out source samples paired with a target (flow matching);
@@ -18,8 +26,12 @@ the generators are pure functions of a seed, so the same options give the same a
   (``conditional_ar1``, ``speech_mel``);
 * :mod:`.weak_signals`: digits with weak labeling functions and their error bounds
   (``digits_weak_signals``);
+* :mod:`.label_proportions`: digits cut into bags with known label counts, for learning from
+  label proportions (``digits_label_proportions``);
 * :mod:`.captions`: attribute captions of synthetic scenes (``attribute_captions``);
 * :mod:`.shortcut_digits`: digits with a planted shortcut feature (``shortcut_digits``);
 * :mod:`.finite_domain`: a random finite teacher over ``S x A`` (``finite_domain``);
 * :mod:`.instructions`: instruction sequences with a known response law (``instructions``).
+* :mod:`.tagging`: tagged sequences for CRFs: HMM states, word tags of Shakespeare, BIO spans
+  with an arity rule (``hmm_tagging``, ``word_tags``, ``one_span``).
 """

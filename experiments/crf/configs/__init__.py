@@ -1,0 +1,3 @@
+"""Configs of ``crf``; ``PRIMARY`` is the one the end-to-end harness runs."""
+
+PRIMARY = "hmm"
