@@ -91,13 +91,15 @@ def _log_sigmoid_difference(upper: Array, lower: Array, width: Array) -> Array:
 
 def discretized_logistic_mixture_log_prob(x: Array, logit_weights: Array, means: Array,
                                           log_scales: Array, *, num_bits: int = 8,
+                                          num_levels: int | None = None,
                                           fallback_threshold: float = 1e-5,
                                           min_log_scale: float | None = -7.0,
                                           validate_args: bool = False) -> Array:
     """Discretized logistic mixture log-likelihood (PixelCNN++, Salimans et al. 2017).
 
-    Data ``x`` lie in ``[-1, 1]`` on the grid of ``L = 2**num_bits`` levels
-    ``-1 + 2k/(L - 1)``; each level owns the bin ``[x - h, x + h]`` with half-width
+    Data ``x`` lie in ``[-1, 1]`` on the grid of ``L`` levels ``-1 + 2k/(L - 1)``
+    (``L = num_levels`` when given, e.g. 17 for scikit-learn's digits, else
+    ``L = 2**num_bits``); each level owns the bin ``[x - h, x + h]`` with half-width
     ``h = 1/(L - 1)``. Each component ``k`` is a logistic with CDF
     ``sigmoid((x - mu_k) / s_k)``, and
 
@@ -123,7 +125,11 @@ def discretized_logistic_mixture_log_prob(x: Array, logit_weights: Array, means:
         (``K >= 1``; the leading axes may broadcast).
       means: component locations, shape ``S + (K,)``.
       log_scales: component log-scales (any reals), shape ``S + (K,)``.
-      num_bits: bits per value, an integer ``>= 1``; ``2**num_bits`` levels.
+      num_bits: bits per value, an integer ``>= 1``; ``2**num_bits`` levels, used
+        when ``num_levels`` is None.
+      num_levels: the number of levels ``L``, an integer ``>= 2`` (any, not only a
+        power of two); when given it decides ``L``, and ``num_bits`` must be left at
+        its default or agree (``2**num_bits == num_levels``).
       fallback_threshold: interior bins with mass at most this use the mid-bin
         density approximation (``1e-5`` as in PixelCNN++; ``0.0`` keeps the exact
         mass wherever it is representable); in ``[0, 1)``.
@@ -139,11 +145,17 @@ def discretized_logistic_mixture_log_prob(x: Array, logit_weights: Array, means:
 
     Raises:
       ValueError: for shapes that do not broadcast to ``S + (K,)``, a bad
-        ``num_bits`` or ``fallback_threshold``; with ``validate_args``, for
+        ``num_bits``, ``num_levels`` (or both given and disagreeing) or
+        ``fallback_threshold``; with ``validate_args``, for
         ``x`` outside ``[-1, 1]``.
     """
     function = "discretized_logistic_mixture_log_prob"
     _checks.require_integer_at_least(function, "num_bits", num_bits, 1)
+    if num_levels is not None:
+        _checks.require_integer_at_least(function, "num_levels", num_levels, 2)
+        if num_bits != 8 and 2**num_bits != num_levels:
+            raise _checks.error(function, "num_levels", f"2**num_bits = {2**num_bits} when "
+                                "both are given", repr(num_levels))
     _checks.require_at_least(function, "fallback_threshold", fallback_threshold, 0.0)
     if not _checks.is_traced(fallback_threshold) and not fallback_threshold < 1:
         raise _checks.error(function, "fallback_threshold", "< 1", repr(fallback_threshold))
@@ -164,7 +176,7 @@ def discretized_logistic_mixture_log_prob(x: Array, logit_weights: Array, means:
     if min_log_scale is not None:
         log_scales = jnp.maximum(log_scales, min_log_scale)
     log_scales = jnp.maximum(log_scales, -(math.log(jnp.finfo(dtype).max) - 10.0))
-    num_levels = 2**num_bits
+    num_levels = 2**num_bits if num_levels is None else int(num_levels)
     half_bin = 1.0 / (num_levels - 1)
 
     inv_scale = jnp.exp(-log_scales)

@@ -24,9 +24,21 @@ def slugs_on_disk() -> list[str]:
 
 
 def family_of(slug: str) -> str:
-    """The one family package that ``experiments/<slug>/experiment.py`` imports."""
-    tree = ast.parse((EXPERIMENTS / slug / "experiment.py").read_text())
-    found = set()
+    """The family of ``experiments/<slug>/experiment.py`` (see :func:`family_from_source`)."""
+    return family_from_source((EXPERIMENTS / slug / "experiment.py").read_text(),
+                              f"experiments/{slug}/experiment.py")
+
+
+def family_from_source(source: str, where: str = "<source>") -> str:
+    """The one family package an experiment module imports, or the one it declares.
+
+    An experiment imports exactly one family package, which is its family. A module that
+    compares families (the density zoo) imports several and declares the section it is
+    listed under with a module-level ``FAMILY = "<family>"``: it must name one of the
+    families the module imports.
+    """
+    tree = ast.parse(source)
+    found, declared = set(), None
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "likelihood_jax":
             found |= {alias.name for alias in node.names}  # from likelihood_jax import flows
@@ -35,10 +47,19 @@ def family_of(slug: str) -> str:
         elif isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names
                       if a.name.startswith("likelihood_jax.")}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "FAMILY" for t in node.targets):
+            declared = ast.literal_eval(node.value)
     found &= set(FAMILIES)
+    if declared is not None:
+        if declared not in found:
+            raise ValueError(f"{where} declares FAMILY = {declared!r}, which is not one of the "
+                             f"families it imports {sorted(found)}")
+        return declared
     if len(found) != 1:
-        raise ValueError(f"experiments/{slug}/experiment.py imports families {sorted(found)}, "
-                         f"expected exactly one")
+        raise ValueError(f"{where} imports families {sorted(found)}, expected exactly one "
+                         f"(or a FAMILY = \"<family>\" declaration naming one of them)")
     return found.pop()
 
 

@@ -109,6 +109,41 @@ class DiscretizedLogisticMixtureTest(chex.TestCase):
         np.testing.assert_allclose(np.exp(scipy.special.logsumexp(log_probs, axis=0)), 1.0,
                                    atol=1e-5)
 
+    @parameterized.parameters(2, 3, 17, 100)
+    def test_num_levels_bins_sum_to_one_and_match_cdf_differences(self, num_levels):
+        # Any L >= 2 (17: scikit-learn's digits); float64 CDF differences of scipy's logistic
+        # with the edge bins taking the tails are the independent reference.
+        levels = np.linspace(-1.0, 1.0, num_levels)
+        logits, means, log_scales = _random_mixture(11, (3,), scale_range=(-2.5, 0.5))
+        x = np.broadcast_to(levels[:, None], (num_levels, 3))
+        params = [np.broadcast_to(p, (num_levels,) + p.shape) for p in (logits, means,
+                                                                       log_scales)]
+        log_probs = jax.jit(functools.partial(
+            distributions.discretized_logistic_mixture_log_prob, num_levels=num_levels))(
+                *(np.float32(a) for a in [x] + params))
+        np.testing.assert_allclose(np.exp(scipy.special.logsumexp(log_probs, axis=0)), 1.0,
+                                   atol=1e-5)
+        half = 1.0 / (num_levels - 1)
+        cdf = functools.partial(scipy.stats.logistic.cdf, loc=params[1],
+                                scale=np.exp(params[2]))
+        upper = np.where(x[..., None] > 1 - half, 1.0, cdf(x[..., None] + half))
+        lower = np.where(x[..., None] < -1 + half, 0.0, cdf(x[..., None] - half))
+        weights = scipy.special.softmax(params[0], axis=-1)
+        np.testing.assert_allclose(np.exp(log_probs), np.sum(weights * (upper - lower), -1),
+                                   rtol=1e-4, atol=1e-6)
+
+    def test_num_levels_256_is_num_bits_8_and_conflicts_raise(self):
+        x = np.float32(_levels(8)[[0, 7, 128, 255]])
+        params = [np.float32(p) for p in _random_mixture(12, (4,))]
+        fn = distributions.discretized_logistic_mixture_log_prob
+        np.testing.assert_allclose(fn(x, *params, num_levels=256), fn(x, *params), rtol=1e-6)
+        np.testing.assert_allclose(fn(x, *params, num_bits=5, num_levels=32),
+                                   fn(x, *params, num_bits=5), rtol=1e-6)
+        with self.assertRaisesRegex(ValueError, "num_levels"):
+            fn(x, *params, num_bits=5, num_levels=17)
+        with self.assertRaisesRegex(ValueError, "num_levels"):
+            fn(x, *params, num_levels=1)
+
     @chex.variants(with_jit=True, without_jit=True)
     @parameterized.parameters(8, 5)
     def test_matches_pixelcnnpp_transcription(self, num_bits):

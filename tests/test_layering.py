@@ -52,6 +52,7 @@ EXPERIMENTS = "experiments"
 CORE = frozenset({
     "_checks",
     "_lazy",
+    "density",
     "distributions",
     "estimators",
     "gaussian_process",

@@ -44,6 +44,18 @@ Modules (method modules name their paper's id):
 * ``wavenet``: FloWaveNet, a mel-conditioned flow for raw audio, and its autoregressive
   WaveNet baseline [P026];
 * ``unlearning``: unlearning by gradient orthogonalization (UNO) and its baselines [P246];
+* ``trade``: TraDE, a causal-transformer autoregressive density with MoG/softmax
+  conditionals, trained by NLL + lambda MMD^2 [P027];
+* ``injective``: free-form injective flows, the Hutchinson surrogate of
+  ``1/2 log det(J_g^T J_g)`` and the stabilised objective [P009];
+* ``tarflow``: TarFlow, the transformer autoregressive flow over patches of STARFlow, with
+  alternating block orders and sampling through the transformer's KV cache [P008];
+* ``pixelcnn``: the PixelCNN++ density over discrete images (discretized logistic mixture
+  of any number of levels, sequential sampling; network in ``models.pixelcnn``) [P070];
+* ``marginalization``: generative marginalization models, one network per marginal
+  ``log p(x_S)`` with the self-consistency penalty [P033];
+* ``any_order``: any-order autoregressive objectives (masked conditionals; permuted table
+  cells for an encoder-decoder) and order search at inference [P046];
 * ``experiment``: the family's Experiment bases (:class:`~likelihood_jax.flows.experiment.
   MLEFlow`), the only module that imports ``likelihood_jax.train``;
 * ``presets``: config blocks shared by the family's experiments (ml_collections only).
@@ -85,6 +97,7 @@ _EXPORTS = {
     "standard_normal_log_prob": "flow",
     "ChannelCoupling": "glow",
     "InvertibleConv1x1": "glow",
+    "DiscretizedPixelCNN": "pixelcnn",
     "MultiScale": "glow",
     "Squeeze": "glow",
     "multiscale_glow": "glow",
@@ -103,6 +116,9 @@ _EXPORTS = {
     "rational_quadratic_spline": "splines",
     "inverse_rational_quadratic_spline": "splines",
     "spline_coupling_flow": "splines",
+    "Patchify": "tarflow",
+    "TarFlowBlock": "tarflow",
+    "transformer_autoregressive_flow": "tarflow",
     "AutoregressiveWaveNet": "wavenet",
     "FloWaveNet": "wavenet",
     "MelUpsampler": "wavenet",
@@ -110,10 +126,12 @@ _EXPORTS = {
 }
 
 _SUBMODULES = frozenset({
-    "autoregressive", "base", "chain", "conditional", "coupling", "ebflow", "elementwise",
-    "experiment", "flow", "glow", "linear", "mollification", "nonlinear", "path_gradients",
-    "planar_radial", "presets", "reshape", "residual", "splines", "unlearning", "wavenet",
-    "weak_supervision",
+    "autoregressive", "base", "chain", "conditional", "coupling", "density", "ebflow",
+    "elementwise",
+    "experiment", "flow", "glow", "injective", "linear", "mollification", "nonlinear",
+    "path_gradients", "pixelcnn", "planar_radial", "presets", "reshape", "residual", "splines",
+    "tarflow", "trade", "unlearning", "wavenet",
+    "weak_supervision", "marginalization", "any_order",
 })
 
 __all__ = sorted(_EXPORTS)

@@ -35,6 +35,11 @@ the index, hidden by the causal mask until later tokens overwrite them. Every le
 of the cache has the batch on axis 0 (beam search reorders caches by gathering
 along it).
 
+Continuous inputs (``input_dim``): with ``input_dim = C`` the "tokens" are float vectors
+``[B, T, C]`` that a Dense layer projects to the width (``vocab_size`` is then unused),
+so the same causal stack and its KV cache serve a model of continuous sequences, e.g.
+the transformer autoregressive flow of :mod:`likelihood_jax.flows.tarflow` [P008].
+
 Training options (all off by default, so a model without them computes exactly what
 it did before they existed):
 
@@ -245,6 +250,9 @@ class TransformerLM(nn.Module):
       remat: rematerialize each block in the backward pass.
       scan_layers: run the blocks under ``nn.scan`` (parameters stacked under
         ``"blocks"``; see :func:`stack_layer_params`).
+      input_dim: None (default) for token ids; ``C`` for continuous inputs
+        ``[B, T, C]`` projected by a Dense layer (named ``embed``; no
+        ``tie_embeddings``).
     """
 
     vocab_size: int
@@ -266,6 +274,7 @@ class TransformerLM(nn.Module):
     dtype: Any = jnp.float32
     remat: bool = False
     scan_layers: bool = False
+    input_dim: int | None = None
 
     # -- configuration -------------------------------------------------------------------
 
@@ -315,12 +324,18 @@ class TransformerLM(nn.Module):
                              f"{self.num_outputs} > {self.vocab_size}")
         if self.scan_layers and self.num_layers < 1:
             raise ValueError(f"scan_layers needs num_layers >= 1, got {self.num_layers}")
+        if self.input_dim is not None and (self.input_dim < 1 or self.tie_embeddings):
+            raise ValueError(f"input_dim must be a positive int without tie_embeddings, got "
+                             f"{self.input_dim} (tie_embeddings={self.tie_embeddings})")
 
     def setup(self):  # noqa: D102
         self._check_config()
         dtype, rates = self.compute_dtype, self.dropout_rates()
         init = nn.initializers.normal(0.02)
-        self.embed = nn.Embed(self.vocab_size, self.width, embedding_init=init, dtype=dtype)
+        if self.input_dim is None:
+            self.embed = nn.Embed(self.vocab_size, self.width, embedding_init=init, dtype=dtype)
+        else:
+            self.embed = nn.Dense(self.width, dtype=dtype)
         if self.position == "learned":
             self.position_embed = nn.Embed(self.max_len, self.width, embedding_init=init,
                                            dtype=dtype)
@@ -353,11 +368,15 @@ class TransformerLM(nn.Module):
     # -- helpers -------------------------------------------------------------------------
 
     def _check_tokens(self, tokens):
-        if tokens.ndim != 2:
+        if self.input_dim is not None:
+            if tokens.ndim != 3 or tokens.shape[-1] != self.input_dim:
+                raise ValueError(f"continuous inputs must have shape [batch, length, "
+                                 f"{self.input_dim}], got {tokens.shape}")
+        elif tokens.ndim != 2:
             raise ValueError(f"tokens must have shape [batch, length], got {tokens.shape}")
 
     def token_embeddings(self, tokens: jax.Array) -> jax.Array:
-        """``[B, T]`` ids -> ``[B, T, W]`` token embeddings (without positions)."""
+        """``[B, T]`` ids (or ``[B, T, C]`` inputs) -> ``[B, T, W]`` embeddings (no positions)."""
         self._check_tokens(tokens)
         return self.embed(tokens)
 
@@ -496,7 +515,7 @@ class TransformerLM(nn.Module):
         if not self.causal:
             raise ValueError("a bidirectional (causal=False) transformer cannot extend a cache")
         self._check_tokens(tokens)
-        batch, length = tokens.shape
+        batch, length = tokens.shape[:2]
         index = cache["index"]
         if index.shape != (batch,):
             raise ValueError(f"cache index has shape {index.shape}, expected ({batch},): "

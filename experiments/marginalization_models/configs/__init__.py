@@ -1,0 +1,3 @@
+"""Configs of ``marginalization_models``; ``PRIMARY`` is the one the end-to-end harness runs."""
+
+PRIMARY = "ising"
