@@ -42,6 +42,7 @@ from likelihood_jax import (
 from likelihood_jax.metrics import graphs, sample_quality
 from likelihood_jax.mixtures import (
     annotators,
+    detection,
     federated,
     incremental,
     naive_bayes,
@@ -201,6 +202,20 @@ STATIC = [
     ("solve_membership_sdp", "num_steps",
      lambda: sdp_clustering.solve_membership_sdp(jnp.zeros((1, 3, 3)), jnp.ones(1),
                                                  num_steps=0)),
+    # mixtures: D-RMM detection [P136]
+    ("component_log_joint", "family", lambda: detection.component_log_joint(
+        jnp.zeros((2, 4)), jnp.zeros(3), jnp.zeros((3, 4)), jnp.ones((3, 4)), "laplace")),
+    ("component_log_joint", "means", lambda: detection.component_log_joint(
+        jnp.zeros((2, 4)), jnp.zeros(3), jnp.zeros((2, 4)), jnp.ones((3, 4)))),
+    ("component_log_joint", "labels", lambda: detection.component_log_joint(
+        jnp.zeros((2, 4)), jnp.zeros(3), jnp.zeros((3, 4)), jnp.ones((3, 4)),
+        labels=jnp.zeros(2, int))),
+    ("mixture_nll", "log_joint", lambda: detection.mixture_nll(jnp.zeros(3))),
+    ("max_component_loss", "box_mask",
+     lambda: detection.max_component_loss(jnp.zeros((2, 3)), jnp.ones(3))),
+    ("mixing_log_weights", "logits", lambda: detection.mixing_log_weights(jnp.zeros((2, 3)))),
+    ("box_scales", "min_ratio",
+     lambda: detection.box_scales(jnp.zeros((3, 4)), jnp.zeros((3, 4)), -0.1)),
     # metrics: bits/dim and dequantization
     ("bits_per_dim", "num_dims", lambda: metrics.bits_per_dim(1.0, 0)),
     ("bits_per_dim", "num_dims", lambda: metrics.bits_per_dim(1.0, -3)),
@@ -342,6 +357,16 @@ HOST = [
      lambda: structured.regular_crf.bio_span_count_dfa(2, 2, 1)),
     ("bio_span_count_dfa", "count", lambda: structured.regular_crf.bio_span_count_dfa(2, 0, -1)),
     ("bio_span_count_dfa", "num_types", lambda: structured.regular_crf.bio_span_count_dfa(0, 0, 1)),
+    # mixtures: D-RMM detection metrics (numpy) [P136]
+    ("box_iou", "b", lambda: detection.box_iou(np.zeros((2, 4)), np.zeros((2, 3)))),
+    ("average_precision", "iou_threshold", lambda: detection.average_precision(
+        np.zeros((1, 2)), np.zeros((1, 2, 4)), np.zeros((1, 1, 4)), np.ones((1, 1)), 1.5)),
+    ("average_precision", "pred_boxes", lambda: detection.average_precision(
+        np.zeros((1, 2)), np.zeros((1, 3, 4)), np.zeros((1, 1, 4)), np.ones((1, 1)))),
+    ("non_maximum_suppression", "boxes",
+     lambda: detection.non_maximum_suppression(np.zeros(2), np.zeros((3, 4)))),
+    ("components_per_object", "gt_mask", lambda: detection.components_per_object(
+        np.zeros((1, 2)), np.zeros((1, 2, 4)), np.zeros((1, 1, 4)), np.ones((1, 2)), 0.1)),
     # transport, calibration, distances
     ("exact_ot_pairing", "x0", lambda: transport.exact_ot_pairing(
         BATCH.at[0, 0].set(jnp.nan), BATCH)),

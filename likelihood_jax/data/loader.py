@@ -379,6 +379,7 @@ _OFFLINE: dict[str, _Loader | str] = {
     "federated_gmm": "likelihood_jax.data.synthetic.federated_mixture:load_federated_gmm",
     "gaussian_classes": "likelihood_jax.data.synthetic.gaussian_classes:load_gaussian_classes",
     "digits_annotators": "likelihood_jax.data.synthetic.annotators:load_digits_annotators",
+    "rectangles": "likelihood_jax.data.synthetic.rectangles:load_rectangles",
     "heterogeneous_gmm": "likelihood_jax.data.synthetic.heterogeneous_gmm:load_heterogeneous_gmm",
     "gaussian_linear": "likelihood_jax.data.synthetic.simulators:load_gaussian_linear",
     "digits_weak_signals": "likelihood_jax.data.synthetic.weak_signals:load_digits_weak_signals",

@@ -16,6 +16,9 @@
 * :mod:`~likelihood_jax.mixtures.sdp_clustering`: likelihood-adjusted SDP clustering of a
   heterogeneous Gaussian mixture (iLA-SDP; consensus ADMM with an ``eigh`` PSD projection)
   [P101].
+* :mod:`~likelihood_jax.mixtures.detection`: multi-object detection as a mixture density over
+  ground-truth boxes (Cauchy or Gaussian coordinates), its NLL and the maximum component
+  maximization (MCM) regularizer against duplicates; AP, NMS and duplicate counts [P136].
 """
 
 from likelihood_jax.mixtures.gmm import gmm_em_step, gmm_log_likelihood

@@ -34,4 +34,6 @@ the generators are pure functions of a seed, so the same options give the same a
 * :mod:`.instructions`: instruction sequences with a known response law (``instructions``).
 * :mod:`.tagging`: tagged sequences for CRFs: HMM states, word tags of Shakespeare, BIO spans
   with an arity rule (``hmm_tagging``, ``word_tags``, ``one_span``).
+* :mod:`.rectangles`: small images of 1-3 axis-aligned rectangles with their boxes, for
+  detection (``rectangles``).
 """
