@@ -17,15 +17,21 @@ the time per point of each and their ratio. Both fits give the same mixture.
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
+import os
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+# As in likelihood_jax.main: OpenBLAS's spin-waiting threads make the LAPACK calls inside the
+# scan (the refactorizing variant's Cholesky) 10-100x slower on a loaded 2-core machine.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from likelihood_jax.mixtures import incremental
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from likelihood_jax.mixtures import incremental  # noqa: E402
 
 
 def stream(dim: int, points: int, seed: int = 0) -> np.ndarray:
