@@ -33,6 +33,12 @@ def test_weak_signals_are_weak_and_bounds_hold_for_the_true_labels(experiment):
     truth = jax.nn.one_hot(train["label"], 10)
     assert float(jnp.max(ws.constraint_violations(signals, truth, experiment.bounds))) < 0.05
     assert experiment.baselines["majority_vote_test_accuracy"] > 0.7
+    # The supervised baseline sees exactly the labelled images, disjoint from the train set.
+    labeled = experiment.dataset.labeled
+    assert labeled["x"].shape == (100, 64) and labeled["label"].shape == (100,)
+    flat_train = {row.tobytes() for row in train["x"]}
+    assert not any(row.tobytes() in flat_train for row in labeled["x"])
+    assert experiment.baselines["labeled_logreg_test_accuracy"] > 0.7
 
 
 def test_loss_is_minus_log_prob_of_the_inverse_sample_plus_penalty(experiment):
@@ -67,5 +73,6 @@ def check_runlocal(workdir: str) -> None:
     assert metrics["accuracy"] > 0.15  # above chance (0.1) after 400 steps
     # The averaged prediction is (nearly) on the simplex: each sample was pushed there.
     assert metrics["prediction_max_simplex_violation"] < 0.08
-    for name in ("majority_vote_test_accuracy", "weak_label_logreg_test_accuracy"):
+    for name in ("majority_vote_test_accuracy", "weak_label_logreg_test_accuracy",
+                 "labeled_logreg_test_accuracy"):
         assert 0.0 < metrics[name] <= 1.0

@@ -6,7 +6,9 @@ and their error bounds, beats the majority vote of the signals. The data is the 
 dataset ``digits_weak_signals`` (:mod:`likelihood_jax.data.synthetic.weak_signals`); its
 options are the ``dataset`` fields (``seed`` draws the labelled set and seeds the weak
 classifiers). Modes: ``runlocal`` (the tests), default (the README numbers), ``full``
-(longer, wider). Numbers reached: see experiments/label_flows/README.md.
+(longer, wider). Numbers reached (3 splits, default mode): LLF 0.875 +- 0.051 test accuracy,
+majority vote 0.819 +- 0.027, and a logistic regression on the 100 labelled images 0.903 +-
+0.027, which LLF does not beat; see experiments/label_flows/README.md.
 """
 
 import ml_collections

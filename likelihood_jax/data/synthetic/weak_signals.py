@@ -42,9 +42,12 @@ class WeakSignalDataset(loader.Dataset):
 
     Attributes:
       error_bounds: ``(M, K)`` upper bounds of each signal's expected error on each class.
+      labeled: the labelled examples the signals were built from (``"x"`` flattened like
+        ``train["x"]``, ``"label"``), for the supervised baseline that uses them directly.
     """
 
     error_bounds: np.ndarray | None = None
+    labeled: dict[str, np.ndarray] | None = None
 
 
 def estimate_error_bounds(signals: np.ndarray, labels_onehot: np.ndarray,
@@ -149,7 +152,9 @@ def weak_signal_dataset(raw: loader.Dataset, *, num_labeled: int, regions: tuple
                               num_classes=k, description=f"{raw.name} features with weak "
                               f"signals of regions {tuple(regions)}, {num_labeled} labelled "
                               f"examples (seed {seed})")
-    return WeakSignalDataset(f"{raw.name}_weak", train, test, info, error_bounds=bounds)
+    labeled_set = {"x": images[labeled].reshape(len(labeled), -1), "label": labels[labeled]}
+    return WeakSignalDataset(f"{raw.name}_weak", train, test, info, error_bounds=bounds,
+                             labeled=labeled_set)
 
 
 def load_digits_weak_signals(name: str, data_dir: str, num_labeled: int = 100,
