@@ -7,7 +7,9 @@ Models". Reproduces, at small scale: training on random factorisation orders of 
 per row implied by the other two). Metrics: cell accuracy and table exact match of greedy
 decoding in the fixed order and with the search.
 Modes: ``runlocal`` (seconds: the tests), default (the README numbers), ``full``.
-Measured: see experiments/any_order_tables/README.md.
+Measured (default mode, seeds 0-2): cell accuracy 0.408 +- 0.403 for random-order training
+with search against 0.810 +- 0.387 for the fixed-order baseline (fixed decoding): the
+claim does not show after 600 steps. Table: experiments/any_order_tables/README.md.
 """
 
 import ml_collections

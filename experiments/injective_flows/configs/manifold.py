@@ -5,7 +5,9 @@ Paper: Sorrenson et al. 2024, "Lifting Architectural Constraints of Injective Fl
 ``swissroll_surface`` (set ``--config.model.latent_dim=2``); MLP encoder/decoder;
 ``fif.jacobian_at`` ``data`` (stabilised, default) or ``reconstruction`` (naive). Metrics:
 reconstruction, manifold NLL, and ``sample_radius_error`` of decoded samples on the circle
-and the sphere. Measured numbers: experiments/injective_flows/README.md.
+and the sphere. Measured (circle, seeds 0-2): reconstruction 0.014 +- 0.008, manifold NLL
+1.719 +- 0.072 stabilised vs 1.718 +- 0.070 naive (no divergence at this scale); table:
+experiments/injective_flows/README.md.
 """
 
 import ml_collections

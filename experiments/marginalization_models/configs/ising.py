@@ -8,7 +8,10 @@ match the exact ones (KL, TV, marginal and conditional errors against enumeratio
 Fields: ``target.*`` (lattice, beta), ``objective`` (mle | kl), ``order`` (random | raster:
 the autoregressive baseline), ``consistency_weight``.
 Modes: ``runlocal`` (2x2, seconds: the tests), default (3x3, the README numbers), ``full``.
-Measured: see experiments/marginalization_models/README.md.
+Measured (default mode, seeds 0-2, mean +- 95% interval): MaM test NLL 4.491 +- 0.134,
+KL after renormalization 0.021 +- 0.014, marginal abs err 0.123 +- 0.138, total mass
+1.165 +- 0.193; raster baseline test NLL 4.652 +- 0.046 (exact entropy 4.636). Table and
+commands: experiments/marginalization_models/README.md.
 """
 
 import ml_collections

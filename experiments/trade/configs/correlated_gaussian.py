@@ -30,11 +30,11 @@ def get_config(arg=None):
     config.checkpoint_every = 1000
     config.eval_batch_size = 2000
     apply_mode(config, arg, {
-        # Plain MLE (the MMD path is covered by tests/flows/test_trade.py); 256 evaluation
-        # samples, as many as the samples plot, so one compiled sampler serves both.
+        # Plain MLE (the MMD path is covered by tests/flows/test_trade.py); no samples plot,
+        # so the sampler compiles once (inside model_metrics' mmd2).
         "runlocal": runlocal(60, {"dataset.dim": 4, "model.num_layers": 1, "model.width": 16,
                                   "trade.eval_samples": 256},
-                             batch_size=64, eval_batch_size=500),
+                             batch_size=64, eval_batch_size=500, num_plot_samples=0),
         "full": {"total_steps": 20000, "model.num_layers": 4, "model.width": 128,
                  "model.num_components": 16},
     })

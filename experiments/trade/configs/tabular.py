@@ -7,7 +7,10 @@ discrete, a softmax conditional), ``digits_pca`` (16 principal components of dig
 standardized with train statistics (likelihood_jax.data.tabular). ``trade.mmd_weight`` is
 lambda (0: plain MLE). Headline: test NLL (nats); model metric ``mmd2`` of samples against
 held-out rows. ``--config.dataset.heldout=validation`` evaluates on the validation rows.
-Measured numbers: experiments/trade/README.md. Modes: ``runlocal``, default, ``full``.
+Measured (default mode, 400 steps chosen on diabetes validation NLL, seeds 0-2): test NLL
+diabetes 11.676 +- 1.506 alone vs 11.802 +- 1.438 with lambda = 0.4; wine 32.038 +- 7.498
+vs 32.625 +- 7.940; MMD^2 of samples ~0 in both arms (no measurable gain from the penalty).
+Table and commands: experiments/trade/README.md. Modes: ``runlocal``, default, ``full``.
 """
 
 import ml_collections
@@ -26,9 +29,9 @@ def get_config(arg=None):
     config.optim.schedule = "cosine"
     config.optim.weight_decay = 1e-4
     config.batch_size = 64
-    config.total_steps = 800
+    config.total_steps = 400  # chosen on diabetes validation NLL from {200, 400, 800}
     config.log_every = 100
-    config.checkpoint_every = 800
+    config.checkpoint_every = 400
     config.eval_batch_size = 1000
     apply_mode(config, arg, {
         "runlocal": runlocal(40, {"model.num_layers": 1, "model.width": 16,
