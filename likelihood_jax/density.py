@@ -124,6 +124,26 @@ def num_parameters(params: Any) -> int:
                    if jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating)))
 
 
+def cell_levels(y: Array, num_levels: int) -> Array:
+    """The level ``k = floor(L y)`` of points ``y in [0, 1)`` (int32, clipped to ``0..L-1``).
+
+    The cell a uniformly dequantized point came from (``y = (k + u) / L``); same shape as
+    ``y``. A discrete model reads its data through this map (module docstring).
+    """
+    k = jnp.floor(jnp.asarray(y) * num_levels).astype(jnp.int32)
+    return jnp.clip(k, 0, num_levels - 1)
+
+
+def piecewise_constant_log_prob(discrete_log_prob: Array, num_dims: int, num_levels: int
+                                ) -> Array:
+    """``log p(y) = log P(floor(L y)) + D log L``: a discrete model as a density on ``[0, 1)^D``.
+
+    Constant on each cell of volume ``L^-D``, so it integrates to ``sum_k P(k) = 1`` and
+    the uniformly dequantized bits/dim of it is exactly ``-log2 P(k) / D`` (no Jensen gap).
+    """
+    return discrete_log_prob + num_dims * math.log(num_levels)
+
+
 def _check_batch(model: DensityModel, x) -> None:
     shape = tuple(jnp.shape(x))
     if shape[1:] != tuple(model.event_shape):

@@ -18,7 +18,7 @@ from scipy import stats
 
 from likelihood_jax import density
 from likelihood_jax.continuous_time.density import CNFDensity, DiffusionDensity
-from likelihood_jax.flows.density import flow_density
+from likelihood_jax.flows.density import flow_density, pixelcnn_density, trade_density
 from likelihood_jax.models.time_mlp import TimeMLP
 from likelihood_jax.sequence.density import autoregressive_pixels
 
@@ -48,15 +48,23 @@ MODELS = {
                                           **SOLVE), False),
     "transformer": (lambda s, n: autoregressive_pixels(s, n, num_layers=1, width=8,
                                                        num_heads=2), True),
+    "tarflow": (lambda s, n: flow_density("tarflow", s, num_levels=n, num_layers=2, width=8,
+                                          transformer_layers=1, num_heads=2, patch_size=2),
+                True),
+    "pixelcnn": (lambda s, n: pixelcnn_density(s, n, num_filters=4, num_resnet=0,
+                                               num_scales=1, num_mixtures=2, dropout=0.1),
+                 True),
+    "trade": (lambda s, n: trade_density(s, num_levels=n, num_components=2, num_layers=1,
+                                         width=8, num_heads=2), True),
 }
-IMAGE_ONLY = ("glow", "transformer")
-# The default tier checks one model per test; the whole table runs nightly (compilation of
-# every adapter costs minutes on a shared CPU).
+IMAGE_ONLY = ("glow", "transformer", "tarflow", "pixelcnn")
+# The default tier checks a flow (and TraDE's 2D density); the whole table runs nightly
+# (compilation of every adapter costs minutes on a shared CPU).
 DEFAULT_TIER = ("realnvp",)
 
 
-def _tiered(names):
-    return [n if n in DEFAULT_TIER else pytest.param(n, marks=pytest.mark.nightly)
+def _tiered(names, default=DEFAULT_TIER):
+    return [n if n in default else pytest.param(n, marks=pytest.mark.nightly)
             for n in names]
 ON_2D = [n for n in MODELS if n not in IMAGE_ONLY]
 IMAGE = (4, 4, 1)
@@ -88,17 +96,20 @@ def test_contract_shapes_finiteness_and_exactness(name):
     assert log_prob.shape == (3,) and bool(jnp.all(jnp.isfinite(log_prob)))
     assert samples.shape == (2,) + tuple(model.event_shape)
     assert bool(jnp.all(jnp.isfinite(samples)))
+    if name in ("pixelcnn", "transformer"):  # discrete models sample cell centers
+        np.testing.assert_allclose(samples * LEVELS % 1, 0.5, atol=1e-4)
     loss = model.loss(params, x[:3], jax.random.key(4), model.objectives[0])
     assert loss.shape == (3,) and bool(jnp.all(jnp.isfinite(loss)))
     with pytest.raises(ValueError, match="objective"):
         density.resolve_objective(model, "no_such_objective")
 
 
-@pytest.mark.parametrize("name", _tiered(ON_2D))
+@pytest.mark.parametrize("name", _tiered(ON_2D, DEFAULT_TIER + ("trade",)))
 def test_2d_density_integrates_to_one(name):
     """A Riemann sum over [-6, 6]^2 (an ELBO: at most one; Hutchinson: about one)."""
     model, params, _ = _fitted(name, False)
-    edge = np.linspace(-6.0, 6.0, 49)
+    half_width = 12.0 if name == "trade" else 6.0  # TraDE's initial mixtures are wide
+    edge = np.linspace(-half_width, half_width, int(8 * half_width) + 1)
     grid = jnp.asarray(np.stack(np.meshgrid(edge, edge), -1).reshape(-1, 2), jnp.float32)
     log_prob = jax.jit(model.log_prob)(params, grid)
     mass = float(jnp.sum(jnp.exp(log_prob)) * (edge[1] - edge[0]) ** 2)
@@ -111,7 +122,8 @@ def test_2d_density_integrates_to_one(name):
 
 
 @pytest.mark.nightly
-@pytest.mark.parametrize("name", ["realnvp", "glow", "cnf", "transformer"])
+@pytest.mark.parametrize("name", ["realnvp", "glow", "cnf", "transformer", "tarflow",
+                                  "pixelcnn", "trade"])
 def test_image_bits_per_dim_is_finite_and_above_zero(name):
     model, params, _ = _fitted(name, True)
     k = jax.random.randint(jax.random.key(5), (3,) + IMAGE, 0, LEVELS)
@@ -125,8 +137,8 @@ def test_autoregressive_model_sums_to_one_and_its_bits_per_dim_is_exact():
     """Enumerates all 3^4 images of a 2x2 model: P sums to one; bits/dim is -log2 P(k) / D."""
     model = autoregressive_pixels((2, 2, 1), 3, num_layers=1, width=8, num_heads=2)
     every = np.array(np.meshgrid(*[range(3)] * 4, indexing="ij")).reshape(4, -1).T
-    params = model.init(jax.random.key(0), jnp.zeros((1, 2, 2, 1)))
-    log_p = model.discrete_log_prob(params, jnp.asarray(every, jnp.int32))
+    params = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 2, 2, 1)))
+    log_p = jax.jit(model.discrete_log_prob)(params, jnp.asarray(every, jnp.int32))
     assert float(jnp.sum(jnp.exp(log_p))) == pytest.approx(1.0, abs=1e-5)
     k = jnp.asarray(every[:5].reshape(5, 2, 2, 1))
     exact = -log_p[:5] / (4 * math.log(2))
@@ -136,11 +148,39 @@ def test_autoregressive_model_sums_to_one_and_its_bits_per_dim_is_exact():
     sigma = 0.1
     tau = 0.5 / 3 / sigma
     kl = -4 * stats.truncnorm(-tau, tau, scale=sigma).entropy() - 4 * math.log(3)
-    draws = jax.vmap(lambda key: density.bits_per_dim(
+    draws = jax.jit(jax.vmap(lambda key: density.bits_per_dim(
         model, params, key, k, num_levels=3, dequantization="truncated_normal", sigma=sigma)
-    )(jax.random.split(jax.random.key(2), 100))
+    ))(jax.random.split(jax.random.key(2), 100))
     gap = float(jnp.mean(draws - exact))  # 500 draws of log q: a mean within about 0.005
     assert gap == pytest.approx(kl / (4 * math.log(2)), abs=0.01)
+
+
+def test_pixelcnn_sums_to_one_and_its_bits_per_dim_is_exact():
+    """All 3^4 images of a 2x2 PixelCNN++: P sums to one; bits/dim is -log2 P(k) / D [P070]."""
+    model = pixelcnn_density((2, 2, 1), 3, num_filters=4, num_resnet=0, num_scales=1,
+                             num_mixtures=2)
+    every = np.array(np.meshgrid(*[range(3)] * 4, indexing="ij")).reshape(4, -1).T
+    k = jnp.asarray(every.reshape(-1, 2, 2, 1))
+    params = model.init(jax.random.key(0), (k + 0.5) / 3)
+
+    @jax.jit
+    def evaluate(params, k):
+        return (model.model.log_prob(params, k.astype(jnp.float32)),
+                density.bits_per_dim(model, params, jax.random.key(1), k, num_levels=3),
+                model.loss(params, (k + 0.9) / 3, jax.random.key(2), "ml"))  # same cells
+
+    log_p, bpd, loss = evaluate(params, k)
+    assert float(jnp.sum(jnp.exp(log_p))) == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(bpd, -log_p / (4 * math.log(2)), rtol=1e-5)
+    np.testing.assert_allclose(loss, -log_p, rtol=1e-5)
+
+
+def test_cell_levels_and_piecewise_constant_density():
+    y = jnp.array([0.0, 0.33, 0.34, 0.999, 1.0])
+    np.testing.assert_array_equal(density.cell_levels(y, 3), [0, 0, 1, 2, 2])
+    # P(k) = 1/L^D (uniform): the density is 1 on [0, 1)^D.
+    assert float(density.piecewise_constant_log_prob(-4 * math.log(3), 4, 3)) == \
+        pytest.approx(0.0, abs=1e-6)
 
 
 class _Uniform:
@@ -196,6 +236,15 @@ def test_bad_arguments_raise_naming_them():
         autoregressive_pixels((2, 2, 1), None)
     with pytest.raises(ValueError, match="likelihood"):
         DiffusionDensity(_net(), (2,), likelihood="sde")
+    with pytest.raises(ValueError, match="image"):
+        flow_density("tarflow", (2,))
+    with pytest.raises(ValueError, match="num_levels"):
+        pixelcnn_density((2, 2, 1), None)
+    model = trade_density((2,), num_components=2, num_layers=1, width=8, num_heads=2)
+    with pytest.raises(ValueError, match="objective"):
+        model.loss({}, jnp.zeros((1, 2)), jax.random.key(0), "score_matching")
+    with pytest.raises(ValueError, match="continuous columns"):
+        type(model)(model.model, (3,))
 
 
 @pytest.mark.nightly

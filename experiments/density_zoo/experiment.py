@@ -6,7 +6,10 @@ adapter and trained by the shared loop; ``config.model.family`` picks the model
 first; ``"ml"``, ``"score_matching"``, ``"flow_matching"`` where the model has it).
 
 * Flows (:mod:`likelihood_jax.flows.density`): ``realnvp``, ``spline``, ``maf``, ``glow``
-  (images only); ``ml`` or EBFlow's ``score_matching`` [P001].
+  and ``tarflow`` [P008] (images only); ``ml`` or EBFlow's ``score_matching`` [P001].
+  Autoregressive models of the flows family: ``pixelcnn`` (PixelCNN++ [P070], a discrete
+  model, images only; ``ml``) and ``trade`` (TraDE [P027]; ``ml`` or ``penalized_ml``,
+  NLL + ``model.mmd_weight`` MMD^2).
 * Continuous time (:mod:`likelihood_jax.continuous_time.density`): ``cnf`` (flow matching,
   CNF likelihood by diffrax), ``diffusion_ode`` (denoising, probability-flow ODE likelihood,
   i-DODE [P013]), ``vdm`` (denoising, the VDM ELBO: a bound).
@@ -19,7 +22,8 @@ training, every model the same way; the headline ``bits_per_dim`` is
 ``metrics``' convention; an upper bound on the discrete bits/dim, exact models included).
 2D toys: the test NLL in nats. ``write_artifacts`` writes ``zoo.json``: the model's
 family, objective, ``likelihood`` (``exact`` or ``bound``) and parameter count, and
-``samples.npy``: 16 samples (the leaderboard's grid).
+``samples.npy``: the leaderboard's grid (:attr:`DensityZoo.num_grid_samples`: 16 images, 2000
+points of a 2D toy).
 
 The experiment imports three families by nature, so it declares ``FAMILY`` (the section of
 ``docs/experiments.md`` it is listed under; ``tests/discovery.py:family_of`` honours it).
@@ -37,15 +41,21 @@ import numpy as np
 
 from likelihood_jax import density, metrics
 from likelihood_jax.continuous_time.density import CNFDensity, DiffusionDensity
-from likelihood_jax.flows.density import FLOW_KINDS, flow_density
+from likelihood_jax.flows.density import (
+    FLOW_KINDS,
+    IMAGE_KINDS,
+    flow_density,
+    pixelcnn_density,
+    trade_density,
+)
 from likelihood_jax.models.time_mlp import TimeMLP
 from likelihood_jax.sequence.density import autoregressive_pixels
 from likelihood_jax.train import Experiment
 
 FAMILY = "flows"
 CONTINUOUS_TIME = ("cnf", "diffusion_ode", "vdm")
-FAMILIES = FLOW_KINDS + CONTINUOUS_TIME + ("transformer",)
-IMAGE_ONLY = ("glow", "transformer")
+FAMILIES = FLOW_KINDS + ("pixelcnn", "trade") + CONTINUOUS_TIME + ("transformer",)
+IMAGE_ONLY = IMAGE_KINDS + ("pixelcnn", "transformer")
 
 
 def build_model(model_config, event_shape: tuple[int, ...], num_levels: int | None
@@ -65,7 +75,18 @@ def build_model(model_config, event_shape: tuple[int, ...], num_levels: int | No
     if family in FLOW_KINDS:
         return flow_density(family, event_shape, num_levels=num_levels,
                             num_layers=m.num_layers, hidden_dims=hidden, num_bins=m.num_bins,
-                            bound=m.bound, transform=m.transform)
+                            bound=m.bound, transform=m.transform, patch_size=m.patch_size,
+                            width=m.width, transformer_layers=m.transformer_layers,
+                            num_heads=m.num_heads)
+    if family == "pixelcnn":
+        return pixelcnn_density(event_shape, num_levels, num_filters=m.num_filters,
+                                num_resnet=m.num_resnet, num_scales=m.num_scales,
+                                num_mixtures=m.num_mixtures, dropout=m.dropout)
+    if family == "trade":
+        return trade_density(event_shape, num_levels=num_levels,
+                             num_components=m.num_components,
+                             num_layers=m.transformer_layers, width=m.width,
+                             num_heads=m.num_heads, mmd_weight=m.mmd_weight)
     if family == "transformer":
         return autoregressive_pixels(event_shape, num_levels, num_layers=m.transformer_layers,
                                      width=m.width, num_heads=m.num_heads)
@@ -138,8 +159,13 @@ class DensityZoo(Experiment):
         """Model log-density of continuous data, for the 2D density plot."""
         return self.model.log_prob(params, x)
 
+    @property
+    def num_grid_samples(self) -> int:
+        """Samples kept for the leaderboard's grid: 16 images or 2000 2D points."""
+        return 16 if self.num_levels else 2000
+
     def write_artifacts(self, params, workdir: str) -> None:
-        """``zoo.json`` (family, objective, likelihood kind, parameters), ``samples.npy`` (16)."""
+        """``zoo.json`` (family, objective, likelihood kind, parameters), ``samples.npy``."""
         summary = {"family": self.config.model.family, "objective": self.objective,
                    "likelihood": density.likelihood_kind(self.model),
                    "num_params": density.num_parameters(params)}
@@ -147,7 +173,7 @@ class DensityZoo(Experiment):
             json.dump(summary, f)
         sample = jax.jit(self.sample_fn, static_argnums=2)
         np.save(os.path.join(workdir, "samples.npy"), np.asarray(sample(
-            params, jax.random.key(self.config.seed), 16)))
+            params, jax.random.key(self.config.seed), self.num_grid_samples)))
 
 
 EXPERIMENT = DensityZoo

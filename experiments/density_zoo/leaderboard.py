@@ -32,6 +32,8 @@ from experiments.density_zoo import experiment as zoo
 from likelihood_jax import main as cli
 from likelihood_jax import metrics
 from likelihood_jax.train import loop
+from likelihood_jax.train.checkpoints import load_final_params
+from likelihood_jax.train.workdir import read_record
 from likelihood_jax.train.writers import read_metrics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -99,7 +101,7 @@ def plot_grid(path: str, rows: dict[str, np.ndarray]) -> None:
         fig, axes = plt.subplots(1, len(names), figsize=(2.5 * len(names), 2.6), squeeze=False)
         for c, name in enumerate(names):
             x = rows[name]
-            axes[0, c].scatter(x[:, 0], x[:, 1], s=1, alpha=0.4)
+            axes[0, c].scatter(x[:, 0], x[:, 1], s=1, alpha=0.3)
             axes[0, c].set_title(name, fontsize=9)
             axes[0, c].set_xlim(-4.5, 4.5)
             axes[0, c].set_ylim(-4.5, 4.5)
@@ -120,7 +122,8 @@ def leaderboard(config: str, root: str, families: list[str], out_dir: str) -> st
         if not values:
             continue
         steps_per_s, samples_per_s = speed(config_path, family)
-        grid[family] = np.asarray(zoo_samples(os.path.join(root, family, "seed0")))
+        grid[family] = np.asarray(zoo_samples(os.path.join(root, family, "seed0"),
+                                              config_path))
         lines.append(
             f"| {family} | {summary['objective']} | {headline} "
             f"{metrics.format_interval(values, digits=3)} | "
@@ -134,9 +137,33 @@ def leaderboard(config: str, root: str, families: list[str], out_dir: str) -> st
     return table
 
 
-def zoo_samples(run: str) -> np.ndarray:
-    """The 16 samples the run drew at its end (``samples.npy``, written by the experiment)."""
-    return np.load(os.path.join(run, "samples.npy"))
+def zoo_samples(run: str, config_path: str) -> np.ndarray:
+    """The samples the run drew at its end (``samples.npy``, written by the experiment).
+
+    A run that predates ``samples.npy`` (or its 2000 samples of a 2D toy) gets it now: its
+    final parameters restored from its checkpoint (its ``config.json`` over the current
+    ``config_path``), then the experiment's ``write_artifacts``.
+    """
+    path = os.path.join(run, "samples.npy")
+    config = cli.load_config(config_path)
+    config.update_from_flattened_dict(_flatten(read_record(run) or {}))
+    experiment = zoo.DensityZoo(config)
+    if not os.path.isfile(path) or len(np.load(path)) < experiment.num_grid_samples:
+        template = loop.init_state(loop.make_run(experiment)).params
+        params = load_final_params(run, template, config.optim, config.total_steps)
+        experiment.write_artifacts(params, run)
+    return np.load(path)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}} -> {"a.b": 1}``, lists as tuples."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = tuple(value) if isinstance(value, list) else value
+    return flat
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -56,6 +56,8 @@ Modules (method modules name their paper's id):
   ``log p(x_S)`` with the self-consistency penalty [P033];
 * ``any_order``: any-order autoregressive objectives (masked conditionals; permuted table
   cells for an encoder-decoder) and order search at inference [P046];
+* ``density``: the family's adapters to the density contract (:mod:`likelihood_jax.density`):
+  the flow bodies by name, TarFlow [P008], PixelCNN++ [P070] and TraDE [P027];
 * ``experiment``: the family's Experiment bases (:class:`~likelihood_jax.flows.experiment.
   MLEFlow`), the only module that imports ``likelihood_jax.train``;
 * ``presets``: config blocks shared by the family's experiments (ml_collections only).

@@ -22,6 +22,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from likelihood_jax import density
 from likelihood_jax.models.transformer import TransformerLM
 
 
@@ -57,8 +58,8 @@ class AutoregressivePixels:
 
     def levels(self, y: jax.Array) -> jax.Array:
         """Flat integer levels ``floor(L y)`` of a batch in ``[0, 1)^D``: ``(B, D)``."""
-        k = jnp.floor(jnp.asarray(y) * self.num_levels).astype(jnp.int32)
-        return jnp.clip(k, 0, self.num_levels - 1).reshape(k.shape[0], self.num_dims)
+        k = density.cell_levels(y, self.num_levels)
+        return k.reshape(k.shape[0], self.num_dims)
 
     def _inputs(self, k: jax.Array) -> jax.Array:
         bos = jnp.full((k.shape[0], 1), self.num_levels, jnp.int32)
@@ -77,8 +78,8 @@ class AutoregressivePixels:
     def log_prob(self, params, x, key=None):
         """``log P(floor(L y)) + D log L``: the piecewise-constant density (``key`` unused)."""
         del key
-        return self.discrete_log_prob(params, self.levels(x)) + self.num_dims * math.log(
-            self.num_levels)
+        return density.piecewise_constant_log_prob(
+            self.discrete_log_prob(params, self.levels(x)), self.num_dims, self.num_levels)
 
     def sample_levels(self, params, key, num):
         """``num`` images of levels ``(num, D)``, one pixel per step with the KV cache."""

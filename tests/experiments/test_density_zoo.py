@@ -19,11 +19,13 @@ def test_every_family_builds_from_the_config_and_keeps_the_contract():
     exact = {f: zoo.build_model(ml_collections.ConfigDict(dict(config.model, family=f)),
                                 (8, 8, 1), 17).exact for f in zoo.FAMILIES}
     assert exact == {"realnvp": True, "spline": True, "maf": True, "glow": True, "cnf": True,
-                     "diffusion_ode": True, "vdm": False, "transformer": True}
+                     "diffusion_ode": True, "vdm": False, "transformer": True, "tarflow": True,
+                     "pixelcnn": True, "trade": True}
 
 
 def test_image_only_families_and_unknown_names_raise():
     config = toy2d.get_config("runlocal")
+    assert set(zoo.IMAGE_ONLY) == {"glow", "tarflow", "pixelcnn", "transformer"}
     for family in zoo.IMAGE_ONLY:
         config.model.family = family
         with pytest.raises(ValueError, match="image"):

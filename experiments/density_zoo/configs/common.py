@@ -12,8 +12,11 @@ def zoo_config(arg, dataset: str, *, fields: dict, modes: dict) -> ml_collection
     ``num_layers``, ``hidden_dims``, ``num_bins``, ``bound``, ``transform``; the
     continuous-time models ``hidden_dims`` and the solver ``solver``, ``num_steps`` (0:
     adaptive with ``tol``), ``hutchinson``, ``gamma_min``; the transformer
-    ``transformer_layers``, ``width``, ``num_heads``). ``objective`` is ``"auto"`` (the
-    model's own first objective) or ``ml``, ``score_matching``, ``flow_matching``.
+    ``transformer_layers``, ``width``, ``num_heads``; TarFlow ``num_layers`` (blocks),
+    ``patch_size`` and the transformer's fields; PixelCNN++ ``num_filters``, ``num_resnet``,
+    ``num_scales``, ``num_mixtures``, ``dropout``; TraDE ``num_components``, ``mmd_weight``
+    and the transformer's fields). ``objective`` is ``"auto"`` (the model's own first
+    objective) or ``ml``, ``score_matching``, ``flow_matching``, ``penalized_ml``.
 
     Args:
       arg: the mode (``runlocal``, default, ``full``).
@@ -27,7 +30,9 @@ def zoo_config(arg, dataset: str, *, fields: dict, modes: dict) -> ml_collection
         "family": "realnvp", "num_layers": 4, "hidden_dims": (64, 64), "num_bins": 8,
         "bound": 3.0, "transform": "affine", "transformer_layers": 2, "width": 64,
         "num_heads": 4, "hutchinson": False, "solver": "tsit5", "num_steps": 0,
-        "tol": 1e-4, "gamma_min": -7.9,
+        "tol": 1e-4, "gamma_min": -7.9, "patch_size": 2, "num_filters": 32, "num_resnet": 1,
+        "num_scales": 2, "num_mixtures": 5, "dropout": 0.2, "num_components": 8,
+        "mmd_weight": 0.1,
     })
     config.optim.lr = 1e-3
     config.optim.schedule = "cosine"
