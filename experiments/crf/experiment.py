@@ -28,27 +28,14 @@ import jax.numpy as jnp
 
 from likelihood_jax.data.synthetic.sources import random_hmm_source
 from likelihood_jax.structured import crf
-from likelihood_jax.structured.taggers import WindowCrfTagger, window_feature_counts
-from likelihood_jax.train import Experiment
+from likelihood_jax.structured.experiment import WindowCrfExperiment
+from likelihood_jax.structured.taggers import window_feature_counts
 
 
-class CrfTagging(Experiment):
+class CrfTagging(WindowCrfExperiment):
     """A CRF (or independent softmax) tagger of ``batch["x"]`` with tags ``batch["tags"]``."""
 
     headline_metric = "tag_accuracy"
-
-    def make_model(self, config, info):
-        """The window tagger over the dataset's vocabulary and tags."""
-        return WindowCrfTagger(len(info.vocab), info.num_classes, int(config.model.window))
-
-    def init_params(self, key, batch):
-        """Zeros (the penalized log-likelihood is concave in them)."""
-        return self.model.init(key, jnp.asarray(batch["x"][0]))
-
-    def scores(self, params, x):
-        """CRF scores of a batch ``[B, T]``: unary ``[B, T, K]``, transition, start, end."""
-        unary, transition, start, end = jax.vmap(lambda t: self.model.apply(params, t))(x)
-        return unary, transition[0], start[0], end[0]
 
     def log_likelihood(self, params, x, tags):
         """``log P(tags | x)`` per sequence ``[B]`` (CRF, or the sum of softmax terms)."""
@@ -70,10 +57,7 @@ class CrfTagging(Experiment):
     def loss_fn(self, params, batch, key, step):
         """``-log P(y | x) + |theta|^2 / (2 sigma^2 N)`` per sequence."""
         nll = -self.log_likelihood(params, batch["x"], batch["tags"])
-        squares = sum(jnp.sum(p ** 2) for p in jax.tree.leaves(params))
-        penalty = squares / (
-            2 * self.config.prior_variance * self.dataset.train["x"].shape[0])
-        return nll + penalty, {"nll": nll}
+        return nll + self.l2_penalty(params), {"nll": nll}
 
     @functools.cached_property
     def true_hmm(self):

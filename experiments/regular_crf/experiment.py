@@ -29,13 +29,12 @@ import jax.numpy as jnp
 
 from likelihood_jax.data.synthetic.tagging import one_span_reference
 from likelihood_jax.structured import crf, regular_crf
-from likelihood_jax.structured.taggers import WindowCrfTagger
-from likelihood_jax.train import Experiment
+from likelihood_jax.structured.experiment import WindowCrfExperiment
 
 TRAININGS = ("constrained", "unconstrained")
 
 
-class RegularCrfTagging(Experiment):
+class RegularCrfTagging(WindowCrfExperiment):
     """A CRF tagger of ``one_span`` trained with or without the language ``L``."""
 
     headline_metric = "exact_match_constrained"
@@ -49,19 +48,6 @@ class RegularCrfTagging(Experiment):
     def dfa(self):
         """``(dfa_next, dfa_accept)`` of valid BIO with exactly one span of type ``A``."""
         return regular_crf.bio_span_count_dfa(2, 0, 1)
-
-    def make_model(self, config, info):
-        """The window tagger over the dataset's vocabulary and tags."""
-        return WindowCrfTagger(len(info.vocab), info.num_classes, int(config.model.window))
-
-    def init_params(self, key, batch):
-        """Zeros (the penalized log-likelihood is concave in them)."""
-        return self.model.init(key, jnp.asarray(batch["x"][0]))
-
-    def scores(self, params, x):
-        """CRF scores of a batch ``[B, T]``: unary ``[B, T, K]``, transition, start, end."""
-        unary, transition, start, end = jax.vmap(lambda t: self.model.apply(params, t))(x)
-        return unary, transition[0], start[0], end[0]
 
     def constrained_log_likelihood(self, scores, tags):
         """``log P(tags | x, L)`` per sequence ``[B]``."""
@@ -90,9 +76,7 @@ class RegularCrfTagging(Experiment):
         else:
             nll = -jax.vmap(crf.crf_log_likelihood, (0, 0, None, None, None))(
                 batch["tags"], *scores)
-        squares = sum(jnp.sum(p ** 2) for p in jax.tree.leaves(params))
-        penalty = squares / (2 * self.config.prior_variance * self.dataset.train["x"].shape[0])
-        return nll + penalty, {"nll": nll}
+        return nll + self.l2_penalty(params), {"nll": nll}
 
     def eval_fn(self, params, batch, key):
         """Exact match, violations and accuracy under free and constrained decoding."""

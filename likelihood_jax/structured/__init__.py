@@ -12,6 +12,11 @@
 * :mod:`~likelihood_jax.structured.belief_propagation`: sum-product belief propagation over
   binary labels with pairwise and counting (label-proportion) factors, the counting
   messages by dynamic programming over counts [P231].
+* :mod:`~likelihood_jax.structured.taggers`: the window CRF tagger network and its feature
+  counts [P068, P126].
+* :mod:`~likelihood_jax.structured.experiment`: the family's Experiment base (the window
+  CRF tagger with its Gaussian-prior penalty), the only module that imports
+  ``likelihood_jax.train``.
 """
 
 from likelihood_jax.structured.belief_propagation import (
