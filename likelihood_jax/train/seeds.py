@@ -18,6 +18,7 @@ see the project's issue on reproductions a researcher can trust.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -119,8 +120,6 @@ def headline_line(summary: Mapping[str, Mapping], headline: str) -> str:
 
 def per_seed_configs(config, seeds: Sequence[int]):
     """``(seed, config with config.seed = seed)`` for each seed (deep copies)."""
-    import copy  # noqa: PLC0415
-
     for seed in seeds:
         one = copy.deepcopy(config)
         with one.unlocked():
