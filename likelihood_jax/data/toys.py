@@ -44,7 +44,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["TOY_NAMES", "TRAIN_SEED", "TEST_SEED", "sample_toy"]
+__all__ = ["TOY_NAMES", "TRAIN_SEED", "TEST_SEED", "mixture_modes", "sample_toy"]
 
 #: Seed of the materialized train split of every toy dataset.
 TRAIN_SEED = 0
@@ -76,11 +76,29 @@ def _rings(rng: np.random.Generator, n: int) -> np.ndarray:
     return points + rng.normal(scale=0.08, size=(n, 2))
 
 
-def _eight_gaussians(rng: np.random.Generator, n: int) -> np.ndarray:
+def _eight_gaussian_centers() -> np.ndarray:
     angles = np.arange(8) * (np.pi / 4.0)
-    centers = 4.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    points = centers[rng.integers(0, 8, n)] + rng.normal(scale=0.5, size=(n, 2))
+    return 4.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def _eight_gaussians(rng: np.random.Generator, n: int) -> np.ndarray:
+    points = _eight_gaussian_centers()[rng.integers(0, 8, n)] + rng.normal(scale=0.5, size=(n, 2))
     return points / 1.414
+
+
+def mixture_modes(name: str) -> tuple[np.ndarray, float]:
+    """The mode centres ``[K, 2]`` (float32) and per-mode std of a toy that is a Gaussian mixture.
+
+    For ``metrics.mode_coverage``: ``8gaussians`` has 8 equally likely modes at radius
+    ``4 / 1.414`` every 45 degrees, each with std ``0.5 / 1.414``.
+
+    Raises:
+      ValueError: ``name`` is not a toy made of isotropic Gaussian modes.
+    """
+    if name != "8gaussians":
+        raise ValueError(f"mixture_modes: toy {name!r} is not a mixture of isotropic Gaussian "
+                         f"modes; known: '8gaussians'")
+    return (_eight_gaussian_centers() / 1.414).astype(np.float32), 0.5 / 1.414
 
 
 def _checkerboard(rng: np.random.Generator, n: int) -> np.ndarray:

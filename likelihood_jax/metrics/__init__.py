@@ -9,6 +9,8 @@ call them:
 * :mod:`~likelihood_jax.metrics.distances`: the Fréchet distance between Gaussians and the
   squared maximum mean discrepancy between samples;
 * :mod:`~likelihood_jax.metrics.calibration`: expected calibration error;
+* :mod:`~likelihood_jax.metrics.coverage`: mode coverage of samples from a mixture with known
+  modes (modes hit, high-quality fraction, per-mode mass);
 * :mod:`~likelihood_jax.metrics.ranking`: the area under the ROC curve (Mann-Whitney);
 * :mod:`~likelihood_jax.metrics.seeds`: a mean over seeds with its Student-t interval.
 
@@ -18,6 +20,7 @@ classifier, scikit-learn).
 """
 
 from likelihood_jax.metrics.calibration import expected_calibration_error
+from likelihood_jax.metrics.coverage import ModeCoverage, mode_coverage
 from likelihood_jax.metrics.dequantization import (
     bits_per_dim,
     cell_centers,
@@ -32,6 +35,7 @@ from likelihood_jax.metrics.ranking import auroc
 from likelihood_jax.metrics.seeds import format_interval, mean_confidence_interval
 
 __all__ = [
+    "ModeCoverage",
     "auroc",
     "bits_per_dim",
     "cell_centers",
@@ -41,6 +45,7 @@ __all__ = [
     "frechet_distance",
     "mean_confidence_interval",
     "mmd_squared",
+    "mode_coverage",
     "truncated_normal_bits_per_dim",
     "truncated_normal_dequantize",
     "truncated_normal_entropy",

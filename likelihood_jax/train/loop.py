@@ -52,7 +52,11 @@ from likelihood_jax.train import parallel, plots
 from likelihood_jax.train import workdir as workdir_lib
 from likelihood_jax.train.checkpoints import Checkpoints
 from likelihood_jax.train.experiment import Experiment
-from likelihood_jax.train.optimizers import group_names, make_optimizer, microbatch_count
+from likelihood_jax.train.optimizers import (
+    group_updates_per_step,
+    make_optimizer,
+    microbatch_count,
+)
 from likelihood_jax.train.state import TrainState, ema_update
 from likelihood_jax.train.writers import MetricWriter, Progress, read_metrics
 
@@ -186,37 +190,55 @@ def init_state(run: _Run) -> TrainState:
 
 
 def _group_update(experiment: Experiment, optimizers: dict[str, optax.GradientTransformation],
-                  groups: tuple[str, ...], alternating: bool, state: TrainState, batch, key):
-    """One update of every optimizer group, each by the gradient of its own loss.
+                  updates_per_step: dict[str, int], alternating: bool, state: TrainState,
+                  batch, key):
+    """One training step of every optimizer group, each by the gradient of its own loss.
 
-    Group ``g`` (the ``i``-th of ``groups``) takes the gradient of
-    ``mean(group_loss_fn(g, params, batch, fold_in(key, i), step))`` with respect to
-    ``params[g]`` alone and steps ``params[g]`` with its own optimizer. Simultaneous:
-    every gradient is taken at ``state.params``. Alternating: at the parameters as the
-    groups before it in this step left them.
+    Group ``g`` (the ``i``-th of the groups, in update order) takes the gradient of
+    ``mean(group_loss_fn(g, params, batch, key_i, step))`` with respect to ``params[g]``
+    alone and steps ``params[g]`` with its own optimizer, ``updates_per_step[g] = k`` times
+    (a ``lax.scan``; the ``j``-th update uses ``key_i = fold_in(fold_in(key, i), j)``, the
+    only update of ``k = 1`` uses ``fold_in(key, i)``). Simultaneous: the other groups'
+    parameters are ``state.params``. Alternating: as the groups before ``g`` in this step
+    left them.
 
     Returns:
       ``(params, opt_state, logged)``; ``logged["loss"]`` is the sum of the groups'
-      losses; ``loss_<g>``, ``grad_norm_<g>`` and ``<g>_<metric>`` are per group.
+      losses; ``loss_<g>``, ``grad_norm_<g>`` and ``<g>_<metric>`` are per group, each the
+      mean over the group's ``k`` updates.
     """
     params, opt_state = dict(state.params), dict(state.opt_state)
     losses, logged = [], {}
-    for i, group in enumerate(groups):
+    for i, (group, count) in enumerate(updates_per_step.items()):
         at = dict(params) if alternating else state.params
 
-        def objective(own, at=at, group=group, i=i):
-            per_example, metrics = experiment.group_loss_fn(
-                group, {**at, group: own}, batch, jax.random.fold_in(key, i), state.step)
-            return jnp.mean(per_example), metrics
+        def update(carry, group_key, at=at, group=group):
+            own, own_opt = carry
 
-        (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(at[group])
-        updates, opt_state[group] = optimizers[group].update(grads, state.opt_state[group],
-                                                             at[group])
-        params[group] = optax.apply_updates(at[group], updates)
+            def objective(own):
+                per_example, metrics = experiment.group_loss_fn(
+                    group, {**at, group: own}, batch, group_key, state.step)
+                return jnp.mean(per_example), metrics
+
+            (loss, metrics), grads = jax.value_and_grad(objective, has_aux=True)(own)
+            updates, own_opt = optimizers[group].update(grads, own_opt, own)
+            metrics = {k: jnp.mean(v) for k, v in metrics.items()}
+            return ((optax.apply_updates(own, updates), own_opt),
+                    (loss, optax.global_norm(grads), metrics))
+
+        group_key = jax.random.fold_in(key, i)
+        carry = (at[group], state.opt_state[group])
+        if count == 1:
+            carry, (loss, grad_norm, metrics) = update(carry, group_key)
+        else:
+            keys = jax.vmap(lambda j, k=group_key: jax.random.fold_in(k, j))(jnp.arange(count))
+            carry, outputs = jax.lax.scan(update, carry, keys)
+            loss, grad_norm, metrics = jax.tree.map(jnp.mean, outputs)
+        params[group], opt_state[group] = carry
         losses.append(loss)
         logged[f"loss_{group}"] = loss
-        logged[f"grad_norm_{group}"] = optax.global_norm(grads)
-        logged.update({f"{group}_{k}": jnp.mean(v) for k, v in metrics.items()})
+        logged[f"grad_norm_{group}"] = grad_norm
+        logged.update({f"{group}_{k}": v for k, v in metrics.items()})
     return params, opt_state, {"loss": sum(losses), **logged}
 
 
@@ -278,7 +300,7 @@ def make_train_step(run: _Run):
     """
     experiment, optimizer = run.experiment, run.optimizer
     ema_decay = float(experiment.config.get("ema_decay", 0.0))
-    groups = group_names(experiment.config.optim)
+    updates_per_step = group_updates_per_step(experiment.config.optim)
     microbatches = microbatch_count(experiment.config.optim, experiment.config.batch_size)
     alternating = experiment.config.optim.get("group_update", "simultaneous") == "alternating"
 
@@ -288,8 +310,8 @@ def make_train_step(run: _Run):
         preprocess_key, _, key = jax.random.split(state.step_key(), 3)
         batch = with_extra(experiment.preprocess(batch, preprocess_key), state.extra)
 
-        if groups:
-            params, opt_state, logged = _group_update(experiment, optimizer, groups,
+        if updates_per_step:
+            params, opt_state, logged = _group_update(experiment, optimizer, updates_per_step,
                                                       alternating, state, batch, key)
         else:
             def objective(params, batch, key):
@@ -481,6 +503,7 @@ def make_run(experiment: Experiment) -> _Run:
     """Mesh, optimizer and keys of a run (after :func:`check_config`)."""
     config = experiment.config
     check_config(config)
+    group_updates_per_step(config.optim)
     mesh = parallel.make_mesh()
     parallel.check_batch_size(config.batch_size, mesh)
     _, base_key = _keys(config.seed)

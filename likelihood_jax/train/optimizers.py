@@ -30,6 +30,13 @@ Optimizer groups (several players, e.g. a GAN's generator and discriminator)::
                           "simultaneous"
     optim.group_order     the order of the groups in an alternating step (default: the
                           group names sorted)
+    optim.groups.<g>.updates_per_step
+                          gradient updates group ``g`` takes in each training step
+                          (default 1): a WGAN's ``n_critic = 5`` is
+                          ``optim.groups.critic.updates_per_step = 5``. The updates run in
+                          a ``lax.scan`` on the step's batch, each with a fresh key (fresh
+                          generator noise), and each sees the group's parameters as its
+                          previous update left them (:func:`group_updates_per_step`)
 
 With groups, ``make_optimizer`` returns ``{group: transformation}`` and the
 parameters are a dict with the same keys (see ``Experiment.group_loss_fn``).
@@ -49,6 +56,7 @@ SCHEDULES = ("constant", "cosine", "warmup_cosine")
 GROUP_UPDATES = ("simultaneous", "alternating")
 WEIGHT_DECAY_MASKS = ("all", "matrices")
 _GROUP_FIELDS = ("groups", "group_update", "group_order")
+_PER_GROUP_FIELDS = ("updates_per_step",)
 
 
 def make_schedule(optim: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
@@ -148,12 +156,36 @@ def group_names(optim: ml_collections.ConfigDict) -> tuple[str, ...]:
     return order
 
 
+def _own_fields(optim: ml_collections.ConfigDict, group: str) -> dict[str, Any]:
+    own = optim.groups[group]
+    return own.to_dict() if isinstance(own, ml_collections.ConfigDict) else dict(own)
+
+
 def group_config(optim: ml_collections.ConfigDict, group: str) -> ml_collections.ConfigDict:
     """The optimizer fields of ``group``: the shared ones overridden by the group's own."""
     fields = {k: v for k, v in optim.items() if k not in _GROUP_FIELDS}
-    own = optim.groups[group]
-    fields.update(own.to_dict() if isinstance(own, ml_collections.ConfigDict) else dict(own))
+    fields.update({k: v for k, v in _own_fields(optim, group).items()
+                   if k not in _PER_GROUP_FIELDS})
     return ml_collections.ConfigDict(fields)
+
+
+def group_updates_per_step(optim: ml_collections.ConfigDict) -> dict[str, int]:
+    """``{group: optim.groups.<group>.updates_per_step}`` (default 1) for every group.
+
+    A GAN's critic trained ``n_critic`` times per generator step (Arjovsky et al. 2017) sets
+    its group's ``updates_per_step`` to ``n_critic``.
+
+    Raises:
+      ValueError: a value that is not an integer >= 1 (naming the group).
+    """
+    counts = {}
+    for group in group_names(optim):
+        count = _own_fields(optim, group).get("updates_per_step", 1)
+        if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"optim.groups.{group}.updates_per_step (a GAN's n_critic) must "
+                             f"be an integer >= 1, got {count!r}")
+        counts[group] = int(count)
+    return counts
 
 
 def make_optimizer(optim: ml_collections.ConfigDict, total_steps: int

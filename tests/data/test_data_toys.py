@@ -88,6 +88,11 @@ def test_8gaussians_centers():
         np.testing.assert_allclose(x[nearest == k].mean(0), centers[k], atol=0.03)
     std = 0.5 / 1.414
     assert np.mean(d2.min(1)) == pytest.approx(2 * std**2, rel=0.05)
+    modes, mode_std = toys.mixture_modes("8gaussians")
+    np.testing.assert_allclose(modes, centers, rtol=1e-6)
+    assert mode_std == pytest.approx(std)
+    with pytest.raises(ValueError, match="moons"):
+        toys.mixture_modes("moons")
 
 
 def test_checkerboard_points_lie_in_dark_squares():
