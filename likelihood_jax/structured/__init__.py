@@ -17,38 +17,39 @@
 * :mod:`~likelihood_jax.structured.experiment`: the family's Experiment base (the window
   CRF tagger with its Gaussian-prior penalty), the only module that imports
   ``likelihood_jax.train``.
+
+Names are loaded on first use (PEP 562), so importing the package does not import jax.
 """
 
-from likelihood_jax.structured.belief_propagation import (
-    bags_from_index,
-    belief_propagation_marginals,
-    counting_factor_messages,
-    label_count_log_potentials,
-)
-from likelihood_jax.structured.crf import (
-    crf_count_gradients,
-    crf_log_likelihood,
-    crf_log_partition,
-    crf_marginals,
-    crf_sequence_score,
-    crf_viterbi,
-)
-from likelihood_jax.structured.hmm import (
-    hmm_em_step,
-    hmm_fit,
-    hmm_log_likelihood,
-    hmm_posteriors,
-    hmm_viterbi,
-)
-from likelihood_jax.structured.regular_crf import (
-    dfa_accepts,
-    regular_crf_log_likelihood,
-    regular_crf_log_partition,
-    regular_crf_viterbi,
-)
+from __future__ import annotations
 
-__all__ = ["bags_from_index", "belief_propagation_marginals", "counting_factor_messages",
-           "crf_count_gradients", "crf_log_likelihood", "crf_log_partition", "crf_marginals",
-           "crf_sequence_score", "crf_viterbi", "dfa_accepts", "regular_crf_log_likelihood",
-           "regular_crf_log_partition", "regular_crf_viterbi", "hmm_em_step", "hmm_fit",
-           "hmm_log_likelihood", "hmm_posteriors", "hmm_viterbi", "label_count_log_potentials"]
+from likelihood_jax._lazy import lazy_attributes
+
+_EXPORTS = {
+    "bags_from_index": "belief_propagation",
+    "belief_propagation_marginals": "belief_propagation",
+    "counting_factor_messages": "belief_propagation",
+    "crf_count_gradients": "crf",
+    "crf_log_likelihood": "crf",
+    "crf_log_partition": "crf",
+    "crf_marginals": "crf",
+    "crf_sequence_score": "crf",
+    "crf_viterbi": "crf",
+    "dfa_accepts": "regular_crf",
+    "hmm_em_step": "hmm",
+    "hmm_fit": "hmm",
+    "hmm_log_likelihood": "hmm",
+    "hmm_posteriors": "hmm",
+    "hmm_viterbi": "hmm",
+    "label_count_log_potentials": "belief_propagation",
+    "regular_crf_log_likelihood": "regular_crf",
+    "regular_crf_log_partition": "regular_crf",
+    "regular_crf_viterbi": "regular_crf",
+}
+
+_SUBMODULES = frozenset({"belief_propagation", "crf", "experiment", "hmm", "regular_crf",
+                         "taggers"})
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _EXPORTS, _SUBMODULES)
