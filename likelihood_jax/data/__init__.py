@@ -82,13 +82,15 @@ Drawn from a seed by the generators of :mod:`likelihood_jax.data.synthetic` (not
 written to disk): ``markov``, ``hmm``, ``markov_mixture`` (token sources with exact
 probabilities), ``community_small``, ``grid``, ``sbm`` (graphs), ``ising``, ``gmm_circle``,
 ``federated_gmm`` (clients of a mixture, ``synthetic/federated_mixture.py``),
-``gaussian_classes``, ``digits_annotators``, ``heterogeneous_gmm``,
+``gaussian_classes``, ``digits_annotators``, ``heterogeneous_gmm``, ``ring_clusters``,
 ``grid_gaussian_mixture``, ``gaussian_linear`` (an SBI simulator), ``conditional_ar1``,
 ``speech_mel``, ``digits_weak_signals``, ``digits_label_proportions``,
 ``attribute_captions``, ``shortcut_digits``,
-``finite_domain``, ``instructions``, ``ppca``, ``circle_manifold``, ``sphere_manifold``,
+``finite_domain``, ``instructions``, ``bars_and_stripes``, ``binarized_digits``
+(``synthetic/binary_images.py``), ``ppca``, ``circle_manifold``, ``sphere_manifold``,
 ``swissroll_surface`` (``synthetic/manifolds.py``), ``text_tables``, ``hmm_tagging``,
-``word_tags``, ``one_span`` (``synthetic/tagging.py``); each module's docstring
+``word_tags``, ``one_span`` (``synthetic/tagging.py``), ``route_trajectories``
+(``synthetic/trajectories.py``); each module's docstring
 gives the options.
 Small tabular sets from scikit-learn (``wine``, ``breast_cancer``, ``diabetes``,
 ``digits_pca``) and ``correlated_gaussian`` (known entropy) live in ``tabular.py``

@@ -86,18 +86,15 @@ def _eight_gaussians(rng: np.random.Generator, n: int) -> np.ndarray:
     return points / 1.414
 
 
-def mixture_modes(name: str) -> tuple[np.ndarray, float]:
-    """The mode centres ``[K, 2]`` (float32) and per-mode std of a toy that is a Gaussian mixture.
+def mixture_modes(name: str) -> tuple[np.ndarray, float] | None:
+    """``(centers [K, 2] float32, std)`` of a toy made of equally likely isotropic Gaussians.
 
-    For ``metrics.mode_coverage``: ``8gaussians`` has 8 equally likely modes at radius
-    ``4 / 1.414`` every 45 degrees, each with std ``0.5 / 1.414``.
-
-    Raises:
-      ValueError: ``name`` is not a toy made of isotropic Gaussian modes.
+    For ``metrics.mode_coverage``: ``8gaussians`` has 8 modes at radius ``4 / 1.414`` every
+    45 degrees, each with std ``0.5 / 1.414`` (the sampler divides everything by 1.414).
+    None for any other dataset name (no known modes), so a caller can branch on it.
     """
     if name != "8gaussians":
-        raise ValueError(f"mixture_modes: toy {name!r} is not a mixture of isotropic Gaussian "
-                         f"modes; known: '8gaussians'")
+        return None
     return (_eight_gaussian_centers() / 1.414).astype(np.float32), 0.5 / 1.414
 
 
@@ -195,3 +192,4 @@ def sample_toy(name: str, n: int, seed: int) -> np.ndarray:
         raise ValueError(f"n must be >= 0, got {n}.")
     rng = np.random.default_rng(seed)
     return np.asarray(_SAMPLERS[name](rng, n), dtype=np.float32).reshape(n, 2)
+

@@ -12,6 +12,27 @@ Modules:
   user proposal :func:`metropolis_hastings` and :func:`random_walk_metropolis` (Metropolis et
   al. 1953; Hastings 1970), and systematic-scan :func:`gibbs` for discrete sites (Geman &
   Geman 1984) [P029, P039, P081, P139, P172].
+* ``gan``: the GAN game from discriminator logits: :func:`discriminator_loss`, the minimax
+  and non-saturating generator losses, the value :func:`gan_value`, the optimal
+  discriminator ``D* = p_data / (p_data + p_g)`` and ``V(D*, G) = -log 4 + 2 JSD``
+  (Goodfellow et al. 2014) [P072].
+* ``gan_em``: GAN-EM's soft-label M-step discriminator loss, conditional generator loss,
+  the E-net's cross-entropy on generated samples and :func:`clustering_accuracy`
+  (Hungarian matching) [P054].
+* ``imle``: implicit maximum likelihood estimation: the nearest-sample loss
+  :func:`imle_loss` / :func:`nearest_sample_loss` (selection under ``stop_gradient``), RS-IMLE's
+  rejection-sampled prior :func:`rejection_mask` and :func:`masked_nearest` [P079], and
+  Social-Implicit's AMD/AMV :func:`average_mahalanobis_distance`,
+  :func:`average_max_eigenvalue` with best-of-K ADE/FDE [P015].
+* ``coupling``: coupled Markov chains: :func:`maximal_coupling` (``P(X = Y) = 1 - TV``),
+  :func:`coupled_metropolis_hastings` and the lag-1 unbiased MCMC estimator
+  :func:`unbiased_expectation` in a ``lax.while_loop`` (Jacob, O'Leary & Atchade 2020) [P139].
+* ``ais``: :func:`annealed_importance_sampling` of a log partition function (Neal 2001) [P139].
+* ``boltzmann``: deep Boltzmann machines with two hidden layers: energy, block Gibbs, local
+  modes, the unbiased phases ``unbiased_statistics`` (coupled MH from a local mode, or
+  coupled Gibbs), exact ``log_partition`` / ``log_likelihood`` by enumeration over the
+  first hidden layer, and ``ais_log_partition`` (Taniguchi et al. 2023) [P139]; its names
+  are generic, so they stay in the module: ``energy.boltzmann.log_likelihood``.
 
 Names are loaded on first use (PEP 562), so importing the package does not import jax.
 
@@ -29,6 +50,32 @@ from __future__ import annotations
 from likelihood_jax._lazy import lazy_attributes
 
 _EXPORTS = {
+    "AISResult": "ais",
+    "annealed_importance_sampling": "ais",
+    "CoupledEstimate": "coupling",
+    "coupled_metropolis_hastings": "coupling",
+    "maximal_coupling": "coupling",
+    "unbiased_expectation": "coupling",
+    "discriminator_loss": "gan",
+    "gan_value": "gan",
+    "jensen_shannon_from_value": "gan",
+    "minimax_generator_loss": "gan",
+    "non_saturating_generator_loss": "gan",
+    "optimal_discriminator": "gan",
+    "optimal_discriminator_logit": "gan",
+    "value_from_jensen_shannon": "gan",
+    "clustering_accuracy": "gan_em",
+    "conditional_generator_loss": "gan_em",
+    "enet_loss": "gan_em",
+    "soft_assignments": "gan_em",
+    "weighted_discriminator_loss": "gan_em",
+    "Selection": "imle",
+    "average_mahalanobis_distance": "imle",
+    "average_max_eigenvalue": "imle",
+    "imle_loss": "imle",
+    "masked_nearest": "imle",
+    "nearest_sample_loss": "imle",
+    "rejection_mask": "imle",
     "MCMCResult": "mcmc",
     "gibbs": "mcmc",
     "log_prob_from_energy": "mcmc",
@@ -40,7 +87,7 @@ _EXPORTS = {
     "ula": "mcmc",
 }
 
-_SUBMODULES = frozenset({"mcmc"})
+_SUBMODULES = frozenset({"ais", "boltzmann", "coupling", "gan", "gan_em", "imle", "mcmc"})
 
 __all__ = sorted(_EXPORTS)
 

@@ -20,7 +20,7 @@ classifier, scikit-learn).
 """
 
 from likelihood_jax.metrics.calibration import expected_calibration_error
-from likelihood_jax.metrics.coverage import ModeCoverage, mode_coverage
+from likelihood_jax.metrics.coverage import ModeCoverage, mode_coverage, mode_coverage_summary
 from likelihood_jax.metrics.dequantization import (
     bits_per_dim,
     cell_centers,
@@ -46,6 +46,7 @@ __all__ = [
     "mean_confidence_interval",
     "mmd_squared",
     "mode_coverage",
+    "mode_coverage_summary",
     "truncated_normal_bits_per_dim",
     "truncated_normal_dequantize",
     "truncated_normal_entropy",

@@ -85,3 +85,19 @@ def mode_coverage(samples, centers, *, std, num_std: float = 3.0,
         modes_hit=jnp.sum(good_per_mode >= min_count),
         high_quality_fraction=jnp.mean(high_quality.astype(samples.dtype)),
         mode_fractions=jnp.mean(assigned.astype(samples.dtype), axis=0))
+
+
+def mode_coverage_summary(samples, centers, *, std, weights=None) -> dict[str, float]:
+    """:func:`mode_coverage` at its defaults as plain floats, for ``model_metrics``.
+
+    Returns ``{"modes_hit", "high_quality", "mode_tv"}``: the number of modes hit, the
+    high-quality fraction, and the total variation ``0.5 sum_k |f_k - w_k|`` between the
+    samples' mode shares ``f`` and the mixture weights ``w`` (default: equal weights).
+    """
+    cover = mode_coverage(samples, centers, std=std)
+    k = cover.mode_fractions.shape[0]
+    weights = jnp.full((k,), 1.0 / k) if weights is None else jnp.asarray(weights)
+    _checks.require_shape("mode_coverage_summary", "weights", weights, (k,), "(K,)")
+    return {"modes_hit": float(cover.modes_hit),
+            "high_quality": float(cover.high_quality_fraction),
+            "mode_tv": float(0.5 * jnp.sum(jnp.abs(cover.mode_fractions - weights)))}

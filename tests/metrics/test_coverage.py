@@ -47,6 +47,11 @@ def test_samples_from_three_of_eight_modes_hit_three_with_their_mass():
     np.testing.assert_allclose(got.high_quality_fraction, 1 - np.exp(-4.5), atol=0.01)
     fractions = np.asarray(got.mode_fractions)[[0, 2, 5]]
     np.testing.assert_allclose(fractions, [0.5, 0.25, 0.25], atol=0.03)
+    summary = metrics.mode_coverage_summary(samples, centers, std=0.1,
+                                            weights=[0.5, 0, 0.25, 0, 0, 0.25, 0, 0])
+    assert summary["modes_hit"] == 3.0 and summary["mode_tv"] < 0.03
+    uniform = metrics.mode_coverage_summary(samples, centers, std=0.1)  # 5 of 8 modes empty
+    np.testing.assert_allclose(uniform["mode_tv"], 5 / 8, atol=1e-6)
     far = metrics.mode_coverage(samples + 1.0, centers, std=0.1)  # 10 std off every mode
     assert int(far.modes_hit) == 0 and float(far.high_quality_fraction) == 0.0
 

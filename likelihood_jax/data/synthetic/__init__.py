@@ -19,6 +19,8 @@ the generators are pure functions of a seed, so the same options give the same a
   spammers and correlated annotators included (``digits_annotators``);
 * :mod:`.heterogeneous_gmm`: three well-separated 2D clusters of unequal covariances
   (``heterogeneous_gmm``);
+* :mod:`.ring_clusters`: labelled ring-shaped clusters, concentric or interlocking
+  (``ring_clusters``);
 * :mod:`.simulators`: the Gaussian-linear SBI simulator with exact posteriors
   (``gaussian_linear``);
 * :mod:`.source_pairs`: held-out source samples paired with a target (flow matching);
@@ -34,6 +36,10 @@ the generators are pure functions of a seed, so the same options give the same a
 * :mod:`.instructions`: instruction sequences with a known response law (``instructions``).
 * :mod:`.tagging`: tagged sequences for CRFs: HMM states, word tags of Shakespeare, BIO spans
   with an arity rule (``hmm_tagging``, ``word_tags``, ``one_span``).
+* :mod:`.trajectories`: agents taking one of a few routes at a junction with known route
+  probabilities, past and future positions (``route_trajectories``).
 * :mod:`.rectangles`: small images of 1-3 axis-aligned rectangles with their boxes, for
   detection (``rectangles``).
+* :mod:`.binary_images`: bars and stripes and thresholded digits/mnist5k for Boltzmann
+  machines (``bars_and_stripes``, ``binarized_digits``).
 """
