@@ -70,6 +70,9 @@ def test_overwrite_replaces_the_run(tmp_path):
     ((TOY2D + ":runlocal", "--config.dataset.name=digits"), "(8, 8, 1)"),
     ((TOY2D + ":no_such_mode",), "no_such_mode"),
     ((TOY2D + ":runlocal", "--config.total_steps=many"), "config.total_steps"),
+    (("experiments/gan/configs/eight_gaussians.py:runlocal",
+      "--config.optim.groups.discriminator.updates_per_step=0"),
+     "optim.groups.discriminator.updates_per_step (a GAN's n_critic)"),
 ])
 def test_bad_input_is_one_line_naming_the_culprit(tmp_path, args, culprit):
     config, *rest = args
