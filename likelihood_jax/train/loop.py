@@ -532,6 +532,11 @@ def _recorded_evaluation(workdir: str, step: int, split: str = "test"
     return None
 
 
+def _with_validation(test: dict[str, float], validation: dict[str, float]) -> dict[str, float]:
+    """The final metrics: the test split's, and the validation split's as ``validation_<k>``."""
+    return {**test, **{f"validation_{k}": v for k, v in validation.items()}}
+
+
 def train_and_evaluate(experiment: Experiment, workdir: str, *,
                        config_hash: str | None = None) -> dict[str, float]:
     """Trains ``experiment`` to ``config.total_steps``, resuming if possible.
@@ -615,14 +620,13 @@ def train_and_evaluate(experiment: Experiment, workdir: str, *,
         if periodic == "test":
             return run_eval(step, "test")
         validation = run_eval(step, "validation", plots=False)
-        return {**run_eval(step, "test"), **{f"validation_{k}": v for k, v in validation.items()}}
+        return _with_validation(run_eval(step, "test"), validation)
 
     def recorded_final(step: int) -> dict[str, float] | None:
         test = _recorded_evaluation(workdir, step)
         if test is None or periodic == "test":
             return test
-        validation = _recorded_evaluation(workdir, step, "validation") or {}
-        return {**test, **{f"validation_{k}": v for k, v in validation.items()}}
+        return _with_validation(test, _recorded_evaluation(workdir, step, "validation") or {})
 
     test_metrics: dict[str, float] = {}
     last_eval_step = -1
