@@ -33,6 +33,15 @@ Modules:
   coupled Gibbs), exact ``log_partition`` / ``log_likelihood`` by enumeration over the
   first hidden layer, and ``ais_log_partition`` (Taniguchi et al. 2023) [P139]; its names
   are generic, so they stay in the module: ``energy.boltzmann.log_likelihood``.
+* ``recovery_likelihood``: diffusion recovery likelihood with a cooperative initializer:
+  :func:`vp_schedule`, :func:`marginal_coefficients`, :func:`posterior_std`,
+  :func:`noisy_pair`, :func:`recovery_log_prob`, Langevin :func:`refine`,
+  :func:`recovery_contrastive_loss`, :func:`initializer_loss` and the Gaussian closed forms
+  :func:`gaussian_marginal` / :func:`gaussian_recovery` (Zhu et al. 2024) [P172]; only the
+  two ``recovery_*`` names are re-exported, the rest stay in the module.
+* ``ddo``: direct discriminative optimization, a likelihood model as its own discriminator
+  against a frozen reference: :func:`implicit_logit`, :func:`ddo_loss` (Zheng et al. 2025)
+  [P084].
 
 Names are loaded on first use (PEP 562), so importing the package does not import jax.
 
@@ -56,6 +65,8 @@ _EXPORTS = {
     "coupled_metropolis_hastings": "coupling",
     "maximal_coupling": "coupling",
     "unbiased_expectation": "coupling",
+    "ddo_loss": "ddo",
+    "implicit_logit": "ddo",
     "discriminator_loss": "gan",
     "gan_value": "gan",
     "jensen_shannon_from_value": "gan",
@@ -85,9 +96,12 @@ _EXPORTS = {
     "random_walk_metropolis": "mcmc",
     "sgld": "mcmc",
     "ula": "mcmc",
+    "recovery_contrastive_loss": "recovery_likelihood",
+    "recovery_log_prob": "recovery_likelihood",
 }
 
-_SUBMODULES = frozenset({"ais", "boltzmann", "coupling", "gan", "gan_em", "imle", "mcmc"})
+_SUBMODULES = frozenset({"ais", "boltzmann", "coupling", "ddo", "gan", "gan_em", "imle", "mcmc",
+                         "recovery_likelihood"})
 
 __all__ = sorted(_EXPORTS)
 
