@@ -118,10 +118,8 @@ class DDOFlow(MLEFlow):
     @functools.cached_property
     def features(self) -> sample_quality.ImageFeatures:
         """A small classifier of the training digits, for the Frechet distance."""
-        train = self.dataset.train
-        return sample_quality.ImageFeatures(
-            sample_quality.to_unit_interval(train["x"], self.num_levels), train["label"],
-            seed=self.config.seed)
+        return sample_quality.ImageFeatures.of_split(self.dataset.train, self.num_levels,
+                                                     seed=self.config.seed)
 
     def model_metrics(self, params, key):
         """``fd``: Frechet distance of ``ddo.num_eval_samples`` samples to the test digits."""

@@ -84,10 +84,8 @@ class ConsistencyTraining(Experiment):
     @functools.cached_property
     def features(self) -> sample_quality.ImageFeatures:
         """Features of a small classifier of the training images (the Frechet distance)."""
-        train = self.dataset.train
-        return sample_quality.ImageFeatures(
-            sample_quality.to_unit_interval(train["x"], self.num_levels), train["label"],
-            seed=self.config.seed)
+        return sample_quality.ImageFeatures.of_split(self.dataset.train, self.num_levels,
+                                                     seed=self.config.seed)
 
     # -- model -----------------------------------------------------------------------------
 

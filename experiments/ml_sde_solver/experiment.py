@@ -106,9 +106,8 @@ class MLSolverDiffusion(Experiment):
 
         ``config.eval.feature_units`` hidden units (the feature dimension; 64 by default).
         """
-        train = self.dataset.train
-        return sample_quality.ImageFeatures(
-            sample_quality.to_unit_interval(train["x"], self.num_levels), train["label"],
+        return sample_quality.ImageFeatures.of_split(
+            self.dataset.train, self.num_levels,
             hidden_units=int(self.config.eval.get("feature_units", 64)), seed=self.config.seed)
 
     @functools.cached_property

@@ -55,9 +55,8 @@ class MollifiedFlow(MLEFlow):
     @functools.cached_property
     def _features(self) -> sample_quality.ImageFeatures:
         """The digit classifier's feature map (images only), trained when first needed."""
-        return sample_quality.ImageFeatures(
-            sample_quality.to_unit_interval(self.dataset.train["x"], self.num_levels),
-            self.dataset.train["label"], seed=self.config.seed)
+        return sample_quality.ImageFeatures.of_split(self.dataset.train, self.num_levels,
+                                                     seed=self.config.seed)
 
     def loss_fn(self, params, batch, key, step):
         """NLL of the mollified model-space inputs; logs the noise level ``mollify_noise``."""

@@ -162,9 +162,7 @@ class RSIMLE(Experiment):
                "valid_fraction": float(valid.mean())}
         if self.images:
             full = self.full_dataset
-            features = sample_quality.ImageFeatures(
-                sample_quality.to_unit_interval(full.train["x"], full.info.num_levels),
-                full.train["label"])
+            features = sample_quality.ImageFeatures.of_split(full.train, full.info.num_levels)
             test = self.dataset.test["x"]
             real = sample_quality.to_unit_interval(full.train["x"][:len(prior)],
                                                    full.info.num_levels)

@@ -79,6 +79,17 @@ class ImageFeatures:
                                 f"shape {labels.shape}")
         self.classifier = _fitted_classifier(images, labels, int(hidden_units), int(seed))
 
+    @classmethod
+    def of_split(cls, split: dict, num_levels: int, *, hidden_units: int = 64,
+                 seed: int = 0) -> "ImageFeatures":
+        """Fitted on a dataset split: integer images ``split["x"]`` and ``split["label"]``.
+
+        The images have ``num_levels`` levels and are mapped by :func:`to_unit_interval`; the
+        usual construction is ``ImageFeatures.of_split(dataset.train, num_levels, seed=seed)``.
+        """
+        return cls(to_unit_interval(split["x"], num_levels), split["label"],
+                   hidden_units=hidden_units, seed=seed)
+
     @staticmethod
     def _flat(images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, np.float32)

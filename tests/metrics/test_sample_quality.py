@@ -57,6 +57,7 @@ def test_one_fit_per_data_and_settings(digits_features):
     train = sample_quality.to_unit_interval(ds.train["x"], 17)
     again = sample_quality.ImageFeatures(train.copy(), ds.train["label"].copy(), seed=0)
     assert again.classifier is features.classifier
+    assert sample_quality.ImageFeatures.of_split(ds.train, 17).classifier is features.classifier
     small = sample_quality.ImageFeatures(train[:200], ds.train["label"][:200], hidden_units=8,
                                          seed=1)
     assert small.classifier is not features.classifier
