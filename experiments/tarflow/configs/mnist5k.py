@@ -6,7 +6,8 @@ uniform dequantization and logit map as ``experiments/mle_flow/configs/mnist5k.p
 RealNVP (width 43 here, the same parameter count as TarFlow) is the baseline
 (``--config.model.kind=realnvp``; ``diag_gaussian`` the diagonal Gaussian).
 Modes: ``runlocal``, default, ``full`` (whose two models are not size-matched).
-Not measured in this session (see experiments/tarflow/README.md for the command).
+Measured (3 seeds): TarFlow 2.693 +- 0.054 bits/dim vs RealNVP 3.052 +- 0.398
+(experiments/tarflow/README.md).
 """
 
 import ml_collections
