@@ -27,6 +27,15 @@ Modules:
 * ``coupling``: coupled Markov chains: :func:`maximal_coupling` (``P(X = Y) = 1 - TV``),
   :func:`coupled_metropolis_hastings` and the lag-1 unbiased MCMC estimator
   :func:`unbiased_expectation` in a ``lax.while_loop`` (Jacob, O'Leary & Atchade 2020) [P139].
+* ``learned_proposals``: meta-learned MCMC block proposals: a mixture-density network
+  :func:`mdn_log_prob` / :func:`mdn_sample` fit to a motif's block conditional on draws of the
+  model, used in Metropolis-Hastings through :func:`random_scan_block_proposal`; the conjugate
+  Gaussian motif and the means of an open-universe-style mixture; :func:`effective_sample_size`
+  (Wang et al. 2018) [P081].
+* ``clustering_ebm``: GEDI's objective :func:`gedi_loss` (contrastive-divergence
+  :func:`generative_loss` on the JEM energy :func:`energy_from_logits`, augmentation
+  :func:`invariance_loss`, :func:`uniform_prior_loss`) and :func:`langevin_negatives`
+  (Sansone & Manhaeve 2025) [P039].
 * ``ais``: :func:`annealed_importance_sampling` of a log partition function (Neal 2001) [P139].
 * ``boltzmann``: deep Boltzmann machines with two hidden layers: energy, block Gibbs, local
   modes, the unbiased phases ``unbiased_statistics`` (coupled MH from a local mode, or
@@ -88,6 +97,18 @@ _EXPORTS = {
     "nearest_sample_loss": "imle",
     "rejection_mask": "imle",
     "MCMCResult": "mcmc",
+    "GEDITerms": "clustering_ebm",
+    "energy_from_logits": "clustering_ebm",
+    "gedi_loss": "clustering_ebm",
+    "generative_loss": "clustering_ebm",
+    "invariance_loss": "clustering_ebm",
+    "langevin_negatives": "clustering_ebm",
+    "uniform_prior_loss": "clustering_ebm",
+    "MDNParams": "learned_proposals",
+    "effective_sample_size": "learned_proposals",
+    "mdn_log_prob": "learned_proposals",
+    "mdn_sample": "learned_proposals",
+    "random_scan_block_proposal": "learned_proposals",
     "gibbs": "mcmc",
     "log_prob_from_energy": "mcmc",
     "mala": "mcmc",
@@ -100,8 +121,8 @@ _EXPORTS = {
     "recovery_log_prob": "recovery_likelihood",
 }
 
-_SUBMODULES = frozenset({"ais", "boltzmann", "coupling", "ddo", "gan", "gan_em", "imle", "mcmc",
-                         "recovery_likelihood"})
+_SUBMODULES = frozenset({"ais", "boltzmann", "clustering_ebm", "coupling", "ddo", "gan", "gan_em",
+                         "imle", "learned_proposals", "mcmc", "recovery_likelihood"})
 
 __all__ = sorted(_EXPORTS)
 

@@ -1,0 +1,3 @@
+"""Configs of ``meta_mcmc_proposals``; ``PRIMARY`` is the one the end-to-end harness runs."""
+
+PRIMARY = "gaussian_motif"
