@@ -136,6 +136,7 @@ def test_local_mode_is_a_fixed_point_of_zero_temperature_updates():
     assert float(bm.energy(params, mode)) <= float(bm.energy(params, start))
 
 
+@pytest.mark.nightly  # 5-25 s on 2 loaded cores: kept out of the default tier's budget
 def test_ais_log_partition_matches_enumeration():
     params = _params()
     result = bm.ais_log_partition(jax.random.key(4), params, num_chains=100, num_betas=100)

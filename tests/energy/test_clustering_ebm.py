@@ -44,6 +44,7 @@ def test_failure_modes_are_penalized():
     assert np.all(gedi.invariance_loss(balanced, np.roll(balanced, 1, 0)) > 5.0)
 
 
+@pytest.mark.nightly  # 5-25 s on 2 loaded cores: kept out of the default tier's budget
 def test_generative_gradient_is_the_contrastive_divergence_estimate():
     """For ``f_theta(x) = [theta . x, 0]``, the gradient of the mean generative loss is
     ``mean grad E(data) - mean grad E(negatives)`` with ``grad_theta E = -sigmoid(theta.x) x``."""

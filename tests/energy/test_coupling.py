@@ -74,6 +74,7 @@ def test_coupled_metropolis_hastings_is_mh_on_each_chain_and_faithful():
     np.testing.assert_array_equal(same_x, same_y)
 
 
+@pytest.mark.nightly  # 5-25 s on 2 loaded cores: kept out of the default tier's budget
 def test_unbiased_expectation_matches_the_target_from_a_bad_start():
     logits, sample, log_q, target, _ = _ring_target()
     log_prob = lambda z: logits[z]  # noqa: E731

@@ -66,6 +66,7 @@ def test_exact_conditional_as_block_proposal_is_always_accepted():
     np.testing.assert_allclose(trace.std(0), stds[:, 0], rtol=0.1)
 
 
+@pytest.mark.nightly  # 5-25 s on 2 loaded cores: kept out of the default tier's budget
 def test_random_scan_log_prob_is_the_mixture_density_and_skips_inactive_blocks():
     conditional = lp.random_walk_block_conditional(0.5)
     weights = jnp.array([0.25, 0.75, 0.0])

@@ -65,6 +65,7 @@ def test_langevin_on_true_log_density_matches_recovery_conditional():
     np.testing.assert_allclose(samples.var(0), var / (1 - h / (4 * var)), rtol=0.08)
 
 
+@pytest.mark.nightly  # 5-25 s on 2 loaded cores: kept out of the default tier's budget
 def test_learned_quadratic_energy_matches_analytic_log_density():
     """Maximum recovery likelihood by the contrastive loss recovers log p_t up to a constant.
 

@@ -32,6 +32,7 @@ def test_ring_clusters_lie_on_their_rings(layout):
         ring_centers_and_radii(3, "grid", 1.0, 1.5)
 
 
+@pytest.mark.nightly  # 5-25 s on 2 loaded cores: kept out of the default tier's budget
 def test_discriminator_weights_are_uniform_in_the_warmup_then_the_enet_posterior():
     config = load_config(f"{CONFIG}:runlocal")
     experiment = GANEM(config)

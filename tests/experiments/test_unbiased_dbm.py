@@ -65,6 +65,7 @@ def _gradient_draws(method, num_keys, params_scale=0.35):
     return draws, exact
 
 
+@pytest.mark.nightly  # 5-25 s on 2 loaded cores: kept out of the default tier's budget
 def test_unbiased_loss_gradient_is_the_exact_nll_gradient():
     """[P139]: the mean over keys of grad(loss) (the surrogate E(s_pos) - E(s_neg), both
     phases by coupled chains) is jax.grad of the enumerated NLL (a z-test per parameter)."""
