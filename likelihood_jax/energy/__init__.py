@@ -24,6 +24,16 @@ Modules:
   rejection-sampled prior :func:`rejection_mask` and :func:`masked_nearest` [P079], and
   Social-Implicit's AMD/AMV :func:`average_mahalanobis_distance`,
   :func:`average_max_eigenvalue` with best-of-K ADE/FDE [P015].
+* ``regularized_autoencoder``: auto-encoders as score estimators: the contractive criterion
+  :func:`contractive_criterion` (Jacobian Frobenius norm exact or by Hutchinson through
+  ``jax.jvp``, :func:`jacobian_frobenius_squared`), the small-noise :func:`denoising_criterion`,
+  the score :func:`reconstruction_score` ``(r(x) - x) / sigma^2``, and the approximate MH
+  sampler :func:`approximate_metropolis_hastings` with line-integral
+  :func:`energy_difference` (Alain & Bengio 2014) [P029].
+* ``weighted_mmd``: optimally-weighted MMD estimators for simulators: Bayesian-quadrature
+  :func:`optimal_weights` over simulator inputs (:func:`gaussian_embedding`,
+  :func:`uniform_embedding`, :func:`median_heuristic`), :func:`weighted_mmd_squared`, and the
+  closed form :func:`gaussian_location_mmd_squared` (Bharti et al. 2023) [P048].
 * ``coupling``: coupled Markov chains: :func:`maximal_coupling` (``P(X = Y) = 1 - TV``),
   :func:`coupled_metropolis_hastings` and the lag-1 unbiased MCMC estimator
   :func:`unbiased_expectation` in a ``lax.while_loop`` (Jacob, O'Leary & Atchade 2020) [P139].
@@ -117,12 +127,25 @@ _EXPORTS = {
     "random_walk_metropolis": "mcmc",
     "sgld": "mcmc",
     "ula": "mcmc",
+    "approximate_metropolis_hastings": "regularized_autoencoder",
+    "contractive_criterion": "regularized_autoencoder",
+    "denoising_criterion": "regularized_autoencoder",
+    "energy_difference": "regularized_autoencoder",
+    "jacobian_frobenius_squared": "regularized_autoencoder",
+    "reconstruction_score": "regularized_autoencoder",
     "recovery_contrastive_loss": "recovery_likelihood",
     "recovery_log_prob": "recovery_likelihood",
+    "gaussian_embedding": "weighted_mmd",
+    "gaussian_location_mmd_squared": "weighted_mmd",
+    "median_heuristic": "weighted_mmd",
+    "optimal_weights": "weighted_mmd",
+    "uniform_embedding": "weighted_mmd",
+    "weighted_mmd_squared": "weighted_mmd",
 }
 
 _SUBMODULES = frozenset({"ais", "boltzmann", "clustering_ebm", "coupling", "ddo", "gan", "gan_em",
-                         "imle", "learned_proposals", "mcmc", "recovery_likelihood"})
+                         "imle", "learned_proposals", "mcmc", "recovery_likelihood",
+                         "regularized_autoencoder", "weighted_mmd"})
 
 __all__ = sorted(_EXPORTS)
 

@@ -1,0 +1,3 @@
+"""Configs of ``regularized_autoencoders``; ``PRIMARY`` is the one the end-to-end harness runs."""
+
+PRIMARY = "mixture"
