@@ -121,6 +121,14 @@ def require_integer(function: str, argument: str, x) -> None:
         raise error(function, argument, "an integer array", f"dtype {dtype}")
 
 
+def require_labelled_rows(function: str, argument: str, x, labels) -> None:
+    """``x`` is a floating ``(N, D)`` array and ``labels`` an integer ``(N,)`` one per row."""
+    require_rank(function, argument, x, 2, "(N, D)")
+    require_floating(function, argument, x)
+    require_shape(function, "labels", labels, jnp.shape(x)[:1], "(N,)")
+    require_integer(function, "labels", labels)
+
+
 def require_option(function: str, argument: str, value, allowed: tuple) -> None:
     """``value`` is one of ``allowed``."""
     if value not in allowed:

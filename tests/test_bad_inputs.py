@@ -20,6 +20,7 @@ The good inputs themselves are covered by each module's own tests.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 
@@ -36,6 +37,7 @@ from likelihood_jax import (
     estimators,
     metrics,
     score_matching,
+    scoring,
     structured,
     transport,
 )
@@ -49,6 +51,7 @@ from likelihood_jax.mixtures import (
     sdp_clustering,
 )
 
+LOGME = importlib.import_module("likelihood_jax.metrics.logme")  # the name is the function
 KEY = jax.random.key(0)
 V3 = jnp.ones(3)
 BATCH = jnp.ones((4, 3))
@@ -263,6 +266,18 @@ STATIC = [
     ("mmd_squared", "x", lambda: metrics.mmd_squared(jnp.zeros(4), EYE2, bandwidth=1.0)),
     ("mmd_squared", "y", lambda: metrics.mmd_squared(EYE2, jnp.zeros((2, 3)), bandwidth=1.0)),
     ("mmd_squared", "bandwidth", lambda: metrics.mmd_squared(EYE2, EYE2, bandwidth=-1.0)),
+    # metrics: LogME [P204]
+    ("logme", "features", lambda: metrics.logme(jnp.zeros(4), jnp.zeros(4, int), num_classes=2)),
+    ("logme", "labels", lambda: metrics.logme(BATCH, jnp.zeros(4), num_classes=2)),
+    ("logme", "num_classes", lambda: metrics.logme(BATCH, jnp.zeros(4, int))),
+    ("logme", "max_iterations",
+     lambda: metrics.logme(BATCH, jnp.zeros(4, int), num_classes=2, max_iterations=0)),
+    ("linear_regression_log_evidence", "y",
+     lambda: LOGME.linear_regression_log_evidence(BATCH, V3, 1.0, 1.0)),
+    ("linear_regression_log_evidence", "alpha",
+     lambda: LOGME.linear_regression_log_evidence(BATCH, jnp.zeros(4), 0.0, 1.0)),
+    ("maximize_linear_regression_evidence", "tol",
+     lambda: LOGME.maximize_linear_regression_evidence(BATCH, jnp.zeros(4), tol=0.0)),
     # structured: linear-chain CRFs
     ("crf_log_partition", "transition",
      lambda: structured.crf_log_partition(UNARY, jnp.zeros((2,)))),
@@ -338,6 +353,24 @@ STATIC = [
         jnp.zeros(4, int), UNARY, TRANSITION, DFA_NEXT, DFA_ACCEPT)),
     ("dfa_accepts", "tags", lambda: structured.dfa_accepts(jnp.zeros((2, 3), int), DFA_NEXT,
                                                            DFA_ACCEPT)),
+    # scoring: Min-K% and Min-K%++
+    ("min_k_percent", "token_log_probs", lambda: scoring.min_k_percent(BATCH)),
+    ("min_k_percent", "token_log_probs", lambda: scoring.min_k_percent(jnp.zeros(0))),
+    ("min_k_percent", "token_log_probs", lambda: scoring.min_k_percent(jnp.zeros(3, int))),
+    ("min_k_percent", "k", lambda: scoring.min_k_percent(V3, k=0.0)),
+    ("min_k_percent", "k", lambda: scoring.min_k_percent(V3, k=1.5)),
+    ("min_k_percent", "mask", lambda: scoring.min_k_percent(V3, mask=jnp.ones(3))),
+    ("min_k_percent", "mask", lambda: scoring.min_k_percent(V3, mask=jnp.ones(2, bool))),
+    ("log_prob_moments", "log_probs", lambda: scoring.log_prob_moments(jnp.zeros(()))),
+    ("log_prob_moments", "log_probs", lambda: scoring.log_prob_moments(jnp.zeros(3, int))),
+    ("standardized_log_probs", "log_probs",
+     lambda: scoring.standardized_log_probs(V3, jnp.zeros((2, 4)))),
+    ("min_k_plus_plus", "log_probs", lambda: scoring.min_k_plus_plus(V3, jnp.zeros(3))),
+    ("min_k_plus_plus", "token_log_probs",
+     lambda: scoring.min_k_plus_plus(BATCH, jnp.zeros((4, 3)))),
+    ("min_k_plus_plus", "k", lambda: scoring.min_k_plus_plus(V3, jnp.zeros((3, 2)), k=-0.1)),
+    ("min_k_plus_plus", "mask", lambda: scoring.min_k_plus_plus(
+        V3, jnp.zeros((3, 2)), mask=jnp.ones(4, bool))),
 ]
 
 
@@ -382,6 +415,7 @@ HOST = [
     ("frechet_distance", "cov0",
      lambda: metrics.frechet_distance(jnp.zeros(2), jnp.array([[1.0, 0.5], [0.0, 1.0]]),
                                       jnp.zeros(2), EYE2)),
+    ("logme", "labels", lambda: metrics.logme(BATCH, jnp.zeros(4, int))),  # one class
     # metrics: graphs and sample quality (numpy)
     ("check_adjacency", "adj", lambda: graphs.check_adjacency(np.zeros((2, 3)))),
     ("degree_histogram", "adj", lambda: graphs.degree_histogram(np.zeros(3))),
@@ -517,6 +551,10 @@ VALUES = [
     ("sinkhorn_plan", "x0",
      lambda v: transport.sinkhorn_plan(BATCH.at[0, 0].set(jnp.nan), BATCH, epsilon=0.1,
                                        validate_args=v)),
+    ("min_k_plus_plus", "log_probs", lambda v: scoring.min_k_plus_plus(
+        -jnp.log(jnp.full(3, 2.0)), jnp.zeros((3, 2)), validate_args=v)),
+    ("standardized_log_probs", "token_log_probs", lambda v: scoring.standardized_log_probs(
+        jnp.array([-jnp.log(2.0), jnp.nan]), jnp.full((2, 2), -jnp.log(2.0)), validate_args=v)),
 ]
 
 #: The same functions with good values (validate_args=True must pass and change nothing).
@@ -530,6 +568,9 @@ GOOD = [
                                             validate_args=v),
     lambda v: structured.hmm_log_likelihood(BATCH[:, :2], *HMM2, validate_args=v),
     lambda v: metrics.uniform_dequantize(KEY, jnp.array([0, 3]), num_levels=4, validate_args=v),
+    lambda v: scoring.min_k_plus_plus(jnp.log(jnp.array([0.9, 0.5])),
+                                      jnp.log(jnp.array([[0.9, 0.1], [0.5, 0.5]])),
+                                      validate_args=v),
 ]
 
 
@@ -637,8 +678,8 @@ def test_exact_ot_pairing_refuses_mismatched_batches(size0, size1, event0, event
 
 #: The modules of the API document (their functions document every argument's domain).
 DOCUMENTED = (estimators, score_matching, distributions, transport, structured.crf,
-              structured.regular_crf,
-              metrics.dequantization, metrics.calibration, metrics.distances)
+              structured.regular_crf, scoring,
+              metrics.dequantization, metrics.calibration, metrics.distances, LOGME)
 #: ... and the host-side metrics, whose arguments the module docstrings describe.
 MODULES = DOCUMENTED + (graphs, sample_quality)
 

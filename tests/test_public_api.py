@@ -59,13 +59,13 @@ API: tuple[tuple[str, str, str], ...] = (
     ("metrics", "auroc", "scores, labels"),
     ("gaussian_process", "exact_log_marginal_likelihood", "kernel_matrix, y, *, noise_variance"),
     ("gaussian_process", "laplace_log_marginal_likelihood", "kernel_matrix, y"),
+    ("scoring", "min_k_percent", "token_log_probs, *, k=0.2"),
+    ("scoring", "min_k_plus_plus", "token_log_probs, log_probs, *, k=0.2"),
+    ("metrics", "logme", "features, labels"),
 )
 
 #: Wave 2: promised, not implemented yet (same format as :data:`API`).
 PENDING: tuple[tuple[str, str, str], ...] = (
-    ("metrics", "logme", "features, labels"),
-    ("scoring", "min_k_percent", "token_log_probs, *, k=0.2"),
-    ("scoring", "min_k_plus_plus", "token_log_probs, log_probs, *, k=0.2"),
 )
 
 #: Today's known gaps (test id -> why): their tests xfail while the gap is there and fail once

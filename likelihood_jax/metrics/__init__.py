@@ -12,6 +12,8 @@ call them:
 * :mod:`~likelihood_jax.metrics.coverage`: mode coverage of samples from a mixture with known
   modes (modes hit, high-quality fraction, per-mode mass);
 * :mod:`~likelihood_jax.metrics.ranking`: the area under the ROC curve (Mann-Whitney);
+* :mod:`~likelihood_jax.metrics.logme`: LogME, the maximum evidence of Bayesian linear
+  regression of the labels on fixed features (transferability of an encoder) [P204];
 * :mod:`~likelihood_jax.metrics.seeds`: a mean over seeds with its Student-t interval.
 
 Heavier, model-based measures are submodules imported on their own:
@@ -31,6 +33,7 @@ from likelihood_jax.metrics.dequantization import (
     uniform_dequantize,
 )
 from likelihood_jax.metrics.distances import frechet_distance, mmd_squared
+from likelihood_jax.metrics.logme import logme
 from likelihood_jax.metrics.ranking import auroc
 from likelihood_jax.metrics.seeds import format_interval, mean_confidence_interval
 
@@ -43,6 +46,7 @@ __all__ = [
     "expected_calibration_error",
     "format_interval",
     "frechet_distance",
+    "logme",
     "mean_confidence_interval",
     "mmd_squared",
     "mode_coverage",
