@@ -176,6 +176,7 @@ def test_runlocal_teacher_then_student_in_one_command(name, tmp_path):
     assert len(eval_lines(os.path.join(tmp_path, "student"))) == 1
 
 
+@pytest.mark.nightly  # trains its teachers in the fixture: ~19 s with setup
 def test_noisy_kd_injects_teacher_and_student_noise_and_is_plain_self_kd_without(teachers):
     quiet = Distillation(student(teachers[:1], name="noisy_kd", alpha=0.5, temperature=3.0))
     assert quiet.temperature == 1.0  # P007 distills at temperature 1

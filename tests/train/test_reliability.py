@@ -133,6 +133,7 @@ def test_two_devices_train_like_one(one_device_run, tmp_path):
     _assert_same_training(one_device_run, tmp_path)
 
 
+@pytest.mark.nightly  # two subprocesses and a gloo rendezvous, ~13 s (two devices: default tier)
 def test_two_processes_with_gloo_train_like_one(one_device_run, tmp_path):
     # The workdir holds another config's run: --overwrite wipes it once (process 0), and the
     # barrier after the wipe keeps process 1 from writing into it before.
